@@ -1,0 +1,1 @@
+//! The `msal.toml` schema and its validation rules.

@@ -1,0 +1,1 @@
+//! An in-process Entra-like authority on loopback.
