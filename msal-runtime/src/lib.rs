@@ -1,1 +1,61 @@
-//! The msal engine.
+//! # msal-runtime
+//!
+//! The engine of `msal`: the confidential-client features of the Microsoft Authentication
+//! Library (MSAL) for Rust, with MSAL Python's names where Rust allows.
+//!
+//! * Client credentials with a secret, a certificate (PS256 / `x5t#S256`, or RS256 / `x5t`
+//!   for ADFS), a certificate with `x5c` (Subject Name + Issuer), or an assertion callback.
+//! * Authorities of every kind: Entra ID in every cloud, B2C, CIAM, ADFS, any OpenID
+//!   Connect issuer; tenant and instance discovery; regional endpoints.
+//! * The MSAL token cache (the same JSON as every MSAL library), in memory or in a locked
+//!   file.
+//! * Typed errors that keep the server's `error`, `error_description`, `error_codes` and
+//!   `correlation_id`.
+//!
+//! ```no_run
+//! use msal_runtime::{ClientCredential, ConfidentialClientApplication, Error};
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let app = ConfidentialClientApplication::builder("6f1c2d3e-0000-4000-8000-000000000001")
+//!     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+//!     .client_credential(ClientCredential::secret(std::env::var("APP_SECRET").unwrap_or_default()))
+//!     .build()?;
+//! match app.acquire_token_for_client(&["https://graph.microsoft.com/.default"]).await {
+//!     Ok(token) => println!("got a token, {} s left", token.expires_in()),
+//!     Err(Error::Server(e)) if e.error == "invalid_client" => eprintln!("bad credential: {e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+mod authority;
+mod cache;
+mod claims;
+mod credential;
+mod error;
+mod grant;
+mod http;
+mod result;
+mod secret;
+
+pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};
+pub use authority::{Authority, AuthorityKind, Region, WELL_KNOWN_HOSTS};
+pub use cache::{
+    AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
+};
+pub use credential::{AssertionContext, Certificate, ClientCredential};
+pub use error::{Error, HttpErrorKind, Result, ServerError};
+pub use grant::ForClientOptions;
+pub use http::Verify;
+pub use result::{Account, AuthenticationResult, TokenSource};
+pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
+
+/// The re-exported reqwest, so a client passed to
+/// [`http_client`](ConfidentialClientApplicationBuilder::http_client) is always the same version.
+pub use reqwest;
+
+/// The SKU this library reports in `x-client-sku`.
+pub(crate) const SKU: &str = "MSAL.Rust";

@@ -1,0 +1,188 @@
+//! The token cache: MSAL's unified schema in memory, optionally persisted to a locked
+//! file shared by several processes.
+//!
+//! The serialized form is the JSON every MSAL library reads and writes, so a Python
+//! service and a Rust service can share one cache.
+
+mod file;
+pub(crate) mod key;
+mod model;
+pub(crate) mod store;
+
+pub use model::{
+    AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry,
+};
+
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use store::CacheData;
+
+/// A token cache shared by any number of applications (clone it freely: clones share state).
+///
+/// ```
+/// use msal_runtime::TokenCache;
+///
+/// let cache = TokenCache::new();
+/// let saved = cache.serialize();            // MSAL's JSON, readable by MSAL Python
+/// let restored = TokenCache::new();
+/// restored.deserialize(&saved).unwrap();
+/// assert!(restored.access_tokens().is_empty());
+/// ```
+#[derive(Clone, Default)]
+pub struct TokenCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    data: RwLock<CacheData>,
+    changed: AtomicBool,
+    backend: Backend,
+}
+
+#[derive(Default)]
+enum Backend {
+    #[default]
+    Memory,
+    File(file::FileStore),
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.read();
+        let backend = match &self.inner.backend {
+            Backend::Memory => "memory".to_string(),
+            Backend::File(fs) => format!("file {}", fs.path().display()),
+        };
+        f.debug_struct("TokenCache")
+            .field("backend", &backend)
+            .field("access_tokens", &d.access_tokens.len())
+            .field("refresh_tokens", &d.refresh_tokens.len())
+            .field("accounts", &d.accounts.len())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// An empty in-memory cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cache persisted in a file: loaded now, re-read when another process changes it,
+    /// and rewritten atomically (under an advisory lock on `{path}.lock`) after each change.
+    /// A corrupt file is moved aside to `{path}.corrupt-{epoch}` rather than overwritten.
+    ///
+    /// ```no_run
+    /// let cache = msal_runtime::TokenCache::file("/var/cache/orders/msal.json")?;
+    /// # Ok::<(), msal_runtime::Error>(())
+    /// ```
+    pub fn file(path: impl Into<PathBuf>) -> Result<Self> {
+        let store = file::FileStore::new(path.into())?;
+        let cache = TokenCache {
+            inner: Arc::new(Inner {
+                data: RwLock::new(CacheData::default()),
+                changed: AtomicBool::new(false),
+                backend: Backend::File(store),
+            }),
+        };
+        if let Backend::File(fs) = &cache.inner.backend {
+            fs.reload_if_changed(&cache.inner.data)?;
+        }
+        Ok(cache)
+    }
+
+    /// The whole cache as MSAL's JSON.
+    pub fn serialize(&self) -> String {
+        self.inner.changed.store(false, Ordering::Relaxed);
+        self.read().serialize()
+    }
+
+    /// Replaces the cache's contents with a serialized cache. On error nothing changes.
+    pub fn deserialize(&self, json: &str) -> Result<()> {
+        let data = CacheData::deserialize(json).map_err(Error::Cache)?;
+        *self.write() = data;
+        self.inner.changed.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether anything was written since the last `serialize`/`deserialize`.
+    pub fn has_state_changed(&self) -> bool {
+        self.inner.changed.load(Ordering::Relaxed)
+    }
+
+    /// A copy of every access-token entry (for inspection; the secrets are inside).
+    pub fn access_tokens(&self) -> Vec<AccessTokenEntry> {
+        self.read().access_tokens.values().cloned().collect()
+    }
+
+    /// A copy of every refresh-token entry.
+    pub fn refresh_tokens(&self) -> Vec<RefreshTokenEntry> {
+        self.read().refresh_tokens.values().cloned().collect()
+    }
+
+    /// A copy of every ID-token entry.
+    pub fn id_tokens(&self) -> Vec<IdTokenEntry> {
+        self.read().id_tokens.values().cloned().collect()
+    }
+
+    /// A copy of every account entry.
+    pub fn accounts(&self) -> Vec<AccountEntry> {
+        self.read().accounts.values().cloned().collect()
+    }
+
+    /// A copy of every app-metadata entry.
+    pub fn app_metadata(&self) -> Vec<AppMetadataEntry> {
+        self.read().app_metadata.values().cloned().collect()
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, CacheData> {
+        self.inner.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, CacheData> {
+        self.inner.data.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Picks up changes another process made to a persisted cache.
+    pub(crate) async fn sync_in(&self) -> Result<()> {
+        if matches!(self.inner.backend, Backend::Memory) {
+            return Ok(());
+        }
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || match &inner.backend {
+            Backend::File(fs) => fs.reload_if_changed(&inner.data),
+            Backend::Memory => Ok(()),
+        })
+        .await
+        .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+    }
+
+    /// Looks something up (and purges expired entries met on the way).
+    pub(crate) async fn lookup<R>(&self, f: impl FnOnce(&mut CacheData) -> R) -> Result<R> {
+        self.sync_in().await?;
+        Ok(f(&mut self.write()))
+    }
+
+    /// Applies a change and persists it.
+    pub(crate) async fn modify<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut CacheData) -> R + Send + 'static,
+    ) -> Result<R> {
+        self.inner.changed.store(true, Ordering::Relaxed);
+        match &self.inner.backend {
+            Backend::Memory => Ok(f(&mut self.write())),
+            Backend::File(_) => {
+                let inner = self.inner.clone();
+                tokio::task::spawn_blocking(move || match &inner.backend {
+                    Backend::File(fs) => fs.modify(&inner.data, f),
+                    Backend::Memory => unreachable!("checked above"),
+                })
+                .await
+                .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The in-memory store: the five sections, indexed so that finding an access token
+//! costs the same with one entry or a hundred thousand.
+
+use super::key;
+use super::model::*;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+pub(crate) const AT: &str = "AccessToken";
+pub(crate) const RT: &str = "RefreshToken";
+pub(crate) const IDT: &str = "IdToken";
+pub(crate) const ACCOUNT: &str = "Account";
+pub(crate) const APP_METADATA: &str = "AppMetadata";
+/// Section order on output (MSAL Python's order for a user flow).
+const SECTIONS: [&str; 5] = [AT, ACCOUNT, IDT, RT, APP_METADATA];
+
+/// Tokens with less than this left are not served (MSAL's 5 minutes).
+pub(crate) const EXPIRY_MARGIN_SECS: u64 = 300;
+
+/// `(home_account_id or "", environment, client_id, realm)`, lower-cased.
+type Partition = (String, String, String, String);
+
+fn partition_of(e: &AccessTokenEntry) -> Partition {
+    (
+        e.home_account_id.clone().unwrap_or_default().to_lowercase(),
+        e.environment.to_lowercase(),
+        e.client_id.to_lowercase(),
+        e.realm.to_lowercase(),
+    )
+}
+
+/// What an access-token look-up asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AtQuery<'a> {
+    pub home_account_id: Option<&'a str>,
+    pub environment: &'a str,
+    pub client_id: &'a str,
+    pub realm: &'a str,
+    pub scopes: &'a [String],
+    pub user_assertion_hash: Option<&'a str>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CacheData {
+    pub(crate) access_tokens: HashMap<String, AccessTokenEntry>,
+    pub(crate) refresh_tokens: HashMap<String, RefreshTokenEntry>,
+    pub(crate) id_tokens: HashMap<String, IdTokenEntry>,
+    pub(crate) accounts: HashMap<String, AccountEntry>,
+    pub(crate) app_metadata: HashMap<String, AppMetadataEntry>,
+    /// Sections and entries this library cannot read, kept verbatim so nothing is lost.
+    unparsed: Map<String, Value>,
+    at_index: HashMap<Partition, HashSet<String>>,
+}
+
+impl CacheData {
+    pub(crate) fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    }
+
+    pub(crate) fn insert_access_token(&mut self, entry: AccessTokenEntry) -> String {
+        let k = key::access_token(
+            entry.home_account_id.as_deref(),
+            &entry.environment,
+            &entry.client_id,
+            &entry.realm,
+            &entry.target,
+            entry.ext_cache_key.as_deref(),
+        );
+        self.at_index
+            .entry(partition_of(&entry))
+            .or_default()
+            .insert(k.clone());
+        self.access_tokens.insert(k.clone(), entry);
+        k
+    }
+
+    fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
+        self.at_index
+            .entry(partition_of(&entry))
+            .or_default()
+            .insert(k.clone());
+        self.access_tokens.insert(k, entry);
+    }
+
+    pub(crate) fn remove_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
+        let entry = self.access_tokens.remove(k)?;
+        let p = partition_of(&entry);
+        if let Some(set) = self.at_index.get_mut(&p) {
+            set.remove(k);
+            if set.is_empty() {
+                self.at_index.remove(&p);
+            }
+        }
+        Some(entry)
+    }
+
+    /// The best access token for the query whose scopes cover the request, even if it
+    /// is close to expiry (the caller decides); expired entries of the partition are purged.
+    pub(crate) fn find_access_token(
+        &mut self,
+        q: &AtQuery<'_>,
+        now: u64,
+    ) -> Option<AccessTokenEntry> {
+        let p = (
+            q.home_account_id.unwrap_or_default().to_lowercase(),
+            q.environment.to_lowercase(),
+            q.client_id.to_lowercase(),
+            q.realm.to_lowercase(),
+        );
+        let keys = self.at_index.get(&p)?;
+        let wanted: Vec<String> = q.scopes.iter().map(|s| s.to_lowercase()).collect();
+        let mut expired = Vec::new();
+        let mut best: Option<&AccessTokenEntry> = None;
+        for k in keys {
+            let Some(e) = self.access_tokens.get(k) else {
+                continue;
+            };
+            if e.expires_on < now {
+                expired.push(k.clone());
+                continue;
+            }
+            // Entries with an extended key belong to requests that carried extra parameters.
+            if e.ext_cache_key.is_some()
+                || e.user_assertion_hash.as_deref() != q.user_assertion_hash
+            {
+                continue;
+            }
+            let have: HashSet<String> =
+                e.target.split_whitespace().map(str::to_lowercase).collect();
+            if !wanted.iter().all(|s| have.contains(s)) {
+                continue;
+            }
+            if best.is_none_or(|b| e.expires_on > b.expires_on) {
+                best = Some(e);
+            }
+        }
+        let found = best.cloned();
+        for k in expired {
+            self.remove_access_token(&k);
+        }
+        found
+    }
+
+    /// Removes app-only access tokens of a client in an environment, in every tenant.
+    pub(crate) fn remove_app_tokens(&mut self, client_id: &str, environment: &str) -> usize {
+        let doomed: Vec<String> = self
+            .access_tokens
+            .iter()
+            .filter(|(_, e)| {
+                e.home_account_id.as_deref().unwrap_or_default().is_empty()
+                    && e.client_id.eq_ignore_ascii_case(client_id)
+                    && e.environment.eq_ignore_ascii_case(environment)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &doomed {
+            self.remove_access_token(k);
+        }
+        doomed.len()
+    }
+
+    pub(crate) fn upsert_app_metadata(
+        &mut self,
+        environment: &str,
+        client_id: &str,
+        family_id: Option<String>,
+    ) {
+        let k = key::app_metadata(environment, client_id);
+        let entry = self
+            .app_metadata
+            .entry(k)
+            .or_insert_with(|| AppMetadataEntry {
+                client_id: client_id.to_string(),
+                environment: environment.to_string(),
+                family_id: None,
+                extra: Map::new(),
+            });
+        if family_id.is_some() {
+            entry.family_id = family_id;
+        }
+    }
+
+    pub(crate) fn serialize(&self) -> String {
+        let mut root = Map::new();
+        fn section<T: serde::Serialize>(
+            map: &HashMap<String, T>,
+            unparsed: Option<&Value>,
+        ) -> Option<Value> {
+            if map.is_empty() && unparsed.is_none() {
+                return None;
+            }
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(
+                    k.clone(),
+                    serde_json::to_value(&map[k]).unwrap_or(Value::Null),
+                );
+            }
+            if let Some(Value::Object(raw)) = unparsed {
+                for (k, v) in raw {
+                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            Some(Value::Object(out))
+        }
+        for name in SECTIONS {
+            let raw = self.unparsed.get(name);
+            let value = match name {
+                AT => section(&self.access_tokens, raw),
+                RT => section(&self.refresh_tokens, raw),
+                IDT => section(&self.id_tokens, raw),
+                ACCOUNT => section(&self.accounts, raw),
+                _ => section(&self.app_metadata, raw),
+            };
+            if let Some(v) = value {
+                root.insert(name.to_string(), v);
+            }
+        }
+        for (k, v) in &self.unparsed {
+            if !SECTIONS.contains(&k.as_str()) {
+                root.insert(k.clone(), v.clone());
+            }
+        }
+        // Four-space indentation, like MSAL Python's json.dumps(indent=4).
+        let mut buf = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        serde::Serialize::serialize(&Value::Object(root), &mut ser)
+            .expect("serializing a JSON value to memory cannot fail");
+        String::from_utf8(buf).expect("serde_json writes UTF-8")
+    }
+
+    /// Parses a serialized cache. Entries that do not fit the schema are kept verbatim.
+    pub(crate) fn deserialize(text: &str) -> Result<CacheData, String> {
+        if text.trim().is_empty() {
+            return Ok(CacheData::default());
+        }
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| format!("the cache is not valid JSON ({e})"))?;
+        let Value::Object(root) = root else {
+            return Err("the cache is not a JSON object".into());
+        };
+        let mut data = CacheData::default();
+        for (name, value) in root {
+            let Value::Object(entries) = value else {
+                data.unparsed.insert(name, value);
+                continue;
+            };
+            let mut rejected = Map::new();
+            for (k, v) in entries {
+                let ok = match name.as_str() {
+                    AT => serde_json::from_value::<AccessTokenEntry>(v.clone())
+                        .map(|e| data.insert_at_with_key(k.clone(), e))
+                        .is_ok(),
+                    RT => serde_json::from_value(v.clone())
+                        .map(|e| data.refresh_tokens.insert(k.clone(), e))
+                        .is_ok(),
+                    IDT => serde_json::from_value(v.clone())
+                        .map(|e| data.id_tokens.insert(k.clone(), e))
+                        .is_ok(),
+                    ACCOUNT => serde_json::from_value(v.clone())
+                        .map(|e| data.accounts.insert(k.clone(), e))
+                        .is_ok(),
+                    APP_METADATA => serde_json::from_value(v.clone())
+                        .map(|e| data.app_metadata.insert(k.clone(), e))
+                        .is_ok(),
+                    _ => false,
+                };
+                if !ok {
+                    rejected.insert(k, v);
+                }
+            }
+            if !rejected.is_empty() || !SECTIONS.contains(&name.as_str()) {
+                data.unparsed.insert(name, Value::Object(rejected));
+            }
+        }
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn app_token(realm: &str, target: &str, expires_on: u64) -> AccessTokenEntry {
+        AccessTokenEntry {
+            credential_type: "AccessToken".into(),
+            secret: format!("at-{realm}-{target}"),
+            home_account_id: None,
+            environment: "login.microsoftonline.com".into(),
+            client_id: "cid".into(),
+            target: target.into(),
+            realm: realm.into(),
+            token_type: Some("Bearer".into()),
+            cached_at: 1,
+            expires_on,
+            extended_expires_on: Some(expires_on),
+            refresh_on: None,
+            key_id: None,
+            ext_cache_key: None,
+            user_assertion_hash: None,
+            extra: Map::new(),
+        }
+    }
+
+    fn q<'a>(realm: &'a str, scopes: &'a [String]) -> AtQuery<'a> {
+        AtQuery {
+            home_account_id: None,
+            environment: "LOGIN.microsoftonline.com",
+            client_id: "cid",
+            realm,
+            scopes,
+            user_assertion_hash: None,
+        }
+    }
+
+    #[test]
+    fn lookup_by_partition_and_scope_superset() {
+        let mut d = CacheData::default();
+        d.insert_access_token(app_token(
+            "t1",
+            "https://graph.microsoft.com/.default",
+            10_000,
+        ));
+        d.insert_access_token(app_token(
+            "t2",
+            "https://graph.microsoft.com/.default",
+            10_000,
+        ));
+        let scopes = vec!["https://graph.microsoft.com/.default".to_string()];
+        assert_eq!(
+            d.find_access_token(&q("t1", &scopes), 0).unwrap().realm,
+            "t1"
+        );
+        assert_eq!(
+            d.find_access_token(&q("T2", &scopes), 0).unwrap().realm,
+            "t2"
+        );
+        assert!(d.find_access_token(&q("t3", &scopes), 0).is_none());
+        let other = vec!["https://storage.azure.com/.default".to_string()];
+        assert!(d.find_access_token(&q("t1", &other), 0).is_none());
+    }
+
+    #[test]
+    fn expired_entries_are_purged_on_lookup() {
+        let mut d = CacheData::default();
+        d.insert_access_token(app_token("t1", "s", 5));
+        let scopes = vec!["s".to_string()];
+        assert!(d.find_access_token(&q("t1", &scopes), 10).is_none());
+        assert!(d.access_tokens.is_empty());
+        assert!(d.at_index.is_empty());
+    }
+
+    #[test]
+    fn round_trip_keeps_unknown_fields_and_sections() {
+        let text = r#"{
+            "AccessToken": {"k1": {"credential_type": "AccessToken", "secret": "s", "home_account_id": null,
+                "environment": "e", "client_id": "c", "target": "t", "realm": "r", "cached_at": "1",
+                "expires_on": 99, "extended_expires_on": "99", "x_vendor": {"a": 1}},
+                "broken": {"credential_type": "AccessToken"}},
+            "Future": {"x": 1}
+        }"#;
+        let d = CacheData::deserialize(text).unwrap();
+        assert_eq!(d.access_tokens["k1"].expires_on, 99);
+        let out = CacheData::deserialize(&d.serialize()).unwrap().serialize();
+        assert!(out.contains("\"x_vendor\""));
+        assert!(out.contains("\"broken\""));
+        assert!(out.contains("\"Future\""));
+        assert!(out.contains("\"expires_on\": \"99\""));
+        assert!(out.contains("\"home_account_id\": null"));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(CacheData::deserialize("{not json").is_err());
+        assert!(CacheData::deserialize("[1,2]").is_err());
+        assert!(CacheData::deserialize("").unwrap().access_tokens.is_empty());
+    }
+
+    #[test]
+    fn remove_app_tokens_in_all_tenants_only() {
+        let mut d = CacheData::default();
+        d.insert_access_token(app_token("t1", "s", 10_000));
+        d.insert_access_token(app_token("t2", "s", 10_000));
+        let mut user = app_token("t1", "s", 10_000);
+        user.home_account_id = Some("u.t".into());
+        d.insert_access_token(user);
+        assert_eq!(d.remove_app_tokens("cid", "login.microsoftonline.com"), 2);
+        assert_eq!(d.access_tokens.len(), 1);
+    }
+}

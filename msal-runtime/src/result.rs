@@ -1,0 +1,87 @@
+//! What a successful acquisition returns.
+
+use crate::secret::AccessToken;
+use serde_json::{Map, Value};
+
+/// Where a token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// Served from the token cache without a request.
+    Cache,
+    /// Issued by the identity provider for this call.
+    IdentityProvider,
+    /// Issued by a broker (not used by confidential clients; kept for parity with MSAL).
+    Broker,
+}
+
+impl TokenSource {
+    /// MSAL's string for it: `cache`, `identity_provider`, `broker`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenSource::Cache => "cache",
+            TokenSource::IdentityProvider => "identity_provider",
+            TokenSource::Broker => "broker",
+        }
+    }
+}
+
+/// A signed-in user known to the cache.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Account {
+    /// `{uid}.{utid}`: the user's id across tenants.
+    pub home_account_id: String,
+    /// The authority host.
+    pub environment: String,
+    /// `preferred_username` (or `upn`).
+    pub username: String,
+    /// The object id in the account's tenant.
+    pub local_account_id: String,
+    /// The tenant of this profile.
+    pub realm: String,
+    /// `MSSTS` or `ADFS`.
+    pub authority_type: String,
+    /// The grant that created the account entry, when known.
+    pub account_source: Option<String>,
+}
+
+/// A token and what is known about it.
+///
+/// `Debug` never shows the token itself.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthenticationResult {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Usually `Bearer`.
+    pub token_type: String,
+    /// Expiry, epoch seconds.
+    pub expires_on: u64,
+    /// Entra's extended expiry, epoch seconds, when known.
+    pub ext_expires_on: Option<u64>,
+    /// When the library will refresh it proactively, epoch seconds, when the server said.
+    pub refresh_on: Option<u64>,
+    /// The scopes the token carries.
+    pub scopes: Vec<String>,
+    /// The claims of the ID token (user flows only).
+    pub id_token_claims: Option<Map<String, Value>>,
+    /// The raw ID token (user flows only).
+    pub id_token: Option<String>,
+    /// The signed-in user (user flows only).
+    pub account: Option<Account>,
+    /// Whether it came from the cache or the identity provider.
+    pub token_source: TokenSource,
+    /// The correlation id of the request that issued it (None when served from cache).
+    pub correlation_id: Option<String>,
+    /// The tenant that issued the token.
+    pub tenant_id: Option<String>,
+}
+
+impl AuthenticationResult {
+    /// Seconds until expiry, counted from now.
+    pub fn expires_in(&self) -> u64 {
+        self.expires_on
+            .saturating_sub(crate::cache::store::CacheData::now())
+    }
+}
