@@ -5,13 +5,16 @@ use crate::cache::TokenCache;
 use crate::credential::{AssertionCache, ClientCredential};
 use crate::error::{Error, Result};
 use crate::grant::ForClientOptions;
+use crate::grant::{AuthCodeFlow, AuthCodeFlowOptions, SilentOptions};
 use crate::http::{ClientOptions, HttpClient, Telemetry, Throttle, Verify};
+use crate::id_token::Jwks;
+use crate::result::Account;
 use crate::result::AuthenticationResult;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,7 +50,14 @@ pub(crate) struct AppInner {
     metadata: OnceCell<Arc<AuthorityMetadata>>,
     region: OnceCell<Option<String>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
+    used_flows: Mutex<VecDeque<String>>,
 }
+
+/// How many redeemed auth-code flow states are remembered to refuse replays.
+const USED_FLOWS_KEPT: usize = 4096;
+/// A JWKS is fetched again for an unknown key id at most this often.
+const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(300);
 
 /// Holds a single-flight slot; dropping it lets the next caller in.
 pub(crate) struct FlightGuard<'a> {
@@ -73,6 +83,55 @@ impl Drop for FlightGuard<'_> {
 }
 
 impl AppInner {
+    /// Records a redeemed flow; false when it was redeemed before.
+    pub(crate) fn mark_flow_used(&self, state: &str) -> bool {
+        let mut used = self.used_flows.lock().unwrap_or_else(|p| p.into_inner());
+        if used.iter().any(|s| s == state) {
+            return false;
+        }
+        if used.len() >= USED_FLOWS_KEPT {
+            used.pop_front();
+        }
+        used.push_back(state.to_string());
+        true
+    }
+
+    /// The authority's signing keys, fetched on first use and again (rate-limited) when an
+    /// ID token names a key we do not have (key rollover).
+    pub(crate) async fn jwks(
+        &self,
+        meta: &AuthorityMetadata,
+        kid: Option<&str>,
+    ) -> Result<Arc<Jwks>> {
+        let mut slot = self.jwks.lock().await;
+        if let Some((fetched, jwks)) = slot.as_ref() {
+            if jwks.has_kid(kid) || fetched.elapsed() < JWKS_REFETCH_AFTER {
+                return Ok(jwks.clone());
+            }
+        }
+        let url = meta.jwks_uri.as_deref().ok_or_else(|| Error::Discovery {
+            url: self.authority.tenant_discovery_url(),
+            status: None,
+            detail: "the authority advertises no jwks_uri, so ID tokens cannot be verified".into(),
+        })?;
+        let resp = self
+            .http
+            .get(url, &[("accept", "application/json")])
+            .await?;
+        let doc: Value = serde_json::from_slice(&resp.body)
+            .ok()
+            .filter(|_| resp.status == 200)
+            .ok_or_else(|| {
+                Error::invalid_response(
+                    url,
+                    format!("the JWKS document is unusable (HTTP {})", resp.status),
+                )
+            })?;
+        let jwks = Arc::new(Jwks::parse(&doc)?);
+        *slot = Some((Instant::now(), jwks.clone()));
+        Ok(jwks)
+    }
+
     /// The authority's endpoints, discovered on first use and kept for the app's life.
     pub(crate) async fn metadata(&self) -> Result<Arc<AuthorityMetadata>> {
         self.metadata
@@ -214,6 +273,153 @@ impl ConfidentialClientApplication {
     /// Returns how many entries were removed.
     pub async fn remove_tokens_for_client(&self) -> Result<usize> {
         self.inner.remove_tokens_for_client().await
+    }
+
+    /// Starts an authorization-code sign-in with PKCE: returns the URL to send the user to,
+    /// and the flow to keep in the session until the redirect comes back.
+    /// `openid`, `profile` and `offline_access` are added (minus `exclude_scopes`).
+    pub async fn initiate_auth_code_flow<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: AuthCodeFlowOptions,
+    ) -> Result<AuthCodeFlow> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        self.inner.initiate_auth_code_flow(&scopes, options).await
+    }
+
+    /// Completes a sign-in: checks `state`, passes the authority's `error` through,
+    /// redeems the code with the PKCE verifier, validates the ID token (signature,
+    /// issuer, audience, nonce, expiry) and caches the user's tokens and account.
+    ///
+    /// `auth_response` is the redirect's query (or form-post) parameters.
+    pub async fn acquire_token_by_auth_code_flow<I, K, V>(
+        &self,
+        flow: &AuthCodeFlow,
+        auth_response: I,
+    ) -> Result<AuthenticationResult>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let response: HashMap<String, String> = auth_response
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.inner
+            .acquire_token_by_auth_code_flow(flow, response)
+            .await
+    }
+
+    /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
+    /// your web API received. Cached per assertion; refreshed with the OBO refresh token.
+    pub async fn acquire_token_on_behalf_of<S: AsRef<str>>(
+        &self,
+        user_assertion: &str,
+        scopes: &[S],
+    ) -> Result<AuthenticationResult> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        self.inner
+            .acquire_token_on_behalf_of(user_assertion, &scopes, None)
+            .await
+    }
+
+    /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a claims
+    /// challenge from the downstream API (bypasses the cache).
+    pub async fn acquire_token_on_behalf_of_with_claims<S: AsRef<str>>(
+        &self,
+        user_assertion: &str,
+        scopes: &[S],
+        claims_challenge: &str,
+    ) -> Result<AuthenticationResult> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        self.inner
+            .acquire_token_on_behalf_of(user_assertion, &scopes, Some(claims_challenge.to_string()))
+            .await
+    }
+
+    /// The accounts in the cache for this authority, one per user; filtered by username
+    /// (case-insensitive) when given.
+    pub async fn get_accounts(&self, username: Option<&str>) -> Result<Vec<Account>> {
+        self.inner.get_accounts(username).await
+    }
+
+    /// A token for the account from the cache, refreshed with its refresh token if needed.
+    /// `Ok(None)` when nothing usable is cached or the refresh fails (the error is logged);
+    /// see [`acquire_token_silent_with_error`](Self::acquire_token_silent_with_error).
+    pub async fn acquire_token_silent<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        account: &Account,
+    ) -> Result<Option<AuthenticationResult>> {
+        match self
+            .acquire_token_silent_with_error(scopes, account, SilentOptions::default())
+            .await
+        {
+            Err(Error::Server(e)) => {
+                tracing::debug!(error = %e, "silent acquisition failed");
+                Ok(None)
+            }
+            Err(e @ Error::Http { .. }) | Err(e @ Error::InvalidResponse { .. }) => {
+                tracing::debug!(error = %e, "silent acquisition failed");
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
+    /// returning the refresh failure (e.g. `invalid_grant` with its `suberror` and claims)
+    /// instead of `None`.
+    pub async fn acquire_token_silent_with_error<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        account: &Account,
+        options: SilentOptions,
+    ) -> Result<Option<AuthenticationResult>> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        self.inner
+            .acquire_token_silent(&scopes, account, options)
+            .await
+    }
+
+    /// Redeems a refresh token obtained elsewhere (migration from another library) and
+    /// caches the result, so later calls can be silent.
+    pub async fn acquire_token_by_refresh_token<S: AsRef<str>>(
+        &self,
+        refresh_token: &str,
+        scopes: &[S],
+    ) -> Result<AuthenticationResult> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        self.inner
+            .acquire_token_by_refresh_token(refresh_token, &scopes)
+            .await
+    }
+
+    /// The authority's end-session (sign-out) URL, with the page to return to afterwards;
+    /// `None` when the authority advertises none. Pair it with
+    /// [`remove_account`](Self::remove_account) when a user signs out of a web app.
+    pub async fn sign_out_url(
+        &self,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<Option<String>> {
+        let meta = self.inner.metadata().await?;
+        let Some(end) = meta.end_session_endpoint.as_deref() else {
+            return Ok(None);
+        };
+        let mut url = url::Url::parse(end)
+            .map_err(|_| Error::invalid_response(end, "end_session_endpoint is not a URL"))?;
+        if let Some(r) = post_logout_redirect_uri {
+            url.query_pairs_mut()
+                .append_pair("post_logout_redirect_uri", r);
+        }
+        Ok(Some(url.to_string()))
+    }
+
+    /// Signs the account out of this app's cache: its refresh tokens (this app's and its
+    /// family's), access tokens, ID tokens and account entries. App metadata stays.
+    pub async fn remove_account(&self, account: &Account) -> Result<()> {
+        self.inner.remove_account(account).await
     }
 }
 
@@ -478,6 +684,8 @@ impl ConfidentialClientApplicationBuilder {
                 metadata: OnceCell::new(),
                 region: OnceCell::new(),
                 inflight: Mutex::new(HashMap::new()),
+                jwks: tokio::sync::Mutex::new(None),
+                used_flows: Mutex::new(VecDeque::new()),
             }),
         })
     }

@@ -38,6 +38,7 @@ mod credential;
 mod error;
 mod grant;
 mod http;
+mod id_token;
 mod result;
 mod secret;
 
@@ -48,7 +49,7 @@ pub use cache::{
 };
 pub use credential::{AssertionContext, Certificate, ClientCredential};
 pub use error::{Error, HttpErrorKind, Result, ServerError};
-pub use grant::ForClientOptions;
+pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};
 pub use http::Verify;
 pub use result::{Account, AuthenticationResult, TokenSource};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};

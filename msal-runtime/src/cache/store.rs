@@ -20,9 +20,20 @@ pub(crate) const EXPIRY_MARGIN_SECS: u64 = 300;
 /// `(home_account_id or "", environment, client_id, realm)`, lower-cased.
 type Partition = (String, String, String, String);
 
+/// On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
+fn owner(home_account_id: Option<&str>, user_assertion_hash: Option<&str>) -> String {
+    match user_assertion_hash {
+        Some(h) => format!("obo:{h}"),
+        None => home_account_id.unwrap_or_default().to_lowercase(),
+    }
+}
+
 fn partition_of(e: &AccessTokenEntry) -> Partition {
     (
-        e.home_account_id.clone().unwrap_or_default().to_lowercase(),
+        owner(
+            e.home_account_id.as_deref(),
+            e.user_assertion_hash.as_deref(),
+        ),
         e.environment.to_lowercase(),
         e.client_id.to_lowercase(),
         e.realm.to_lowercase(),
@@ -105,7 +116,7 @@ impl CacheData {
         now: u64,
     ) -> Option<AccessTokenEntry> {
         let p = (
-            q.home_account_id.unwrap_or_default().to_lowercase(),
+            owner(q.home_account_id, q.user_assertion_hash),
             q.environment.to_lowercase(),
             q.client_id.to_lowercase(),
             q.realm.to_lowercase(),

@@ -1,7 +1,14 @@
 //! Grants: what each flow sends, and the shared pipeline that sends it.
 
+mod auth_code;
 mod client_credentials;
+mod obo;
 pub(crate) mod response;
+mod silent;
+mod user;
+
+pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+pub use silent::SilentOptions;
 
 pub(crate) use client_credentials::validate_scopes as validate_client_scopes;
 pub use client_credentials::ForClientOptions;

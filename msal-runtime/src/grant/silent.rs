@@ -1,0 +1,332 @@
+//! Silent acquisition (cached access token, else a refresh token), accounts, and
+//! `acquire_token_by_refresh_token`.
+
+use super::client_credentials::{from_cache, judge, CacheVerdict};
+use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
+use super::TokenRequest;
+use crate::app::AppInner;
+use crate::cache::key;
+use crate::cache::store::{AtQuery, CacheData};
+use crate::error::{Error, Result};
+use crate::http::telemetry::{ApiId, RefreshReason};
+use crate::result::{Account, AuthenticationResult};
+use std::collections::BTreeMap;
+
+/// Options of [`acquire_token_silent_with_error`](crate::ConfidentialClientApplication::acquire_token_silent_with_error).
+///
+/// ```
+/// use msal_runtime::SilentOptions;
+/// let opts = SilentOptions::default().force_refresh(true);
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SilentOptions {
+    /// Skip the cached access token and use a refresh token.
+    pub force_refresh: bool,
+    /// A claims challenge from a resource; bypasses the cached access token.
+    pub claims_challenge: Option<String>,
+}
+
+impl SilentOptions {
+    /// Sets `force_refresh`.
+    pub fn force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+    /// Sets a claims challenge.
+    pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
+        self.claims_challenge = Some(claims.into());
+        self
+    }
+}
+
+impl AppInner {
+    pub(crate) async fn account_for(&self, home_account_id: Option<&str>) -> Option<Account> {
+        let hid = home_account_id?;
+        let c = self.cache.read();
+        c.accounts
+            .values()
+            .find(|a| {
+                a.home_account_id.eq_ignore_ascii_case(hid)
+                    && a.environment.eq_ignore_ascii_case(self.authority.host())
+            })
+            .map(account_to_public)
+    }
+
+    pub(crate) async fn get_accounts(&self, username: Option<&str>) -> Result<Vec<Account>> {
+        self.cache.sync_in().await?;
+        let env = self.authority.host();
+        let c = self.cache.read();
+        // One account per user (home account id), as MSAL groups them.
+        let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
+        let mut entries: Vec<_> = c.accounts.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (_, a) in entries {
+            if !a.environment.eq_ignore_ascii_case(env)
+                || !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+            {
+                continue;
+            }
+            if username.is_some_and(|u| !a.username.eq_ignore_ascii_case(u)) {
+                continue;
+            }
+            by_home.insert(a.home_account_id.clone(), account_to_public(a));
+        }
+        Ok(by_home.into_values().collect())
+    }
+
+    pub(crate) async fn remove_account(&self, account: &Account) -> Result<()> {
+        let hid = account.home_account_id.clone();
+        let env = self.authority.host().to_string();
+        let cid = self.client_id.clone();
+        self.cache
+            .modify(move |c| {
+                let same = |h: Option<&str>, e: &str| {
+                    h.is_some_and(|h| h.eq_ignore_ascii_case(&hid)) && e.eq_ignore_ascii_case(&env)
+                };
+                let family = c
+                    .app_metadata
+                    .get(&key::app_metadata(&env, &cid))
+                    .and_then(|m| m.family_id.clone());
+                c.refresh_tokens.retain(|_, rt| {
+                    let ours = rt.client_id.eq_ignore_ascii_case(&cid)
+                        || (family.is_some() && rt.family_id == family);
+                    !(same(rt.home_account_id.as_deref(), &rt.environment) && ours)
+                });
+                let ats: Vec<String> = c
+                    .access_tokens
+                    .iter()
+                    .filter(|(_, at)| same(at.home_account_id.as_deref(), &at.environment))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in ats {
+                    c.remove_access_token(&k);
+                }
+                c.id_tokens
+                    .retain(|_, t| !same(t.home_account_id.as_deref(), &t.environment));
+                c.accounts
+                    .retain(|_, a| !same(Some(&a.home_account_id), &a.environment));
+            })
+            .await
+    }
+
+    /// `Ok(None)`: nothing usable in the cache. `Err`: a refresh was tried and failed.
+    pub(crate) async fn acquire_token_silent(
+        &self,
+        scopes: &[String],
+        account: &Account,
+        opts: SilentOptions,
+    ) -> Result<Option<AuthenticationResult>> {
+        let (user_scopes, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
+        let meta = self.metadata().await?;
+        let env = self.authority.host().to_string();
+        let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
+        let bypass = opts.force_refresh || claims_challenge.is_some();
+
+        let mut reason = RefreshReason::ForceRefresh;
+        let mut aging = None;
+        if !bypass {
+            let verdict = self
+                .cache
+                .lookup(|c| {
+                    let q = AtQuery {
+                        home_account_id: Some(&account.home_account_id),
+                        environment: &env,
+                        client_id: &self.client_id,
+                        realm: &meta.realm,
+                        scopes: &user_scopes,
+                        user_assertion_hash: None,
+                    };
+                    judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+                })
+                .await?;
+            match verdict {
+                CacheVerdict::Fresh(e) => {
+                    self.telemetry.record_cache_hit();
+                    let mut r = from_cache(&e);
+                    r.account = Some(account.clone());
+                    return Ok(Some(r));
+                }
+                CacheVerdict::Aging(e) => {
+                    reason = RefreshReason::ProactiveRefresh;
+                    aging = Some(e);
+                }
+                CacheVerdict::Miss(r) => reason = r,
+            }
+        }
+
+        let candidates = self.refresh_token_candidates(&account.home_account_id, &env);
+        if candidates.is_empty() {
+            return Ok(aging.map(|e| with_account(from_cache(&e), account)));
+        }
+        let claims =
+            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
+        let mut last_err = None;
+        for (rt_key, secret, family_attempt) in candidates {
+            let mut fields = vec![
+                ("refresh_token".to_string(), secret),
+                ("scope".into(), key::target(&decorated)),
+            ];
+            if let Some(c) = &claims {
+                fields.push(("claims".into(), c.clone()));
+            }
+            let req = TokenRequest {
+                api: ApiId::AcquireTokenSilent,
+                reason,
+                endpoint: meta.token_endpoint.clone(),
+                global_endpoint: meta.token_endpoint.clone(),
+                grant_type: "refresh_token",
+                fields,
+                extra_headers: anchor_mailbox(&account.home_account_id)
+                    .into_iter()
+                    .collect(),
+                throttle_key: format!(
+                    "POST {} client_id={} rt={}",
+                    meta.token_endpoint, self.client_id, rt_key
+                ),
+            };
+            match self.send_token_request(req).await {
+                Ok(issued) => {
+                    let claims_map = issued
+                        .response
+                        .id_token
+                        .as_deref()
+                        .and_then(|t| crate::id_token::decode(t).ok())
+                        .map(|(_, c)| c);
+                    let mut r = self
+                        .save_user_tokens(
+                            &meta,
+                            issued,
+                            SaveOptions {
+                                requested: &user_scopes,
+                                account_source: None,
+                                used_refresh_token: Some(rt_key),
+                                user_assertion_hash: None,
+                                id_token_claims: claims_map,
+                                known_home_account_id: Some(account.home_account_id.clone()),
+                            },
+                        )
+                        .await?;
+                    r.account = Some(account.clone());
+                    return Ok(Some(r));
+                }
+                Err(e) => {
+                    // A family token may not work for this app; the next candidate may.
+                    tracing::debug!(error = %e, family = family_attempt, "refresh token did not work");
+                    last_err = Some(e);
+                }
+            }
+        }
+        // MSAL keeps the refresh token after invalid_grant: it may still work for other scopes.
+        if let Some(e) = aging {
+            return Ok(Some(with_account(from_cache(&e), account)));
+        }
+        match last_err {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Refresh tokens to try, in MSAL's order: family tokens first when the app is (or may
+    /// be) in the family, then its own; newest first within each group.
+    fn refresh_token_candidates(
+        &self,
+        home_account_id: &str,
+        env: &str,
+    ) -> Vec<(String, String, bool)> {
+        let c = self.cache.read();
+        let meta = c.app_metadata.get(&key::app_metadata(env, &self.client_id));
+        let try_family = meta.is_none() || meta.is_some_and(|m| m.family_id.is_some());
+        let mut own = Vec::new();
+        let mut family = Vec::new();
+        for (k, rt) in &c.refresh_tokens {
+            if rt
+                .home_account_id
+                .as_deref()
+                .is_none_or(|h| !h.eq_ignore_ascii_case(home_account_id))
+                || !rt.environment.eq_ignore_ascii_case(env)
+                || rt.user_assertion_hash.is_some()
+            {
+                continue;
+            }
+            let entry = (
+                rt.last_modification_time.unwrap_or(0),
+                k.clone(),
+                rt.secret.clone(),
+            );
+            if rt.client_id.eq_ignore_ascii_case(&self.client_id) {
+                own.push(entry);
+            } else if try_family && rt.family_id.as_deref() == Some("1") {
+                family.push(entry);
+            }
+        }
+        own.sort_by(|a, b| b.0.cmp(&a.0));
+        family.sort_by(|a, b| b.0.cmp(&a.0));
+        family
+            .into_iter()
+            .map(|(_, k, s)| (k, s, true))
+            .chain(own.into_iter().map(|(_, k, s)| (k, s, false)))
+            .collect()
+    }
+
+    pub(crate) async fn acquire_token_by_refresh_token(
+        &self,
+        refresh_token: &str,
+        scopes: &[String],
+    ) -> Result<AuthenticationResult> {
+        if refresh_token.trim().is_empty() {
+            return Err(Error::InvalidInput("the refresh token is empty".into()));
+        }
+        let (user_scopes, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
+        let meta = self.metadata().await?;
+        let mut fields = vec![
+            ("refresh_token".to_string(), refresh_token.to_string()),
+            ("scope".into(), key::target(&decorated)),
+        ];
+        if let Some(c) = crate::claims::merge(&self.opts.client_capabilities, None)? {
+            fields.push(("claims".into(), c));
+        }
+        let issued = self
+            .send_token_request(TokenRequest {
+                api: ApiId::ByRefreshToken,
+                reason: RefreshReason::ForceRefresh,
+                endpoint: meta.token_endpoint.clone(),
+                global_endpoint: meta.token_endpoint.clone(),
+                grant_type: "refresh_token",
+                fields,
+                extra_headers: Vec::new(),
+                throttle_key: format!(
+                    "POST {} client_id={} rt={}",
+                    meta.token_endpoint,
+                    self.client_id,
+                    super::auth_code::sha256_hex(refresh_token)
+                ),
+            })
+            .await?;
+        let claims_map = issued
+            .response
+            .id_token
+            .as_deref()
+            .and_then(|t| crate::id_token::decode(t).ok())
+            .map(|(_, c)| c);
+        self.save_user_tokens(
+            &meta,
+            issued,
+            SaveOptions {
+                requested: &user_scopes,
+                account_source: Some(None),
+                used_refresh_token: None,
+                user_assertion_hash: None,
+                id_token_claims: claims_map,
+                known_home_account_id: None,
+            },
+        )
+        .await
+    }
+}
+
+fn with_account(mut r: AuthenticationResult, account: &Account) -> AuthenticationResult {
+    r.account = Some(account.clone());
+    r
+}
