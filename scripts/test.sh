@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and every test, as CI does. Installs what the tests need first:
+# OpenSSL headers, redis-server (Debian), MSAL Python (PyPI, in a venv), oidc-provider (npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Belt and braces: nothing here may ever reach the Azure metadata address. Any region
+# discovery that forgets its own IMDS endpoint lands on a closed loopback port instead.
+export MSAL_IMDS_ENDPOINT="http://127.0.0.1:9/metadata/instance/compute"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace --all-targets
+echo "== doc tests"
+cargo test --workspace --doc
