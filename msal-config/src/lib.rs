@@ -1,1 +1,68 @@
 //! The `msal.toml` schema and its validation rules.
+//!
+//! `msal.toml` declares confidential-client apps; this crate parses it with source
+//! spans and checks every rule, reporting **all** problems of a file at once as
+//! [`Diagnostics`] that render like rustc (`msal.toml:LINE:COL: error: ...`, the line,
+//! a caret underline, `help:`). It is shared by the `#[msal_app]` macro (compile
+//! time), the runtime and the CLI (run time), and has no network or async code.
+//!
+//! ```
+//! use msal_config::{Config, CredentialSpec, Grant, Source};
+//! use std::path::Path;
+//!
+//! let cfg = Config::parse(Path::new("/srv/app/msal.toml"), r#"
+//! [defaults]
+//! authority = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555"
+//!
+//! [apps.orders_daemon]
+//! client_id  = "00000000-0000-0000-0000-000000000001"
+//! credential = { kind = "certificate", private_key_file = "certs/orders.key", certificate_file = "certs/orders.crt" }
+//! grants     = ["client_credentials"]
+//! scopes.graph = ["https://graph.microsoft.com/.default"]
+//! "#).unwrap();
+//!
+//! let app = cfg.app("orders_daemon").unwrap();
+//! assert!(app.has_grant(Grant::ClientCredentials));
+//! let CredentialSpec::Certificate { private_key, .. } = &app.credential else { unreachable!() };
+//! assert_eq!(private_key, &Source::File("/srv/app/certs/orders.key".into()));
+//! ```
+//!
+//! The annotated reference configuration is in [`reference`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod checks;
+mod config;
+mod ctx;
+mod diagnostic;
+mod env;
+mod layer;
+mod model;
+mod regions;
+mod resolve;
+mod suggest;
+mod url;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use checks::KNOWN_AAD_HOSTS;
+pub use config::Config;
+pub use ctx::resolve_relative;
+pub use diagnostic::{line_col, Code, Diagnostic, Diagnostics, SourceSpan};
+pub use env::{env_override_name, ENV_OVERRIDABLE_KEYS, PROFILE_VAR};
+pub use model::{
+    AppConfig, AuthorityKind, AuthoritySpec, CacheSpec, CredentialSpec, Grant, RedisUrl,
+    RegionSpec, ScopeSet, Source,
+};
+pub use regions::KNOWN_REGIONS;
+
+pub mod reference {
+    //! The annotated reference `msal.toml` (a daemon, a web app and a web API). A test
+    //! parses it, so it cannot rot.
+    //!
+    //! ```toml
+    #![doc = include_str!("../reference.toml")]
+    //! ```
+}

@@ -1,0 +1,335 @@
+//! The validated model of `msal.toml`: owned data, no secrets, spans for the macro.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::diagnostic::SourceSpan;
+
+/// One validated app (`[apps.NAME]` after `[defaults]`, the active profile and
+/// `MSAL_<APP>_<KEY>` overrides were applied).
+///
+/// ```
+/// use msal_config::{Config, Grant};
+/// use std::path::Path;
+///
+/// let cfg = Config::parse(Path::new("msal.toml"), r#"
+/// [apps.daemon]
+/// client_id  = "00000000-0000-0000-0000-000000000001"
+/// authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+/// credential = { kind = "secret", env = "DAEMON_SECRET" }
+/// grants     = ["client_credentials"]
+/// scopes.graph = ["https://graph.microsoft.com/.default"]
+/// "#).unwrap();
+/// let app = cfg.app("daemon").unwrap();
+/// assert!(app.grants.contains(&Grant::ClientCredentials));
+/// assert_eq!(app.span.line, 2);
+/// assert!(app.scopes["graph"].is_default);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppConfig {
+    /// The key of `[apps.NAME]` (a snake_case identifier).
+    pub name: String,
+    /// The application (client) id, a GUID.
+    pub client_id: String,
+    /// Where tokens come from.
+    pub authority: AuthoritySpec,
+    /// How the app proves its identity (references only, never the secret).
+    pub credential: CredentialSpec,
+    /// Enabled grants (at least one).
+    pub grants: BTreeSet<Grant>,
+    /// Redirect URI, present exactly when `authorization_code` is enabled.
+    pub redirect_uri: Option<String>,
+    /// Named scope sets (at least one); names are snake_case identifiers.
+    pub scopes: BTreeMap<String, ScopeSet>,
+    /// Regional endpoint choice; `None` when not configured (the runtime may then
+    /// honour `MSAL_FORCE_REGION` like MSAL Python).
+    pub azure_region: Option<RegionSpec>,
+    /// Where region discovery asks (default: the Azure IMDS address).
+    pub imds_endpoint: Option<String>,
+    /// Whether instance discovery runs for unknown hosts (default `true`).
+    pub instance_discovery: bool,
+    /// Whether the authority is validated (default `true`).
+    pub validate_authority: bool,
+    /// Per-request timeout in seconds (`1..=600`); `None` means the runtime's default.
+    pub timeout_secs: Option<u64>,
+    /// Extra CA certificates (PEM), resolved against the config file's directory.
+    pub ca_bundle: Option<PathBuf>,
+    /// HTTP(S)/SOCKS5 proxy URL.
+    pub proxy: Option<String>,
+    /// Sent as `x-app-name`.
+    pub app_name: Option<String>,
+    /// Sent as `x-app-ver`.
+    pub app_version: Option<String>,
+    /// Client capabilities (e.g. `cp1`), sent as the `xms_cc` claims request.
+    pub client_capabilities: Vec<String>,
+    /// Reserved scopes not to add (e.g. `offline_access`); never `openid`.
+    pub exclude_scopes: Vec<String>,
+    /// Token cache back-end (default: in memory).
+    pub token_cache: CacheSpec,
+    /// The app table in the file: the `[apps.NAME]` header, or the key of an inline table.
+    pub span: SourceSpan,
+    /// The app name's key in the file.
+    pub name_span: SourceSpan,
+}
+
+impl AppConfig {
+    /// `true` when the app has the given grant.
+    ///
+    /// ```
+    /// # use msal_config::{Config, Grant};
+    /// # let cfg = Config::parse(std::path::Path::new("m.toml"), r#"
+    /// # [apps.d]
+    /// # client_id = "00000000-0000-0000-0000-000000000001"
+    /// # authority = "https://login.microsoftonline.com/contoso.com"
+    /// # credential = { kind = "secret", env = "S" }
+    /// # grants = ["client_credentials"]
+    /// # scopes.g = ["https://graph.microsoft.com/.default"]
+    /// # "#).unwrap();
+    /// assert!(cfg.app("d").unwrap().has_grant(Grant::ClientCredentials));
+    /// assert!(!cfg.app("d").unwrap().has_grant(Grant::OnBehalfOf));
+    /// ```
+    pub fn has_grant(&self, grant: Grant) -> bool {
+        self.grants.contains(&grant)
+    }
+
+    /// Scope sets usable with `acquire_token_for_client` (the `.default` sets), empty
+    /// when the app lacks the `client_credentials` grant.
+    ///
+    /// ```
+    /// # use msal_config::Config;
+    /// # let cfg = Config::parse(std::path::Path::new("m.toml"), r#"
+    /// # [apps.d]
+    /// # client_id = "00000000-0000-0000-0000-000000000001"
+    /// # authority = "https://login.microsoftonline.com/contoso.com"
+    /// # credential = { kind = "secret", env = "S" }
+    /// # grants = ["client_credentials", "on_behalf_of"]
+    /// # scopes.g = ["https://graph.microsoft.com/.default"]
+    /// # scopes.mail = ["https://graph.microsoft.com/Mail.Read"]
+    /// # "#).unwrap();
+    /// let names: Vec<_> = cfg.app("d").unwrap().client_credential_sets().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["g"]);
+    /// ```
+    pub fn client_credential_sets(&self) -> impl Iterator<Item = (&str, &ScopeSet)> {
+        let cc = self.has_grant(Grant::ClientCredentials);
+        self.scopes
+            .iter()
+            .filter(move |(_, s)| cc && s.is_default)
+            .map(|(n, s)| (n.as_str(), s))
+    }
+}
+
+/// The authority of an app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthoritySpec {
+    /// `authority = "https://host/tenant"`: an Entra-style authority.
+    Authority {
+        /// The URL as written (no trailing slash added or removed).
+        url: String,
+        /// What kind of authority the URL is.
+        kind: AuthorityKind,
+        /// Lower-cased host, without port (the cache `environment`).
+        host: String,
+        /// The tenant (first path segment; for path-less CIAM `<sub>.onmicrosoft.com`).
+        tenant: String,
+    },
+    /// `oidc_authority = "https://issuer"`: a generic OpenID Connect issuer.
+    Oidc {
+        /// The issuer URL as written.
+        url: String,
+    },
+}
+
+impl AuthoritySpec {
+    /// The URL as written.
+    ///
+    /// ```
+    /// let a = msal_config::AuthoritySpec::Oidc { url: "https://id.example.com".into() };
+    /// assert_eq!(a.url(), "https://id.example.com");
+    /// ```
+    pub fn url(&self) -> &str {
+        match self {
+            AuthoritySpec::Authority { url, .. } | AuthoritySpec::Oidc { url } => url,
+        }
+    }
+}
+
+/// Classification of an `authority` URL (see msal-protocol §2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthorityKind {
+    /// A well-known Entra ID host (public or sovereign cloud).
+    Aad,
+    /// Azure AD B2C (`*.b2clogin.com` & co., or a `b2c_` policy segment).
+    B2c,
+    /// Entra External ID (`*.ciamlogin.com`).
+    Ciam,
+    /// AD FS (first path segment `adfs`).
+    Adfs,
+    /// Any other host: loopback, or explicitly unvalidated
+    /// (`validate_authority = false` / `instance_discovery = false`).
+    Custom,
+}
+
+/// A grant the app may use. Each enables generated methods.
+///
+/// ```
+/// use msal_config::Grant;
+/// assert_eq!("on_behalf_of".parse::<Grant>(), Ok(Grant::OnBehalfOf));
+/// assert_eq!(Grant::ClientCredentials.as_str(), "client_credentials");
+/// assert!(Grant::AuthorizationCode.is_user_flow());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grant {
+    /// `client_credentials`: app-only tokens (`acquire_token_for_client`).
+    ClientCredentials,
+    /// `authorization_code`: web sign-in (`initiate_auth_code_flow` & co.).
+    AuthorizationCode,
+    /// `on_behalf_of`: a web API calling downstream APIs for its caller.
+    OnBehalfOf,
+    /// `refresh_token`: silent renewal of user tokens (`acquire_token_silent`).
+    RefreshToken,
+}
+
+impl Grant {
+    /// All grants, in declaration order.
+    pub const ALL: [Grant; 4] = [
+        Grant::ClientCredentials,
+        Grant::AuthorizationCode,
+        Grant::OnBehalfOf,
+        Grant::RefreshToken,
+    ];
+
+    /// The name used in `msal.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::OnBehalfOf => "on_behalf_of",
+            Grant::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// `true` for grants that act for a user (everything but client credentials).
+    pub const fn is_user_flow(self) -> bool {
+        !matches!(self, Grant::ClientCredentials)
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Grant {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Grant::ALL.into_iter().find(|g| g.as_str() == s).ok_or(())
+    }
+}
+
+/// Where a credential's material is read at run time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// From this environment variable.
+    Env(String),
+    /// From this file (resolved against the config file's directory).
+    File(PathBuf),
+}
+
+/// How the app authenticates. Only references (variables, files) are kept: inline
+/// secrets are rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSpec {
+    /// `kind = "secret"`: a client secret.
+    Secret(Source),
+    /// `kind = "certificate"`: a private key signing a client assertion.
+    Certificate {
+        /// PEM private key (`private_key_file` or `private_key_env`).
+        private_key: Source,
+        /// PEM certificate(s) (`certificate_file` or `certificate_env`).
+        certificate: Option<Source>,
+        /// SHA-1 thumbprint (40 lower-case hex digits) when no certificate is given.
+        thumbprint: Option<String>,
+        /// Variable holding the private key's passphrase.
+        passphrase_env: Option<String>,
+        /// Send the certificate chain (`x5c`) for Subject Name/Issuer auth.
+        send_x5c: bool,
+    },
+    /// `kind = "assertion"`: a pre-built client assertion (e.g. a federated token file),
+    /// re-read on every request.
+    Assertion(Source),
+}
+
+impl CredentialSpec {
+    /// The `kind` name used in `msal.toml`.
+    ///
+    /// ```
+    /// use msal_config::{CredentialSpec, Source};
+    /// assert_eq!(CredentialSpec::Secret(Source::Env("S".into())).kind(), "secret");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CredentialSpec::Secret(_) => "secret",
+            CredentialSpec::Certificate { .. } => "certificate",
+            CredentialSpec::Assertion(_) => "assertion",
+        }
+    }
+}
+
+/// One named scope set (`scopes.NAME = [...]`). It becomes a typed accessor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeSet {
+    /// The scopes, as written.
+    pub scopes: Vec<String>,
+    /// `true` for a `{resource}/.default` set (the only kind usable for app tokens).
+    pub is_default: bool,
+    /// The resource the set targets (e.g. `https://graph.microsoft.com`); bare scope
+    /// names like `User.Read` target Microsoft Graph.
+    pub resource: Option<String>,
+    /// The array in the file.
+    pub span: SourceSpan,
+    /// The set's name in the file.
+    pub name_span: SourceSpan,
+}
+
+/// `azure_region`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RegionSpec {
+    /// `"none"`: never use a regional endpoint (even if `MSAL_FORCE_REGION` is set).
+    Disabled,
+    /// `"auto"`: discover the region (env `REGION_NAME`, then IMDS).
+    Auto,
+    /// A named Azure region such as `eastus`.
+    Named(String),
+}
+
+/// Where tokens are cached.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum CacheSpec {
+    /// In process memory (default).
+    #[default]
+    Memory,
+    /// A JSON file in the MSAL unified cache format (resolved against the config's directory).
+    File {
+        /// The cache file.
+        path: PathBuf,
+    },
+    /// Redis, shared by a fleet of instances.
+    Redis {
+        /// The connection URL (`redis://` or `rediss://`), or the variable holding it.
+        url: RedisUrl,
+        /// Prefix of every key (default `msal:`).
+        key_prefix: String,
+    },
+}
+
+/// The Redis connection URL of a [`CacheSpec::Redis`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RedisUrl {
+    /// Read from this environment variable at run time.
+    Env(String),
+    /// Written in the file (never with a password).
+    Literal(String),
+}
