@@ -7,6 +7,8 @@
 mod file;
 pub(crate) mod key;
 mod model;
+#[cfg(feature = "redis")]
+mod redis;
 pub(crate) mod store;
 
 pub use model::{
@@ -47,6 +49,8 @@ enum Backend {
     #[default]
     Memory,
     File(file::FileStore),
+    #[cfg(feature = "redis")]
+    Redis(redis::RedisStore),
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -55,6 +59,8 @@ impl std::fmt::Debug for TokenCache {
         let backend = match &self.inner.backend {
             Backend::Memory => "memory".to_string(),
             Backend::File(fs) => format!("file {}", fs.path().display()),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => format!("redis (prefix {})", r.prefix()),
         };
         f.debug_struct("TokenCache")
             .field("backend", &backend)
@@ -94,6 +100,29 @@ impl TokenCache {
         Ok(cache)
     }
 
+    /// A cache shared through Redis: each look-up reads its shard from Redis, each change
+    /// is written through. Keys start with `key_prefix` (e.g. `msal:`). The connection is
+    /// made on first use; if Redis is unreachable the instance carries on with what it
+    /// holds in memory and logs a warning.
+    ///
+    /// ```no_run
+    /// let cache = msal_runtime::TokenCache::redis("redis://127.0.0.1:6379/0", "msal:")?;
+    /// # Ok::<(), msal_runtime::Error>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(url: &str, key_prefix: &str) -> Result<Self> {
+        let store = redis::RedisStore::new(url, key_prefix)?;
+        let mut data = CacheData::default();
+        data.track_changes = true;
+        Ok(TokenCache {
+            inner: Arc::new(Inner {
+                data: RwLock::new(data),
+                changed: AtomicBool::new(false),
+                backend: Backend::Redis(store),
+            }),
+        })
+    }
+
     /// The whole cache as MSAL's JSON.
     pub fn serialize(&self) -> String {
         self.inner.changed.store(false, Ordering::Relaxed);
@@ -102,8 +131,11 @@ impl TokenCache {
 
     /// Replaces the cache's contents with a serialized cache. On error nothing changes.
     pub fn deserialize(&self, json: &str) -> Result<()> {
-        let data = CacheData::deserialize(json).map_err(Error::Cache)?;
-        *self.write() = data;
+        let mut data = CacheData::deserialize(json).map_err(Error::Cache)?;
+        let mut current = self.write();
+        data.track_changes = current.track_changes;
+        *current = data;
+        drop(current);
         self.inner.changed.store(false, Ordering::Relaxed);
         Ok(())
     }
@@ -146,24 +178,54 @@ impl TokenCache {
         self.inner.data.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Picks up changes another process made to a persisted cache.
-    pub(crate) async fn sync_in(&self) -> Result<()> {
-        if matches!(self.inner.backend, Backend::Memory) {
-            return Ok(());
-        }
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || match &inner.backend {
-            Backend::File(fs) => fs.reload_if_changed(&inner.data),
+    /// Brings the given shards up to date from a shared back-end (another process's file
+    /// writes, other instances' Redis writes). Failures of Redis only warn.
+    pub(crate) async fn load(&self, shards: &[String]) -> Result<()> {
+        match &self.inner.backend {
             Backend::Memory => Ok(()),
-        })
-        .await
-        .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+            Backend::File(_) => {
+                let inner = self.inner.clone();
+                tokio::task::spawn_blocking(move || match &inner.backend {
+                    Backend::File(fs) => fs.reload_if_changed(&inner.data),
+                    _ => Ok(()),
+                })
+                .await
+                .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => {
+                if let Err(e) = r.load(&self.inner.data, shards).await {
+                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                }
+                Ok(())
+            }
+        }
     }
 
-    /// Looks something up (and purges expired entries met on the way).
-    pub(crate) async fn lookup<R>(&self, f: impl FnOnce(&mut CacheData) -> R) -> Result<R> {
-        self.sync_in().await?;
-        Ok(f(&mut self.write()))
+    /// Like [`load`](Self::load), for every shard whose name starts with `prefix`.
+    pub(crate) async fn load_matching(&self, prefix: &str) -> Result<()> {
+        match &self.inner.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => {
+                if let Err(e) = r.load_matching(&self.inner.data, prefix).await {
+                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                }
+                Ok(())
+            }
+            _ => self.load(&[]).await,
+        }
+    }
+
+    /// Looks something up in the given shards (and purges expired entries met on the way).
+    pub(crate) async fn lookup<R>(
+        &self,
+        shards: &[String],
+        f: impl FnOnce(&mut CacheData) -> R,
+    ) -> Result<R> {
+        self.load(shards).await?;
+        let mut data = self.write();
+        let out = f(&mut data);
+        Ok(out)
     }
 
     /// Applies a change and persists it.
@@ -178,10 +240,22 @@ impl TokenCache {
                 let inner = self.inner.clone();
                 tokio::task::spawn_blocking(move || match &inner.backend {
                     Backend::File(fs) => fs.modify(&inner.data, f),
-                    Backend::Memory => unreachable!("checked above"),
+                    _ => unreachable!("the back-end of a cache never changes"),
                 })
                 .await
                 .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => {
+                let (out, changes) = {
+                    let mut data = self.write();
+                    let out = f(&mut data);
+                    (out, std::mem::take(&mut data.dirty))
+                };
+                if let Err(e) = r.flush(&self.inner.data, changes).await {
+                    tracing::warn!(error = %e, "token cache: the change is kept in memory only");
+                }
+                Ok(out)
             }
         }
     }

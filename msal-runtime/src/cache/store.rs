@@ -12,6 +12,7 @@ pub(crate) const IDT: &str = "IdToken";
 pub(crate) const ACCOUNT: &str = "Account";
 pub(crate) const APP_METADATA: &str = "AppMetadata";
 /// Section order on output (MSAL Python's order for a user flow).
+pub(crate) const SECTION_NAMES: [&str; 5] = SECTIONS;
 const SECTIONS: [&str; 5] = [AT, ACCOUNT, IDT, RT, APP_METADATA];
 
 /// Tokens with less than this left are not served (MSAL's 5 minutes).
@@ -51,6 +52,18 @@ pub(crate) struct AtQuery<'a> {
     pub user_assertion_hash: Option<&'a str>,
 }
 
+/// Any entry type, as JSON.
+mod erased {
+    pub(crate) trait Json {
+        fn json(&self) -> Option<serde_json::Value>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Option<serde_json::Value> {
+            serde_json::to_value(self).ok()
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CacheData {
     pub(crate) access_tokens: HashMap<String, AccessTokenEntry>,
@@ -61,6 +74,61 @@ pub(crate) struct CacheData {
     /// Sections and entries this library cannot read, kept verbatim so nothing is lost.
     unparsed: Map<String, Value>,
     at_index: HashMap<Partition, HashSet<String>>,
+    /// Entries written or removed since the last flush, when a shared back-end must
+    /// write them through (off otherwise).
+    pub(crate) track_changes: bool,
+    pub(crate) dirty: Vec<Change>,
+}
+
+/// One written or removed entry, and the shard it lives in.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub section: &'static str,
+    pub key: String,
+    pub shard: String,
+}
+
+/// Where an entry lives when the cache is split into shards (a Redis hash each): app
+/// tokens per client and tenant, a user's tokens and account together, on-behalf-of
+/// tokens per incoming assertion, app metadata in one place.
+pub(crate) mod shard {
+    fn l(s: &str) -> String {
+        s.to_lowercase()
+    }
+    pub(crate) fn app(env: &str, client_id: &str, realm: &str) -> String {
+        format!("app:{}:{}:{}", l(env), l(client_id), l(realm))
+    }
+    pub(crate) fn user(env: &str, home_account_id: &str) -> String {
+        format!("user:{}:{}", l(env), l(home_account_id))
+    }
+    pub(crate) fn obo(env: &str, hash: &str) -> String {
+        format!("obo:{}:{hash}", l(env))
+    }
+    pub(crate) fn accounts(env: &str) -> String {
+        format!("accounts:{}", l(env))
+    }
+    pub(crate) const META: &str = "appmetadata";
+}
+
+fn at_shard(e: &AccessTokenEntry) -> String {
+    match (
+        &e.user_assertion_hash,
+        e.home_account_id.as_deref().filter(|h| !h.is_empty()),
+    ) {
+        (Some(h), _) => shard::obo(&e.environment, h),
+        (None, Some(hid)) => shard::user(&e.environment, hid),
+        (None, None) => shard::app(&e.environment, &e.client_id, &e.realm),
+    }
+}
+
+fn rt_shard(e: &RefreshTokenEntry) -> String {
+    match &e.user_assertion_hash {
+        Some(h) => shard::obo(&e.environment, h),
+        None => shard::user(
+            &e.environment,
+            e.home_account_id.as_deref().unwrap_or_default(),
+        ),
+    }
 }
 
 impl CacheData {
@@ -84,8 +152,154 @@ impl CacheData {
             .entry(partition_of(&entry))
             .or_default()
             .insert(k.clone());
+        self.note(AT, &k, || at_shard(&entry));
         self.access_tokens.insert(k.clone(), entry);
         k
+    }
+
+    fn note(&mut self, section: &'static str, key: &str, shard: impl FnOnce() -> String) {
+        if self.track_changes {
+            self.dirty.push(Change {
+                section,
+                key: key.to_string(),
+                shard: shard(),
+            });
+        }
+    }
+
+    /// Where an entry of this cache lives, for shared back-ends.
+    pub(crate) fn shard_of(&self, section: &str, k: &str) -> Option<String> {
+        match section {
+            AT => self.access_tokens.get(k).map(at_shard),
+            RT => self.refresh_tokens.get(k).map(rt_shard),
+            IDT => self.id_tokens.get(k).map(|e| {
+                shard::user(
+                    &e.environment,
+                    e.home_account_id.as_deref().unwrap_or_default(),
+                )
+            }),
+            ACCOUNT => self
+                .accounts
+                .get(k)
+                .map(|e| shard::user(&e.environment, &e.home_account_id)),
+            APP_METADATA => self
+                .app_metadata
+                .contains_key(k)
+                .then(|| shard::META.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn put_refresh_token(&mut self, k: String, entry: RefreshTokenEntry) {
+        self.note(RT, &k, || rt_shard(&entry));
+        self.refresh_tokens.insert(k, entry);
+    }
+
+    pub(crate) fn put_id_token(&mut self, k: String, entry: IdTokenEntry) {
+        self.note(IDT, &k, || {
+            shard::user(
+                &entry.environment,
+                entry.home_account_id.as_deref().unwrap_or_default(),
+            )
+        });
+        self.id_tokens.insert(k, entry);
+    }
+
+    pub(crate) fn put_account(&mut self, k: String, entry: AccountEntry) {
+        self.note(ACCOUNT, &k, || {
+            shard::user(&entry.environment, &entry.home_account_id)
+        });
+        self.accounts.insert(k, entry);
+    }
+
+    /// Removes every entry of a section (as JSON) that `doomed` picks.
+    pub(crate) fn remove_where(&mut self, section: &'static str, doomed: impl Fn(&Value) -> bool) {
+        let pick = |v: &dyn erased::Json| v.json().is_some_and(|v| doomed(&v));
+        let keys: Vec<String> = match section {
+            AT => self
+                .access_tokens
+                .iter()
+                .filter(|(_, v)| pick(*v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            RT => self
+                .refresh_tokens
+                .iter()
+                .filter(|(_, v)| pick(*v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            IDT => self
+                .id_tokens
+                .iter()
+                .filter(|(_, v)| pick(*v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            ACCOUNT => self
+                .accounts
+                .iter()
+                .filter(|(_, v)| pick(*v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            _ => self
+                .app_metadata
+                .iter()
+                .filter(|(_, v)| pick(*v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+        };
+        for k in keys {
+            if let Some(shard) = self.shard_of(section, &k) {
+                self.note(section, &k, || shard);
+            }
+            self.unload_entry(section, &k);
+        }
+    }
+
+    /// An entry of a section as JSON (for write-through back-ends).
+    pub(crate) fn entry_json(&self, section: &str, k: &str) -> Option<Value> {
+        use erased::Json;
+        match section {
+            AT => self.access_tokens.get(k).and_then(|e| e.json()),
+            RT => self.refresh_tokens.get(k).and_then(|e| e.json()),
+            IDT => self.id_tokens.get(k).and_then(|e| e.json()),
+            ACCOUNT => self.accounts.get(k).and_then(|e| e.json()),
+            APP_METADATA => self.app_metadata.get(k).and_then(|e| e.json()),
+            _ => None,
+        }
+    }
+
+    /// Stores an entry that came from a shared back-end. False when it does not parse.
+    pub(crate) fn load_entry(&mut self, section: &str, k: String, v: Value) -> bool {
+        match section {
+            AT => serde_json::from_value(v)
+                .map(|e| self.insert_at_with_key(k, e))
+                .is_ok(),
+            RT => serde_json::from_value(v)
+                .map(|e| drop(self.refresh_tokens.insert(k, e)))
+                .is_ok(),
+            IDT => serde_json::from_value(v)
+                .map(|e| drop(self.id_tokens.insert(k, e)))
+                .is_ok(),
+            ACCOUNT => serde_json::from_value(v)
+                .map(|e| drop(self.accounts.insert(k, e)))
+                .is_ok(),
+            APP_METADATA => serde_json::from_value(v)
+                .map(|e| drop(self.app_metadata.insert(k, e)))
+                .is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Forgets an entry (without recording it as a change).
+    pub(crate) fn unload_entry(&mut self, section: &str, k: &str) {
+        match section {
+            AT => drop(self.forget_access_token(k)),
+            RT => drop(self.refresh_tokens.remove(k)),
+            IDT => drop(self.id_tokens.remove(k)),
+            ACCOUNT => drop(self.accounts.remove(k)),
+            APP_METADATA => drop(self.app_metadata.remove(k)),
+            _ => {}
+        }
     }
 
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
@@ -97,6 +311,12 @@ impl CacheData {
     }
 
     pub(crate) fn remove_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
+        let entry = self.forget_access_token(k)?;
+        self.note(AT, k, || at_shard(&entry));
+        Some(entry)
+    }
+
+    fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
         let entry = self.access_tokens.remove(k)?;
         let p = partition_of(&entry);
         if let Some(set) = self.at_index.get_mut(&p) {
@@ -180,6 +400,7 @@ impl CacheData {
         family_id: Option<String>,
     ) {
         let k = key::app_metadata(environment, client_id);
+        self.note(APP_METADATA, &k, || shard::META.to_string());
         let entry = self
             .app_metadata
             .entry(k)

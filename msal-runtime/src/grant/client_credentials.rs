@@ -3,7 +3,7 @@
 
 use super::{Issued, TokenRequest};
 use crate::app::AppInner;
-use crate::cache::store::{AtQuery, CacheData, EXPIRY_MARGIN_SECS};
+use crate::cache::store::{shard, AtQuery, CacheData, EXPIRY_MARGIN_SECS};
 use crate::cache::{key, AccessTokenEntry};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -141,6 +141,7 @@ impl AppInner {
         let environment = self.authority.host().to_string();
         let query_realm = meta.realm.clone();
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
+        let shards = [shard::app(&environment, &self.client_id, &query_realm)];
 
         let lookup = |cache: &mut CacheData| {
             let q = AtQuery {
@@ -158,7 +159,7 @@ impl AppInner {
         };
 
         if claims_challenge.is_none() {
-            if let CacheVerdict::Fresh(e) = self.cache.lookup(lookup).await? {
+            if let CacheVerdict::Fresh(e) = self.cache.lookup(&shards, lookup).await? {
                 self.telemetry.record_cache_hit();
                 return Ok(from_cache(&e));
             }
@@ -170,7 +171,7 @@ impl AppInner {
         let (reason, aging) = if claims_challenge.is_some() {
             (RefreshReason::ForceRefresh, None)
         } else {
-            match self.cache.lookup(lookup).await? {
+            match self.cache.lookup(&shards, lookup).await? {
                 CacheVerdict::Fresh(e) => {
                     self.telemetry.record_cache_hit();
                     return Ok(from_cache(&e));
@@ -235,6 +236,9 @@ impl AppInner {
 
     pub(crate) async fn remove_tokens_for_client(&self) -> Result<usize> {
         let (env, cid) = (self.authority.host().to_string(), self.client_id.clone());
+        // Every tenant's shard of this client, not only the configured tenant's.
+        let prefix = shard::app(&env, &cid, "");
+        self.cache.load_matching(&prefix).await?;
         self.cache
             .modify(move |c| c.remove_app_tokens(&cid, &env))
             .await

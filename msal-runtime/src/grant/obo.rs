@@ -9,7 +9,7 @@ use super::user::{decorate, SaveOptions};
 use super::TokenRequest;
 use crate::app::AppInner;
 use crate::cache::key;
-use crate::cache::store::{AtQuery, CacheData};
+use crate::cache::store::{shard, AtQuery, CacheData};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
@@ -43,7 +43,7 @@ impl AppInner {
         if claims_challenge.is_none() {
             let found = self
                 .cache
-                .lookup(|c| {
+                .lookup(&[shard::obo(&env, &hash)], |c| {
                     let q = AtQuery {
                         home_account_id: None,
                         environment: &env,

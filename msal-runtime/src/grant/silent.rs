@@ -6,10 +6,11 @@ use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use super::TokenRequest;
 use crate::app::AppInner;
 use crate::cache::key;
-use crate::cache::store::{AtQuery, CacheData};
+use crate::cache::store::{shard, AtQuery, CacheData, ACCOUNT, AT, IDT, RT};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::{Account, AuthenticationResult};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Options of [`acquire_token_silent_with_error`](crate::ConfidentialClientApplication::acquire_token_silent_with_error).
@@ -55,8 +56,8 @@ impl AppInner {
     }
 
     pub(crate) async fn get_accounts(&self, username: Option<&str>) -> Result<Vec<Account>> {
-        self.cache.sync_in().await?;
         let env = self.authority.host();
+        self.cache.load(&[shard::accounts(env)]).await?;
         let c = self.cache.read();
         // One account per user (home account id), as MSAL groups them.
         let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
@@ -81,32 +82,38 @@ impl AppInner {
         let env = self.authority.host().to_string();
         let cid = self.client_id.clone();
         self.cache
+            .load(&[shard::user(&env, &hid), shard::META.to_string()])
+            .await?;
+        self.cache
             .modify(move |c| {
-                let same = |h: Option<&str>, e: &str| {
-                    h.is_some_and(|h| h.eq_ignore_ascii_case(&hid)) && e.eq_ignore_ascii_case(&env)
-                };
                 let family = c
                     .app_metadata
                     .get(&key::app_metadata(&env, &cid))
                     .and_then(|m| m.family_id.clone());
-                c.refresh_tokens.retain(|_, rt| {
-                    let ours = rt.client_id.eq_ignore_ascii_case(&cid)
-                        || (family.is_some() && rt.family_id == family);
-                    !(same(rt.home_account_id.as_deref(), &rt.environment) && ours)
+                let field = |v: &Value, k: &str| {
+                    v.get(k)
+                        .and_then(Value::as_str)
+                        .map(str::to_ascii_lowercase)
+                };
+                let (hid, env, cid) = (
+                    hid.to_ascii_lowercase(),
+                    env.to_ascii_lowercase(),
+                    cid.to_ascii_lowercase(),
+                );
+                let same = move |v: &Value| {
+                    field(v, "home_account_id").as_deref() == Some(hid.as_str())
+                        && field(v, "environment").as_deref() == Some(env.as_str())
+                };
+                let same_rt = same.clone();
+                c.remove_where(RT, move |v| {
+                    let ours = field(v, "client_id").as_deref() == Some(cid.as_str())
+                        || (family.is_some()
+                            && v.get("family_id").and_then(Value::as_str) == family.as_deref());
+                    same_rt(v) && ours
                 });
-                let ats: Vec<String> = c
-                    .access_tokens
-                    .iter()
-                    .filter(|(_, at)| same(at.home_account_id.as_deref(), &at.environment))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in ats {
-                    c.remove_access_token(&k);
+                for section in [AT, IDT, ACCOUNT] {
+                    c.remove_where(section, &same);
                 }
-                c.id_tokens
-                    .retain(|_, t| !same(t.home_account_id.as_deref(), &t.environment));
-                c.accounts
-                    .retain(|_, a| !same(Some(&a.home_account_id), &a.environment));
             })
             .await
     }
@@ -129,17 +136,23 @@ impl AppInner {
         if !bypass {
             let verdict = self
                 .cache
-                .lookup(|c| {
-                    let q = AtQuery {
-                        home_account_id: Some(&account.home_account_id),
-                        environment: &env,
-                        client_id: &self.client_id,
-                        realm: &meta.realm,
-                        scopes: &user_scopes,
-                        user_assertion_hash: None,
-                    };
-                    judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
-                })
+                .lookup(
+                    &[
+                        shard::user(&env, &account.home_account_id),
+                        shard::META.to_string(),
+                    ],
+                    |c| {
+                        let q = AtQuery {
+                            home_account_id: Some(&account.home_account_id),
+                            environment: &env,
+                            client_id: &self.client_id,
+                            realm: &meta.realm,
+                            scopes: &user_scopes,
+                            user_assertion_hash: None,
+                        };
+                        judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+                    },
+                )
                 .await?;
             match verdict {
                 CacheVerdict::Fresh(e) => {

@@ -172,20 +172,20 @@ impl AppInner {
                         &idt.client_id,
                         &idt.realm,
                     );
-                    c.id_tokens.insert(k, idt);
+                    c.put_id_token(k, idt);
                 }
                 if let Some(rt) = refresh {
-                    match used_rt
-                        .as_ref()
-                        .and_then(|k| c.refresh_tokens.get_mut(k).map(|e| (k, e)))
-                    {
+                    let used =
+                        used_rt.and_then(|k| c.refresh_tokens.get(&k).cloned().map(|e| (k, e)));
+                    match used {
                         // A silent refresh updates the token it used, in place.
-                        Some((_, existing)) => {
+                        Some((k, mut existing)) => {
                             existing.secret = rt.secret;
                             existing.last_modification_time = rt.last_modification_time;
                             if rt.family_id.is_some() {
                                 existing.family_id = rt.family_id;
                             }
+                            c.put_refresh_token(k, existing);
                         }
                         None => {
                             let k = key::refresh_token(
@@ -194,7 +194,7 @@ impl AppInner {
                                 &rt.client_id,
                                 &target,
                             );
-                            c.refresh_tokens.insert(k, rt);
+                            c.put_refresh_token(k, rt);
                         }
                     }
                 }
@@ -204,7 +204,7 @@ impl AppInner {
                         &account.environment,
                         &account.realm,
                     );
-                    c.accounts.insert(k, account);
+                    c.put_account(k, account);
                 }
                 c.upsert_app_metadata(&env, &cid, foci);
             })

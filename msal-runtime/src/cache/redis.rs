@@ -1,0 +1,244 @@
+//! A token cache shared through Redis by a fleet of instances.
+//!
+//! Entries live in Redis hashes, one per shard (see `store::shard`): the app tokens of one
+//! client in one tenant, one user's tokens and account, the on-behalf-of tokens of one
+//! incoming assertion. A look-up reads only its shard (one `HGETALL`); a change writes
+//! only the entries it touched. Each instance keeps what it read in memory, so a Redis
+//! outage degrades to a per-instance cache (with a warning) instead of failing requests.
+
+use super::store::{shard, CacheData, Change, ACCOUNT};
+use crate::error::{Error, Result};
+use redis::aio::ConnectionManager;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Extra life given to a shard of access tokens past its latest expiry.
+const AT_SHARD_GRACE_SECS: i64 = 600;
+/// Users' shards (refresh tokens) are kept this long after their last write.
+const USER_SHARD_TTL_SECS: i64 = 90 * 24 * 3600;
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    conn: OnceCell<ConnectionManager>,
+    /// What each loaded shard held, to notice entries other instances removed.
+    known: Mutex<HashMap<String, HashSet<(String, String)>>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: show only the prefix.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn field(section: &str, key: &str) -> String {
+    format!("{section}|{key}")
+}
+
+fn section_of(field: &str) -> Option<(&'static str, &str)> {
+    let (section, key) = field.split_once('|')?;
+    let section = super::store::SECTION_NAMES
+        .iter()
+        .find(|s| **s == section)?;
+    Some((section, key))
+}
+
+impl RedisStore {
+    pub(crate) fn new(url: &str, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|_| {
+            Error::config(
+                "token_cache",
+                "the Redis URL is not valid (expected redis://host:port/db or rediss://...)",
+            )
+        })?;
+        Ok(RedisStore {
+            client,
+            prefix: prefix.to_string(),
+            conn: OnceCell::new(),
+            known: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager> {
+        self.conn
+            .get_or_try_init(|| async {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2)))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config)
+                    .await
+                    .map_err(|e| Error::Cache(format!("cannot connect to Redis: {}", e.category())))
+            })
+            .await
+            .cloned()
+    }
+
+    fn redis_key(&self, shard: &str) -> String {
+        format!("{}{shard}", self.prefix)
+    }
+
+    /// Brings these shards from Redis into memory.
+    pub(crate) async fn load(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for s in shards {
+            pipe.hgetall(self.redis_key(s));
+        }
+        let fetched: Vec<HashMap<String, String>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| Error::Cache(format!("Redis read failed: {}", e.category())))?;
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+        for (shard, fields) in shards.iter().zip(fetched) {
+            let mut now_known = HashSet::new();
+            for (f, json) in fields {
+                let Some((section, key)) = section_of(&f) else {
+                    continue;
+                };
+                let Ok(value) = serde_json::from_str(&json) else {
+                    tracing::warn!(shard = %shard, "skipping an unreadable entry in Redis");
+                    continue;
+                };
+                if d.load_entry(section, key.to_string(), value) {
+                    now_known.insert((section.to_string(), key.to_string()));
+                }
+            }
+            if let Some(before) = known.get(shard) {
+                for (section, key) in before.difference(&now_known) {
+                    // Removed by another instance (or expired in Redis).
+                    d.unload_entry(section, key);
+                }
+            }
+            known.insert(shard.clone(), now_known);
+        }
+        Ok(())
+    }
+
+    /// Loads every shard whose name starts with `prefix` (used to remove app tokens in all tenants).
+    pub(crate) async fn load_matching(
+        &self,
+        data: &RwLock<CacheData>,
+        shard_prefix: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let pattern = format!("{}{}*", self.prefix, escape_glob(shard_prefix));
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| Error::Cache(format!("Redis scan failed: {}", e.category())))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let shards: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
+            .collect();
+        if shards.is_empty() {
+            return Ok(());
+        }
+        self.load(data, &shards).await
+    }
+
+    /// Writes the changed entries through to Redis.
+    pub(crate) async fn flush(&self, data: &RwLock<CacheData>, changes: Vec<Change>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let now = CacheData::now() as i64;
+        let mut pipe = redis::pipe();
+        let mut ttl: HashMap<String, i64> = HashMap::new();
+        {
+            let d = data.read().unwrap_or_else(|p| p.into_inner());
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            for c in &changes {
+                let mut shards = vec![c.shard.clone()];
+                if c.section == ACCOUNT {
+                    if let Some(env) = c
+                        .shard
+                        .strip_prefix("user:")
+                        .and_then(|r| r.split(':').next())
+                    {
+                        shards.push(shard::accounts(env));
+                    }
+                }
+                let f = field(c.section, &c.key);
+                let value = d.entry_json(c.section, &c.key);
+                for s in shards {
+                    let rk = self.redis_key(&s);
+                    let entry = (c.section.to_string(), c.key.clone());
+                    match &value {
+                        Some(v) => {
+                            pipe.hset(&rk, &f, v.to_string()).ignore();
+                            known.entry(s.clone()).or_default().insert(entry);
+                            let life = match v
+                                .get("expires_on")
+                                .and_then(|e| e.as_str())
+                                .and_then(|e| e.parse::<i64>().ok())
+                            {
+                                Some(exp) if s.starts_with("app:") || s.starts_with("obo:") => {
+                                    exp - now + AT_SHARD_GRACE_SECS
+                                }
+                                _ if s.starts_with("user:") || s.starts_with("obo:") => {
+                                    USER_SHARD_TTL_SECS
+                                }
+                                _ => 0,
+                            };
+                            if life > 0 {
+                                let t = ttl.entry(rk).or_insert(0);
+                                *t = (*t).max(life);
+                            }
+                        }
+                        None => {
+                            pipe.hdel(&rk, &f).ignore();
+                            if let Some(set) = known.get_mut(&s) {
+                                set.remove(&entry);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (rk, secs) in ttl {
+            // Only ever lengthen a shard's life: NX sets a first expiry, GT extends it.
+            pipe.cmd("EXPIRE").arg(&rk).arg(secs).arg("NX").ignore();
+            pipe.cmd("EXPIRE").arg(&rk).arg(secs).arg("GT").ignore();
+        }
+        let mut conn = self.conn().await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| Error::Cache(format!("Redis write failed: {}", e.category())))
+    }
+}
+
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
