@@ -94,7 +94,12 @@ pub const KNOWN_AAD_HOSTS: &[&str] = &[
     "login.sovcloud-identity.sg",
 ];
 
-const B2C_HOST_SUFFIXES: &[&str] = &[".b2clogin.com", ".b2clogin.cn", ".b2clogin.us", ".b2clogin.de"];
+const B2C_HOST_SUFFIXES: &[&str] = &[
+    ".b2clogin.com",
+    ".b2clogin.cn",
+    ".b2clogin.us",
+    ".b2clogin.de",
+];
 
 /// Tenants that do not name one directory.
 pub(crate) const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
@@ -126,7 +131,9 @@ pub(crate) fn parse_authority(s: &str) -> Result<ParsedAuthority, AuthorityError
         WebUrlError::Invalid(m) => AuthorityError::Invalid(m),
     })?;
     if u.userinfo.is_some() {
-        return Err(AuthorityError::Invalid("it contains user information (`user@`)".into()));
+        return Err(AuthorityError::Invalid(
+            "it contains user information (`user@`)".into(),
+        ));
     }
     if u.fragment.is_some() {
         return Err(AuthorityError::Invalid("it has a `#fragment`".into()));
@@ -253,35 +260,85 @@ mod tests {
     #[test]
     fn authority_kinds() {
         let k = |s| parse_authority(s).unwrap().kind;
-        assert_eq!(k("https://login.microsoftonline.com/contoso.com"), AuthorityKind::Aad);
+        assert_eq!(
+            k("https://login.microsoftonline.com/contoso.com"),
+            AuthorityKind::Aad
+        );
         assert_eq!(k("https://login.chinacloudapi.cn/t"), AuthorityKind::Aad);
-        assert_eq!(k("https://login.sovcloud-identity.sg/t"), AuthorityKind::Aad);
-        assert_eq!(k("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signin"), AuthorityKind::B2c);
-        assert_eq!(k("https://id.contoso.com/contoso.onmicrosoft.com/b2c_1_susi"), AuthorityKind::B2c);
+        assert_eq!(
+            k("https://login.sovcloud-identity.sg/t"),
+            AuthorityKind::Aad
+        );
+        assert_eq!(
+            k("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signin"),
+            AuthorityKind::B2c
+        );
+        assert_eq!(
+            k("https://id.contoso.com/contoso.onmicrosoft.com/b2c_1_susi"),
+            AuthorityKind::B2c
+        );
         assert_eq!(k("https://contoso.ciamlogin.com/"), AuthorityKind::Ciam);
         assert_eq!(k("https://fs.contoso.com/adfs"), AuthorityKind::Adfs);
         assert_eq!(k("https://idp.example.com/tenant"), AuthorityKind::Custom);
-        assert!(!parse_authority("https://idp.example.com/tenant").unwrap().trusted);
-        assert!(parse_authority("http://localhost:8080/tenant").unwrap().trusted);
+        assert!(
+            !parse_authority("https://idp.example.com/tenant")
+                .unwrap()
+                .trusted
+        );
+        assert!(
+            parse_authority("http://localhost:8080/tenant")
+                .unwrap()
+                .trusted
+        );
     }
 
     #[test]
     fn authority_tenants() {
         let t = |s| parse_authority(s).unwrap().tenant;
-        assert_eq!(t("https://login.microsoftonline.com/Contoso.com/"), "Contoso.com");
-        assert_eq!(t("https://contoso.ciamlogin.com"), "contoso.onmicrosoft.com");
-        assert_eq!(parse_authority("https://login.microsoftonline.com/"), Err(AuthorityError::NoTenant));
-        assert_eq!(parse_authority("http://login.microsoftonline.com/x"), Err(AuthorityError::Insecure));
-        assert!(matches!(parse_authority("ftp://h/x"), Err(AuthorityError::Invalid(_))));
+        assert_eq!(
+            t("https://login.microsoftonline.com/Contoso.com/"),
+            "Contoso.com"
+        );
+        assert_eq!(
+            t("https://contoso.ciamlogin.com"),
+            "contoso.onmicrosoft.com"
+        );
+        assert_eq!(
+            parse_authority("https://login.microsoftonline.com/"),
+            Err(AuthorityError::NoTenant)
+        );
+        assert_eq!(
+            parse_authority("http://login.microsoftonline.com/x"),
+            Err(AuthorityError::Insecure)
+        );
+        assert!(matches!(
+            parse_authority("ftp://h/x"),
+            Err(AuthorityError::Invalid(_))
+        ));
     }
 
     #[test]
     fn resources() {
-        assert_eq!(scope_resource("https://graph.microsoft.com/.default").as_deref(), Some("https://graph.microsoft.com"));
-        assert_eq!(scope_resource("https://graph.microsoft.com//.default").as_deref(), Some("https://graph.microsoft.com"));
-        assert_eq!(scope_resource("User.Read").as_deref(), Some("https://graph.microsoft.com"));
-        assert_eq!(scope_resource("api://inventory/Items.Read").as_deref(), Some("api://inventory"));
-        assert_eq!(scope_resource("api://inventory").as_deref(), Some("api://inventory"));
+        assert_eq!(
+            scope_resource("https://graph.microsoft.com/.default").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+        assert_eq!(
+            scope_resource("https://graph.microsoft.com//.default").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+        assert_eq!(
+            scope_resource("User.Read").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+        assert_eq!(
+            scope_resource("api://inventory/Items.Read").as_deref(),
+            Some("api://inventory")
+        );
+        assert_eq!(
+            scope_resource("api://inventory").as_deref(),
+            Some("api://inventory")
+        );
         assert!(is_default_scope("api://x/.default"));
         assert!(!is_default_scope("api://x/default"));
     }

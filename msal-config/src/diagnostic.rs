@@ -365,8 +365,9 @@ impl Diagnostics {
     /// Sorts by position and removes duplicates (same code at the same span), which arise
     /// when the same base value is checked once per profile.
     pub(crate) fn normalize(&mut self) {
-        self.0
-            .sort_by(|a, b| (a.span.start, a.span.end, a.code).cmp(&(b.span.start, b.span.end, b.code)));
+        self.0.sort_by(|a, b| {
+            (a.span.start, a.span.end, a.code).cmp(&(b.span.start, b.span.end, b.code))
+        });
         self.0
             .dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
     }
@@ -405,7 +406,7 @@ impl<'a> IntoIterator for &'a Diagnostics {
 /// 1-based line and character column of byte `offset` in `source`.
 ///
 /// ```
-/// assert_eq!(msal_config::line_col("ab\ncé d", 6), (2, 4));
+/// assert_eq!(msal_config::line_col("ab\ncé d", 6), (2, 3));
 /// ```
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(source.len());

@@ -38,7 +38,11 @@ pub const ENV_OVERRIDABLE_KEYS: &[&str] = &[
 /// );
 /// ```
 pub fn env_override_name(app: &str, key: &str) -> String {
-    format!("MSAL_{}_{}", app.to_ascii_uppercase(), key.to_ascii_uppercase())
+    format!(
+        "MSAL_{}_{}",
+        app.to_ascii_uppercase(),
+        key.to_ascii_uppercase()
+    )
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -51,11 +55,18 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// Builds the environment layer of one app. Values point at the app's table (`span`)
 /// and name their variable in messages. Empty variables count as unset.
-pub(crate) fn layer(ctx: &mut Ctx, app: &str, span: Span, env: &dyn Fn(&str) -> Option<String>) -> Layer {
+pub(crate) fn layer(
+    ctx: &mut Ctx,
+    app: &str,
+    span: Span,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Layer {
     let mut l = Layer::default();
     for key in ENV_OVERRIDABLE_KEYS {
         let var = env_override_name(app, key);
-        let Some(raw) = env(&var).filter(|v| !v.trim().is_empty()) else { continue };
+        let Some(raw) = env(&var).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
         let val = |v| Val {
             v,
             span: span.clone(),

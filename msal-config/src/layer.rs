@@ -72,11 +72,21 @@ impl LayerKind {
 /// A named scope set as written in one table.
 #[derive(Clone, Debug)]
 pub(crate) struct RawScopeSet {
+    /// `false` when the set itself was reported; rules across keys then skip it.
+    pub valid: bool,
     pub name_span: Span,
     pub span: Span,
     pub scopes: Vec<String>,
     pub is_default: bool,
     pub resource: Option<String>,
+}
+
+/// The grants of an app; `complete` is `false` when some entry was reported, so the
+/// rules that depend on the grants stay quiet instead of cascading.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GrantList {
+    pub grants: Vec<Val<Grant>>,
+    pub complete: bool,
 }
 
 /// The settings of one table. `Val<Option<T>>` means "present, but invalid (reported)".
@@ -86,7 +96,7 @@ pub(crate) struct Layer {
     pub authority: Option<Val<String>>,
     pub oidc_authority: Option<Val<String>>,
     pub credential: Option<Val<Option<CredentialSpec>>>,
-    pub grants: Option<Val<Vec<Val<Grant>>>>,
+    pub grants: Option<Val<GrantList>>,
     pub redirect_uri: Option<Val<String>>,
     pub scopes: Option<Val<BTreeMap<String, RawScopeSet>>>,
     pub azure_region: Option<Val<String>>,
@@ -125,12 +135,21 @@ fn article(type_name: &str) -> &'static str {
 }
 
 /// Reports a value of the wrong TOML type.
-pub(crate) fn wrong_type(ctx: &mut Ctx, what: &str, expected: &str, v: &Value, help: Option<String>) {
+pub(crate) fn wrong_type(
+    ctx: &mut Ctx,
+    what: &str,
+    expected: &str,
+    v: &Value,
+    help: Option<String>,
+) {
     let found = v.get_ref().type_str();
     ctx.error_help(
         Code::WrongType,
         v.span(),
-        format!("{what} must be {expected}, found {} {found}", article(found)),
+        format!(
+            "{what} must be {expected}, found {} {found}",
+            article(found)
+        ),
         help,
     );
 }
@@ -149,7 +168,13 @@ pub(crate) fn expect_bool(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<bo
     match v.get_ref() {
         DeValue::Boolean(b) => Some(Val::file(*b, v.span())),
         DeValue::String(s) if matches!(s.as_ref(), "true" | "false") => {
-            wrong_type(ctx, what, "a boolean", v, Some(format!("remove the quotes: `{s}`")));
+            wrong_type(
+                ctx,
+                what,
+                "a boolean",
+                v,
+                Some(format!("remove the quotes: `{s}`")),
+            );
             None
         }
         _ => {
@@ -176,7 +201,11 @@ pub(crate) fn expect_int(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<i64
 }
 
 /// An array of strings; non-strings are reported and skipped.
-pub(crate) fn expect_str_list(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<Vec<Val<String>>>> {
+pub(crate) fn expect_str_list(
+    ctx: &mut Ctx,
+    what: &str,
+    v: &Value,
+) -> Option<Val<Vec<Val<String>>>> {
     match v.get_ref() {
         DeValue::Array(items) => {
             let mut out = Vec::new();
@@ -230,8 +259,11 @@ impl Layer {
                         Some(help.into()),
                     );
                 } else {
-                    let allowed: Vec<&str> =
-                        APP_KEYS.iter().copied().filter(|k| kind.allows(k).is_ok()).collect();
+                    let allowed: Vec<&str> = APP_KEYS
+                        .iter()
+                        .copied()
+                        .filter(|k| kind.allows(k).is_ok())
+                        .collect();
                     unknown_key(ctx, key, label, &allowed);
                 }
                 continue;
@@ -309,10 +341,14 @@ impl Layer {
         run(ctx, &self.proxy, values::proxy);
         run(ctx, &self.ca_bundle, |v| values::non_empty("ca_bundle", v));
         run(ctx, &self.app_name, |v| values::header_value("app_name", v));
-        run(ctx, &self.app_version, |v| values::header_value("app_version", v));
+        run(ctx, &self.app_version, |v| {
+            values::header_value("app_version", v)
+        });
         if let Some(list) = &self.client_capabilities {
             for c in &list.v {
-                run(ctx, &Some(c.clone()), |v| values::non_empty("a client capability", v));
+                run(ctx, &Some(c.clone()), |v| {
+                    values::non_empty("a client capability", v)
+                });
             }
         }
         if let Some(list) = &self.exclude_scopes {
@@ -322,7 +358,11 @@ impl Layer {
         }
         if let (Some(a), Some(o)) = (&self.authority, &self.oidc_authority) {
             let later = if o.span.start >= a.span.start { o } else { a };
-            let key = if std::ptr::eq(later, o) { "oidc_authority" } else { "authority" };
+            let key = if std::ptr::eq(later, o) {
+                "oidc_authority"
+            } else {
+                "authority"
+            };
             ctx.report_val(
                 later,
                 Problem::new(
@@ -354,13 +394,19 @@ fn grant_help(name: &str) -> Option<String> {
         .map(|a| format!("did you mean `{a}`?"))
         .or_else(|| suggest::help(name, Grant::ALL.iter().map(|g| g.as_str())))
         .or_else(|| {
-            Some("known grants: client_credentials, authorization_code, on_behalf_of, refresh_token".into())
+            Some(
+                "known grants: client_credentials, authorization_code, on_behalf_of, refresh_token"
+                    .into(),
+            )
         })
 }
 
-fn parse_grants(ctx: &mut Ctx, v: &Value) -> Option<Val<Vec<Val<Grant>>>> {
-    let list = expect_str_list(ctx, "grants", v)?;
-    if list.v.is_empty() && matches!(v.get_ref(), DeValue::Array(a) if a.is_empty()) {
+fn parse_grants(ctx: &mut Ctx, v: &Value) -> Option<Val<GrantList>> {
+    let Some(list) = expect_str_list(ctx, "grants", v) else {
+        return Some(Val::file(GrantList::default(), v.span()));
+    };
+    let mut complete = matches!(v.get_ref(), DeValue::Array(a) if a.len() == list.v.len());
+    if list.v.is_empty() && complete {
         ctx.error_help(
             Code::MissingGrants,
             v.span(),
@@ -383,15 +429,24 @@ fn parse_grants(ctx: &mut Ctx, v: &Value) -> Option<Val<Vec<Val<Grant>>>> {
                     out.push(Val::file(grant, g.span.clone()));
                 }
             }
-            Err(()) => ctx.error_help(
-                Code::UnknownGrant,
-                g.span.clone(),
-                format!("unknown grant `{}`", g.v),
-                grant_help(&g.v),
-            ),
+            Err(()) => {
+                complete = false;
+                ctx.error_help(
+                    Code::UnknownGrant,
+                    g.span.clone(),
+                    format!("unknown grant `{}`", g.v),
+                    grant_help(&g.v),
+                );
+            }
         }
     }
-    Some(Val::file(out, list.span))
+    Some(Val::file(
+        GrantList {
+            grants: out,
+            complete,
+        },
+        list.span,
+    ))
 }
 
 const CREDENTIAL_KINDS: &[&str] = &["secret", "certificate", "assertion"];
@@ -431,7 +486,11 @@ fn one_of(
 ) -> Option<Val<String>> {
     match (a.1, b.1) {
         (Some(x), Some(y)) => {
-            let (later, key) = if y.span.start > x.span.start { (y, b.0) } else { (x, a.0) };
+            let (later, key) = if y.span.start > x.span.start {
+                (y, b.0)
+            } else {
+                (x, a.0)
+            };
             ctx.error_help(
                 Code::InvalidCredentialSource,
                 later.span.clone(),
@@ -565,7 +624,10 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
                     Code::UnknownKey,
                     key.span(),
                     format!("`{name}` is not used by a `{kind}` credential"),
-                    Some(format!("a `{kind}` credential takes: {}", allowed[1..].join(", "))),
+                    Some(format!(
+                        "a `{kind}` credential takes: {}",
+                        allowed[1..].join(", ")
+                    )),
                 );
             } else {
                 unknown_key(ctx, key, &format!("a `{kind}` credential"), &allowed[1..]);
@@ -584,6 +646,10 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
     }
     let kind = kind?;
     let span = v.span();
+    // After a reported key (a typo, an inline secret), "no source" would only repeat it.
+    let (clean, at) = (ok, span.clone());
+    let required =
+        move |msg: String| clean.then(|| (at.clone(), Code::InvalidCredentialSource, msg));
     let mut take = |k: &str| strs.remove(k);
     let spec = match kind {
         "certificate" => {
@@ -595,23 +661,24 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
                 ctx,
                 ("private_key_file", &pkf),
                 ("private_key_env", &pke),
-                Some((
-                    span.clone(),
-                    Code::InvalidCredentialSource,
-                    "a `certificate` credential needs `private_key_file = \"path\"` or `private_key_env = \"VAR\"`".into(),
-                )),
+                required("a `certificate` credential needs `private_key_file = \"path\"` or `private_key_env = \"VAR\"`".into()),
             );
             let private_key = key.and_then(|k| {
                 let is_env = pke.as_ref().is_some_and(|e| e.span == k.span);
                 source(ctx, "private_key_env", k, is_env)
             });
-            let cert = one_of(ctx, ("certificate_file", &cf), ("certificate_env", &ce), None);
+            let cert = one_of(
+                ctx,
+                ("certificate_file", &cf),
+                ("certificate_env", &ce),
+                None,
+            );
             let both_certs = cf.is_some() && ce.is_some();
             let certificate = cert.and_then(|c| {
                 let is_env = ce.as_ref().is_some_and(|e| e.span == c.span);
                 source(ctx, "certificate_env", c, is_env)
             });
-            if cf.is_none() && ce.is_none() && thumbprint.is_none() {
+            if cf.is_none() && ce.is_none() && thumbprint.is_none() && ok {
                 ctx.error_help(
                     Code::MissingCertificate,
                     span.clone(),
@@ -628,14 +695,15 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
                     None
                 }
             });
-            let passphrase_env = passphrase.and_then(|p| match values::env_var_name("passphrase_env", &p) {
-                Ok(()) => Some(p.v),
-                Err(problem) => {
-                    ctx.report_val(&p, problem);
-                    ok = false;
-                    None
-                }
-            });
+            let passphrase_env =
+                passphrase.and_then(|p| match values::env_var_name("passphrase_env", &p) {
+                    Ok(()) => Some(p.v),
+                    Err(problem) => {
+                        ctx.report_val(&p, problem);
+                        ok = false;
+                        None
+                    }
+                });
             let x5c = send_x5c.as_ref().is_some_and(|x| x.v);
             if x5c && cf.is_none() && ce.is_none() {
                 let at = send_x5c.as_ref().map_or(span.clone(), |x| x.span.clone());
@@ -664,10 +732,8 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
                 ctx,
                 ("env", &env),
                 ("file", &file),
-                Some((
-                    span.clone(),
-                    Code::InvalidCredentialSource,
-                    format!("a `{kind}` credential needs `env = \"VAR\"` or `file = \"path\"`"),
+                required(format!(
+                    "a `{kind}` credential needs `env = \"VAR\"` or `file = \"path\"`"
                 )),
             )?;
             let is_env = env.as_ref().is_some_and(|e| e.span == src.span);
@@ -683,7 +749,10 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
 }
 
 fn check_thumbprint(t: &str) -> Result<String, Problem> {
-    let clean: String = t.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+    let clean: String = t
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
     let hex = clean.chars().all(|c| c.is_ascii_hexdigit());
     match (hex, clean.len()) {
         (true, 40) if clean == t => Ok(clean.to_ascii_lowercase()),
@@ -801,10 +870,16 @@ fn parse_cache(ctx: &mut Ctx, v: &Value) -> Option<CacheSpec> {
         },
         _ => {
             let (url, url_env) = (strs.remove("url"), strs.remove("url_env"));
-            let key_prefix = strs.remove("key_prefix").map_or_else(|| "msal:".to_string(), |p| p.v);
+            let key_prefix = strs
+                .remove("key_prefix")
+                .map_or_else(|| "msal:".to_string(), |p| p.v);
             let url = match (url, url_env) {
                 (Some(u), Some(e)) => {
-                    let later = if e.span.start > u.span.start { e.span } else { u.span };
+                    let later = if e.span.start > u.span.start {
+                        e.span
+                    } else {
+                        u.span
+                    };
                     ctx.error_help(
                         Code::InvalidCacheSource,
                         later,
@@ -845,13 +920,19 @@ fn parse_cache(ctx: &mut Ctx, v: &Value) -> Option<CacheSpec> {
 
 fn check_redis_url(s: &str) -> Result<(), Problem> {
     let u = crate::url::parse(s).map_err(|why| {
-        Problem::new(Code::InvalidRedisUrl, format!("redis url is not valid: {why}"))
-            .help("e.g. `redis://127.0.0.1:6379/0` or `rediss://cache.example.com:6380`")
+        Problem::new(
+            Code::InvalidRedisUrl,
+            format!("redis url is not valid: {why}"),
+        )
+        .help("e.g. `redis://127.0.0.1:6379/0` or `rediss://cache.example.com:6380`")
     })?;
     if u.scheme != "redis" && u.scheme != "rediss" {
         return Err(Problem::new(
             Code::InvalidRedisUrl,
-            format!("redis url scheme `{}` must be `redis` or `rediss`", u.scheme),
+            format!(
+                "redis url scheme `{}` must be `redis` or `rediss`",
+                u.scheme
+            ),
         )
         .help("e.g. `redis://127.0.0.1:6379/0` or `rediss://cache.example.com:6380`"));
     }
@@ -874,7 +955,10 @@ fn parse_scopes(ctx: &mut Ctx, v: &Value) -> Option<Val<BTreeMap<String, RawScop
                 "scopes",
                 "a table of named scope sets",
                 v,
-                Some("name the set: `scopes.graph = [\"https://graph.microsoft.com/.default\"]`".into()),
+                Some(
+                    "name the set: `scopes.graph = [\"https://graph.microsoft.com/.default\"]`"
+                        .into(),
+                ),
             );
             return None;
         }
@@ -906,14 +990,22 @@ fn parse_scopes(ctx: &mut Ctx, v: &Value) -> Option<Val<BTreeMap<String, RawScop
         let Some(list) = expect_str_list(ctx, &format!("scope set `{name}`"), val) else {
             continue;
         };
-        if let Some(set) = check_scope_set(ctx, name, key.span(), list) {
+        let name_ok = checks::is_snake_ident(name);
+        if let Some(set) = check_scope_set(ctx, name, key.span(), list, name_ok) {
             sets.insert(name.to_string(), set);
         }
     }
     Some(Val::file(sets, v.span()))
 }
 
-fn check_scope_set(ctx: &mut Ctx, name: &str, name_span: Span, list: Val<Vec<Val<String>>>) -> Option<RawScopeSet> {
+fn check_scope_set(
+    ctx: &mut Ctx,
+    name: &str,
+    name_span: Span,
+    list: Val<Vec<Val<String>>>,
+    name_ok: bool,
+) -> Option<RawScopeSet> {
+    let before = ctx.diags.len();
     if list.v.is_empty() {
         ctx.error_help(
             Code::EmptyScopeSet,
@@ -929,7 +1021,11 @@ fn check_scope_set(ctx: &mut Ctx, name: &str, name_span: Span, list: Val<Vec<Val
     for s in &list.v {
         let scope = s.v.as_str();
         if scope.trim().is_empty() {
-            ctx.error(Code::InvalidScope, s.span.clone(), format!("scope set `{name}` contains a blank scope"));
+            ctx.error(
+                Code::InvalidScope,
+                s.span.clone(),
+                format!("scope set `{name}` contains a blank scope"),
+            );
             continue;
         }
         if scope.chars().any(char::is_whitespace) {
@@ -937,7 +1033,11 @@ fn check_scope_set(ctx: &mut Ctx, name: &str, name_span: Span, list: Val<Vec<Val
             let help = (parts.len() > 1).then(|| {
                 format!(
                     "write each scope as its own string: [{}]",
-                    parts.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+                    parts
+                        .iter()
+                        .map(|p| format!("\"{p}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             });
             ctx.error_help(
@@ -992,6 +1092,7 @@ fn check_scope_set(ctx: &mut Ctx, name: &str, name_span: Span, list: Val<Vec<Val
     }
     let scopes: Vec<String> = list.v.iter().map(|s| s.v.clone()).collect();
     Some(RawScopeSet {
+        valid: name_ok && ctx.diags.len() == before,
         name_span,
         span: list.span,
         is_default: scopes.len() == 1 && checks::is_default_scope(&scopes[0]),

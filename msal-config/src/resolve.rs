@@ -45,7 +45,10 @@ pub(crate) struct FileModel {
 
 /// The span that best designates a table: its `[header]` if it has one, else its key.
 fn table_span(source: &str, key: Span, value: Span) -> Span {
-    if source.get(value.clone()).is_some_and(|s| s.starts_with('[')) {
+    if source
+        .get(value.clone())
+        .is_some_and(|s| s.starts_with('['))
+    {
         value
     } else {
         key
@@ -76,11 +79,15 @@ pub(crate) fn walk(ctx: &mut Ctx, doc: &DeTable) -> FileModel {
             }
             "apps" => {
                 file.apps_span = key.span();
-                let Some(t) = as_table(ctx, "apps", v) else { continue };
+                let Some(t) = as_table(ctx, "apps", v) else {
+                    continue;
+                };
                 for (app_key, app_v) in t.iter() {
                     let app = app_key.get_ref().as_ref();
                     check_app_name(ctx, app, app_key.span());
-                    let Some(at) = as_table(ctx, &format!("app `{app}`"), app_v) else { continue };
+                    let Some(at) = as_table(ctx, &format!("app `{app}`"), app_v) else {
+                        continue;
+                    };
                     let layer = Layer::parse(ctx, at, LayerKind::App, &format!("[apps.{app}]"));
                     file.apps.insert(
                         app.to_string(),
@@ -100,7 +107,9 @@ pub(crate) fn walk(ctx: &mut Ctx, doc: &DeTable) -> FileModel {
                 Code::UnknownKey,
                 key.span(),
                 format!("unknown top-level key `{name}`"),
-                Some(format!("app settings belong in [defaults] or [apps.NAME]; move `{name}` there")),
+                Some(format!(
+                    "app settings belong in [defaults] or [apps.NAME]; move `{name}` there"
+                )),
             ),
             _ => layer::unknown_key(ctx, key, "the top level", TOP_KEYS),
         }
@@ -127,7 +136,9 @@ fn check_app_name(ctx: &mut Ctx, app: &str, span: Span) {
             span,
             format!("app name `{app}` must be a snake_case identifier"),
             Some(if checks::is_snake_ident(&snake) {
-                format!("rename it to `{snake}` (the struct `#[msal_app]` is applied to maps to it)")
+                format!(
+                    "rename it to `{snake}` (the struct `#[msal_app]` is applied to maps to it)"
+                )
             } else {
                 "use lower-case letters, digits and `_`".into()
             }),
@@ -136,11 +147,15 @@ fn check_app_name(ctx: &mut Ctx, app: &str, span: Span) {
 }
 
 fn walk_profiles(ctx: &mut Ctx, file: &mut FileModel, v: &layer::Value) {
-    let Some(t) = as_table(ctx, "profiles", v) else { return };
+    let Some(t) = as_table(ctx, "profiles", v) else {
+        return;
+    };
     for (pkey, pv) in t.iter() {
         let pname = pkey.get_ref().as_ref();
         let valid_name = !pname.is_empty()
-            && pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && pname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid_name {
             ctx.error_help(
                 Code::InvalidProfileName,
@@ -149,18 +164,23 @@ fn walk_profiles(ctx: &mut Ctx, file: &mut FileModel, v: &layer::Value) {
                 Some("it is selected with MSAL_PROFILE=<name>".into()),
             );
         }
-        let Some(pt) = as_table(ctx, &format!("profile `{pname}`"), pv) else { continue };
+        let Some(pt) = as_table(ctx, &format!("profile `{pname}`"), pv) else {
+            continue;
+        };
         let mut entry = ProfileEntry::default();
         for (k, kv) in pt.iter() {
             match k.get_ref().as_ref() {
                 "defaults" => {
                     if let Some(dt) = as_table(ctx, "defaults", kv) {
                         let label = format!("[profiles.{pname}.defaults]");
-                        entry.defaults = Some(Layer::parse(ctx, dt, LayerKind::ProfileDefaults, &label));
+                        entry.defaults =
+                            Some(Layer::parse(ctx, dt, LayerKind::ProfileDefaults, &label));
                     }
                 }
                 "apps" => {
-                    let Some(at) = as_table(ctx, "apps", kv) else { continue };
+                    let Some(at) = as_table(ctx, "apps", kv) else {
+                        continue;
+                    };
                     for (app_key, app_v) in at.iter() {
                         let app = app_key.get_ref().as_ref();
                         if !file.apps.contains_key(app) {
@@ -172,7 +192,9 @@ fn walk_profiles(ctx: &mut Ctx, file: &mut FileModel, v: &layer::Value) {
                                     .or_else(|| Some("profiles can only change apps declared in [apps]".into())),
                             );
                         }
-                        let Some(t) = as_table(ctx, &format!("app `{app}`"), app_v) else { continue };
+                        let Some(t) = as_table(ctx, &format!("app `{app}`"), app_v) else {
+                            continue;
+                        };
                         let label = format!("[profiles.{pname}.apps.{app}]");
                         let l = Layer::parse(ctx, t, LayerKind::ProfileApp, &label);
                         entry.apps.insert(app.to_string(), l);
@@ -224,8 +246,8 @@ fn finish_app(
         Some(v) => values::client_id(v).ok(),
     };
 
-    let grant_vals: Vec<Val<Grant>> = match &entry.layer.grants {
-        Some(g) => g.v.clone(),
+    let (grant_vals, grants_complete): (Vec<Val<Grant>>, bool) = match &entry.layer.grants {
+        Some(g) => (g.v.grants.clone(), g.v.complete),
         None => {
             ctx.error_help(
                 Code::MissingGrants,
@@ -233,14 +255,20 @@ fn finish_app(
                 format!("app `{name}` has no grants"),
                 Some("add e.g. `grants = [\"client_credentials\"]`".into()),
             );
-            Vec::new()
+            (Vec::new(), false)
         }
     };
     let grants: BTreeSet<Grant> = grant_vals.iter().map(|g| g.v).collect();
     let grant_span = |g: Grant| grant_vals.iter().find(|v| v.v == g).map(|v| v.span.clone());
+    // Rules that depend on the grants only run when every grant was understood.
+    let checked_grants = grants_complete.then_some(&grants);
 
-    let validate_authority = stack.last(|l| l.validate_authority.as_ref()).is_none_or(|v| v.v);
-    let instance_discovery = stack.last(|l| l.instance_discovery.as_ref()).is_none_or(|v| v.v);
+    let validate_authority = stack
+        .last(|l| l.validate_authority.as_ref())
+        .is_none_or(|v| v.v);
+    let instance_discovery = stack
+        .last(|l| l.instance_discovery.as_ref())
+        .is_none_or(|v| v.v);
 
     let slot = stack
         .layers
@@ -258,7 +286,13 @@ fn finish_app(
             None
         }
         Some(l) => match (&l.authority, &l.oidc_authority) {
-            (Some(a), _) => check_authority(ctx, a, &grants, validate_authority, instance_discovery),
+            (Some(a), _) => check_authority(
+                ctx,
+                a,
+                checked_grants,
+                validate_authority,
+                instance_discovery,
+            ),
             (None, Some(o)) => values::oidc_authority(o)
                 .ok()
                 .map(|()| AuthoritySpec::Oidc { url: o.v.clone() }),
@@ -271,7 +305,9 @@ fn finish_app(
             ctx.error_help(
                 Code::MissingCredential,
                 app_span.clone(),
-                format!("app `{name}` has no credential; a confidential client must prove its identity"),
+                format!(
+                    "app `{name}` has no credential; a confidential client must prove its identity"
+                ),
                 Some("add e.g. `credential = { kind = \"secret\", env = \"VAR\" }`".into()),
             );
             None
@@ -279,7 +315,8 @@ fn finish_app(
         Some(c) => c.v.clone(),
     };
 
-    if grants.contains(&Grant::RefreshToken)
+    if grants_complete
+        && grants.contains(&Grant::RefreshToken)
         && !grants.contains(&Grant::AuthorizationCode)
         && !grants.contains(&Grant::OnBehalfOf)
     {
@@ -293,6 +330,7 @@ fn finish_app(
 
     let redirect = stack.last(|l| l.redirect_uri.as_ref());
     let redirect_uri = match (grants.contains(&Grant::AuthorizationCode), redirect) {
+        (false, _) if !grants_complete => None,
         (true, None) => {
             ctx.error_help(
                 Code::MissingRedirectUri,
@@ -317,7 +355,7 @@ fn finish_app(
         (false, None) => None,
     };
 
-    let scopes = merge_scopes(ctx, name, entry, profile_app, &grants);
+    let scopes = merge_scopes(ctx, name, entry, profile_app, checked_grants);
 
     let azure_region = stack
         .last(|l| l.azure_region.as_ref())
@@ -365,7 +403,7 @@ fn finish_app(
 fn check_authority(
     ctx: &mut Ctx,
     a: &Val<String>,
-    grants: &BTreeSet<Grant>,
+    grants: Option<&BTreeSet<Grant>>,
     validate_authority: bool,
     instance_discovery: bool,
 ) -> Option<AuthoritySpec> {
@@ -379,7 +417,10 @@ fn check_authority(
             a,
             Problem::new(
                 Code::UnknownAuthorityHost,
-                format!("authority host `{}` is not a known Microsoft cloud", parsed.host),
+                format!(
+                    "authority host `{}` is not a known Microsoft cloud",
+                    parsed.host
+                ),
             )
             .help(help),
         );
@@ -391,7 +432,7 @@ fn check_authority(
     {
         let bad: Vec<&str> = [Grant::ClientCredentials, Grant::OnBehalfOf]
             .into_iter()
-            .filter(|g| grants.contains(g))
+            .filter(|g| grants.is_some_and(|gs| gs.contains(g)))
             .map(Grant::as_str)
             .collect();
         if !bad.is_empty() {
@@ -423,7 +464,7 @@ fn merge_scopes(
     name: &str,
     entry: &AppEntry,
     profile_app: Option<&Layer>,
-    grants: &BTreeSet<Grant>,
+    grants: Option<&BTreeSet<Grant>>,
 ) -> Option<BTreeMap<String, ScopeSet>> {
     let Some(base) = &entry.layer.scopes else {
         ctx.error_help(
@@ -445,7 +486,7 @@ fn merge_scopes(
                     suggest::help(set_name, base.v.keys().map(String::as_str))
                         .or_else(|| Some("declare the set in [apps.NAME]; profiles may only change its scopes".into())),
                 ),
-                Some(b) if b.is_default != set.is_default => ctx.error_help(
+                Some(b) if b.valid && set.valid && b.is_default != set.is_default => ctx.error_help(
                     Code::ProfileScopeSetMismatch,
                     set.span.clone(),
                     format!(
@@ -460,11 +501,14 @@ fn merge_scopes(
             }
         }
     }
-    let client_only = grants.len() == 1 && grants.contains(&Grant::ClientCredentials);
+    let client_only = grants.is_some_and(|g| g.len() == 1 && g.contains(&Grant::ClientCredentials));
     if client_only {
         for (set_name, set) in &sets {
-            if !set.is_default {
-                let resource = set.resource.clone().unwrap_or_else(|| "https://graph.microsoft.com".into());
+            if set.valid && !set.is_default {
+                let resource = set
+                    .resource
+                    .clone()
+                    .unwrap_or_else(|| "https://graph.microsoft.com".into());
                 ctx.error_help(
                     Code::NonDefaultScopeForClientCredentials,
                     set.span.clone(),
@@ -501,7 +545,11 @@ pub(crate) struct Runtime<'a> {
 
 /// Parses, validates every table and profile, and (at run time) applies the selected
 /// profile and the environment overrides.
-pub(crate) fn build(path: &Path, source: &str, runtime: Option<Runtime<'_>>) -> Result<Config, Diagnostics> {
+pub(crate) fn build(
+    path: &Path,
+    source: &str,
+    runtime: Option<Runtime<'_>>,
+) -> Result<Config, Diagnostics> {
     let mut ctx = Ctx::new(path, source);
     let doc = match DeTable::parse(source) {
         Ok(doc) => doc,
@@ -531,7 +579,13 @@ pub(crate) fn build(path: &Path, source: &str, runtime: Option<Runtime<'_>>) -> 
     for profile in file.profiles.values() {
         for (name, entry) in &file.apps {
             let layers = profile_layers(&file, entry, profile, name);
-            finish_app(&mut ctx, name, entry, Stack { layers }, profile.apps.get(name));
+            finish_app(
+                &mut ctx,
+                name,
+                entry,
+                Stack { layers },
+                profile.apps.get(name),
+            );
         }
     }
 
@@ -539,14 +593,21 @@ pub(crate) fn build(path: &Path, source: &str, runtime: Option<Runtime<'_>>) -> 
     if let Some(rt) = runtime {
         let (selected, from_env) = match rt.profile {
             Some(p) => (Some(p.to_string()), false),
-            None => ((rt.env)(env::PROFILE_VAR).filter(|p| !p.trim().is_empty()), true),
+            None => (
+                (rt.env)(env::PROFILE_VAR).filter(|p| !p.trim().is_empty()),
+                true,
+            ),
         };
         let profile = match &selected {
             Some(p) => match file.profiles.get(p) {
                 Some(entry) => Some(entry),
                 None => {
                     let span = file.profiles_span.clone().unwrap_or(0..0);
-                    let via = if from_env { format!(" (selected by {})", env::PROFILE_VAR) } else { String::new() };
+                    let via = if from_env {
+                        format!(" (selected by {})", env::PROFILE_VAR)
+                    } else {
+                        String::new()
+                    };
                     ctx.error_help(
                         Code::UnknownProfile,
                         span,

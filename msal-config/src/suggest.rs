@@ -2,8 +2,8 @@
 
 /// The candidate closest to `input`, if it is close enough to be a likely typo.
 ///
-/// Case and `-`/`_`/space differences are ignored first (`Client-ID` → `client_id`);
-/// otherwise the Damerau-Levenshtein distance must be at most a third of the length
+/// Case and `-`/`_`/space differences are ignored first (`Client-ID` → `client_id`),
+/// then a prefix of at least 3 characters matches (`enviroment` → `env`); otherwise the Damerau-Levenshtein distance must be at most a third of the length
 /// (at least 1), or the Jaro-Winkler similarity at least 0.88.
 pub(crate) fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
@@ -21,14 +21,22 @@ where
         if cand == input {
             continue;
         }
+        let (short, long) = if input.len() <= cand.len() {
+            (input, cand)
+        } else {
+            (cand, input)
+        };
+        // Ranking: same normalized name > prefix > fewest edits (then Jaro-Winkler) > similar.
         let score = if norm(cand) == input_norm {
-            2.0
+            100.0
+        } else if short.len() >= 3 && long.starts_with(short) {
+            50.0
         } else {
             let dist = strsim::damerau_levenshtein(input, cand);
             let limit = (input.chars().count().max(cand.chars().count()) / 3).max(1);
             let jw = strsim::jaro_winkler(input, cand);
             if dist <= limit {
-                1.0 + jw
+                20.0 - dist as f64 + jw
             } else if jw >= 0.88 {
                 jw
             } else {
@@ -54,15 +62,33 @@ where
 mod tests {
     use super::did_you_mean;
 
-    const KEYS: &[&str] = &["authority", "oidc_authority", "client_id", "credential", "grants"];
+    const KEYS: &[&str] = &[
+        "authority",
+        "oidc_authority",
+        "client_id",
+        "credential",
+        "grants",
+    ];
 
     #[test]
     fn typos_are_suggested() {
-        assert_eq!(did_you_mean("authorty", KEYS.iter().copied()), Some("authority"));
-        assert_eq!(did_you_mean("clientid", KEYS.iter().copied()), Some("client_id"));
-        assert_eq!(did_you_mean("Client-ID", KEYS.iter().copied()), Some("client_id"));
+        assert_eq!(
+            did_you_mean("authorty", KEYS.iter().copied()),
+            Some("authority")
+        );
+        assert_eq!(
+            did_you_mean("clientid", KEYS.iter().copied()),
+            Some("client_id")
+        );
+        assert_eq!(
+            did_you_mean("Client-ID", KEYS.iter().copied()),
+            Some("client_id")
+        );
         assert_eq!(did_you_mean("grant", KEYS.iter().copied()), Some("grants"));
-        assert_eq!(did_you_mean("credentials", KEYS.iter().copied()), Some("credential"));
+        assert_eq!(
+            did_you_mean("credentials", KEYS.iter().copied()),
+            Some("credential")
+        );
     }
 
     #[test]

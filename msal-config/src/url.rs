@@ -42,8 +42,13 @@ pub(crate) fn parse(input: &str) -> Result<Url<'_>, String> {
     let Some((scheme, rest)) = input.split_once("://") else {
         return Err("it has no scheme (expected `https://...`)".into());
     };
-    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     if !scheme_ok {
         return Err(format!("`{scheme}` is not a URL scheme"));
     }
@@ -71,7 +76,10 @@ pub(crate) fn parse(input: &str) -> Result<Url<'_>, String> {
         let after = &hostport[end + 2..];
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or("unexpected text after the IPv6 host")?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or("unexpected text after the IPv6 host")?,
+            ),
         };
         (host, port)
     } else {
@@ -133,7 +141,9 @@ mod tests {
         assert!(u.is_loopback());
         assert!(parse("http://app.localhost/x").unwrap().is_loopback());
         assert!(parse("http://127.0.0.1/x").unwrap().is_loopback());
-        assert!(!parse("http://localhost.example.com/x").unwrap().is_loopback());
+        assert!(!parse("http://localhost.example.com/x")
+            .unwrap()
+            .is_loopback());
     }
 
     #[test]

@@ -108,12 +108,11 @@ pub(crate) fn region(v: &Val<String>) -> Result<RegionSpec, Problem> {
         "none" => return Ok(RegionSpec::Disabled),
         _ => {}
     }
-    let normalized: String = v
-        .v
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect();
+    let normalized: String =
+        v.v.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect();
     if !is_dns_label(&v.v) {
         let help = if KNOWN_REGIONS.contains(&normalized.as_str()) {
             Some(format!("did you mean `{normalized}`?"))
@@ -122,7 +121,10 @@ pub(crate) fn region(v: &Val<String>) -> Result<RegionSpec, Problem> {
         };
         return Err(Problem::new(
             Code::InvalidRegion,
-            format!("azure_region `{}` is not a valid region name (lower-case DNS label)", v.v),
+            format!(
+                "azure_region `{}` is not a valid region name (lower-case DNS label)",
+                v.v
+            ),
         )
         .maybe_help(help));
     }
@@ -169,8 +171,11 @@ pub(crate) fn timeout(v: &Val<i64>) -> Result<u64, Problem> {
 
 pub(crate) fn proxy(v: &Val<String>) -> Result<(), Problem> {
     let bad = |why: String| {
-        Problem::new(Code::InvalidProxy, format!("proxy is not a valid proxy URL: {why}"))
-            .help("e.g. `http://proxy.internal:3128`")
+        Problem::new(
+            Code::InvalidProxy,
+            format!("proxy is not a valid proxy URL: {why}"),
+        )
+        .help("e.g. `http://proxy.internal:3128`")
     };
     let u = url::parse(&v.v).map_err(bad)?;
     if !matches!(u.scheme.as_str(), "http" | "https" | "socks5" | "socks5h") {
@@ -195,7 +200,10 @@ pub(crate) fn header_value(key: &str, v: &Val<String>) -> Result<(), Problem> {
     } else if !checks::is_header_value(&v.v) {
         Err(Problem::new(
             Code::InvalidHeaderValue,
-            format!("{key} `{}` is sent as an HTTP header and must be printable ASCII", v.v.escape_debug()),
+            format!(
+                "{key} `{}` is sent as an HTTP header and must be printable ASCII",
+                v.v.escape_debug()
+            ),
         ))
     } else {
         Ok(())
@@ -212,7 +220,10 @@ pub(crate) fn non_empty(key: &str, v: &Val<String>) -> Result<(), Problem> {
 
 pub(crate) fn exclude_scope(v: &Val<String>) -> Result<(), Problem> {
     if v.v.trim().is_empty() {
-        Err(Problem::new(Code::EmptyValue, "exclude_scopes contains an empty scope"))
+        Err(Problem::new(
+            Code::EmptyValue,
+            "exclude_scopes contains an empty scope",
+        ))
     } else if v.v.eq_ignore_ascii_case("openid") {
         Err(Problem::new(
             Code::ExcludeOpenid,
@@ -230,7 +241,9 @@ pub(crate) fn env_var_name(key: &str, v: &Val<String>) -> Result<(), Problem> {
             Code::InlineSecret,
             format!("`{key}` holds PEM data; it must name an environment variable"),
         )
-        .help(format!("put the PEM in a variable and write `{key} = \"VAR_NAME\"`")));
+        .help(format!(
+            "put the PEM in a variable and write `{key} = \"VAR_NAME\"`"
+        )));
     }
     if checks::is_env_var_name(&v.v) {
         Ok(())
@@ -255,9 +268,18 @@ mod tests {
     fn region_values() {
         assert_eq!(region(&val("auto")), Ok(RegionSpec::Auto));
         assert_eq!(region(&val("none")), Ok(RegionSpec::Disabled));
-        assert_eq!(region(&val("westus2")), Ok(RegionSpec::Named("westus2".into())));
-        assert_eq!(region(&val("East US")).unwrap_err().help.as_deref(), Some("did you mean `eastus`?"));
-        assert_eq!(region(&val("eastuss")).unwrap_err().code, Code::UnknownRegion);
+        assert_eq!(
+            region(&val("westus2")),
+            Ok(RegionSpec::Named("westus2".into()))
+        );
+        assert_eq!(
+            region(&val("East US")).unwrap_err().help.as_deref(),
+            Some("did you mean `eastus`?")
+        );
+        assert_eq!(
+            region(&val("eastuss")).unwrap_err().code,
+            Code::UnknownRegion
+        );
         let mut env = val("brandnewregion");
         env.origin = crate::ctx::Origin::Env("MSAL_A_AZURE_REGION".into());
         assert!(region(&env).is_ok());
@@ -267,7 +289,13 @@ mod tests {
     fn proxy_values() {
         assert!(proxy(&val("http://proxy:3128")).is_ok());
         assert!(proxy(&val("socks5h://proxy:1080")).is_ok());
-        assert_eq!(proxy(&val("ftp://proxy")).unwrap_err().code, Code::InvalidProxy);
-        assert_eq!(proxy(&val("http://u:pw@proxy:3128")).unwrap_err().code, Code::InlineSecret);
+        assert_eq!(
+            proxy(&val("ftp://proxy")).unwrap_err().code,
+            Code::InvalidProxy
+        );
+        assert_eq!(
+            proxy(&val("http://u:pw@proxy:3128")).unwrap_err().code,
+            Code::InlineSecret
+        );
     }
 }
