@@ -14,6 +14,8 @@
 // Registered clients:
 //   msal-secret-client  client_secret_post
 //   msal-pkjwt-client   private_key_jwt (PS256 or RS256) with the public key(s) given
+//   msal-pkjwt-ps256-client, msal-pkjwt-rs256-client
+//                       the same keys, but only assertions signed with that algorithm
 // Both: client_credentials + authorization_code + refresh_token, redirect
 // http://localhost/callback, PKCE S256 required. Dev interactions are on: the login page
 // takes any login (the account finder accepts every subject), the consent page one POST.
@@ -82,6 +84,7 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'oidc-provide
 
 const SECRET_CLIENT = 'msal-secret-client';
 const PKJWT_CLIENT = 'msal-pkjwt-client';
+const PKJWT_ALG_CLIENTS = { PS256: 'msal-pkjwt-ps256-client', RS256: 'msal-pkjwt-rs256-client' };
 const REDIRECT_URI = 'http://localhost/callback';
 const API_RESOURCE = 'urn:msal-test:api';
 const API_SCOPES = ['api:read', 'api:write'];
@@ -108,6 +111,15 @@ if (jwks) {
     token_endpoint_auth_method: 'private_key_jwt',
     jwks,
   });
+  for (const [alg, clientId] of Object.entries(PKJWT_ALG_CLIENTS)) {
+    clients.push({
+      ...common,
+      client_id: clientId,
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: alg,
+      jwks,
+    });
+  }
 }
 
 // The HTTPS server listens first: the issuer (and so the provider) needs the real port.
@@ -122,6 +134,9 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: ['openid', 'offline_access', 'profile', 'email', ...API_SCOPES],
+  // Put the profile claims in the ID token itself (as Entra does), not only in userinfo:
+  // MSAL takes the account's username from the ID token's preferred_username.
+  conformIdTokenClaims: false,
   claims: {
     openid: ['sub'],
     profile: ['name', 'preferred_username'],
@@ -194,7 +209,12 @@ server.on('request', provider.callback());
 process.stdout.write(`${JSON.stringify({
   issuer,
   port,
-  clients: { secret: SECRET_CLIENT, private_key_jwt: jwks ? PKJWT_CLIENT : null },
+  clients: {
+    secret: SECRET_CLIENT,
+    private_key_jwt: jwks ? PKJWT_CLIENT : null,
+    private_key_jwt_ps256: jwks ? PKJWT_ALG_CLIENTS.PS256 : null,
+    private_key_jwt_rs256: jwks ? PKJWT_ALG_CLIENTS.RS256 : null,
+  },
   redirect_uri: REDIRECT_URI,
 })}\n`);
 
