@@ -50,7 +50,7 @@ enum Backend {
     Memory,
     File(file::FileStore),
     #[cfg(feature = "redis")]
-    Redis(redis::RedisStore),
+    Redis(Box<redis::RedisStore>),
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -118,7 +118,7 @@ impl TokenCache {
             inner: Arc::new(Inner {
                 data: RwLock::new(data),
                 changed: AtomicBool::new(false),
-                backend: Backend::Redis(store),
+                backend: Backend::Redis(Box::new(store)),
             }),
         })
     }

@@ -182,7 +182,7 @@ fn load_key(pem: &[u8], passphrase: Option<&str>) -> Result<PKey<Private>> {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

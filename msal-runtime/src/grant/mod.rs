@@ -22,6 +22,9 @@ use crate::http::Telemetry;
 use response::TokenResponse;
 use std::time::Duration;
 
+/// Form fields, in wire order.
+type Form = Vec<(String, String)>;
+
 /// One token-endpoint POST, before client authentication is added.
 pub(crate) struct TokenRequest {
     pub api: ApiId,
@@ -56,7 +59,7 @@ fn backoff(retry_after: Option<u64>) -> Option<Duration> {
 
 impl AppInner {
     /// Client authentication fields, in MSAL's order around `client_info`.
-    fn client_auth(&self, aud: &str) -> Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+    fn client_auth(&self, aud: &str) -> Result<(Form, Form)> {
         let use_rs256 = self.authority.kind() == AuthorityKind::Adfs;
         let assertion = match &self.credential {
             ClientCredential::Secret(s) => {

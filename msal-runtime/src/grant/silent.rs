@@ -274,8 +274,8 @@ impl AppInner {
                 family.push(entry);
             }
         }
-        own.sort_by(|a, b| b.0.cmp(&a.0));
-        family.sort_by(|a, b| b.0.cmp(&a.0));
+        own.sort_by_key(|e| std::cmp::Reverse(e.0));
+        family.sort_by_key(|e| std::cmp::Reverse(e.0));
         family
             .into_iter()
             .map(|(_, k, s)| (k, s, true))
