@@ -43,25 +43,26 @@ pub(crate) fn is_snake_ident(s: &str) -> bool {
         && !RUST_KEYWORDS.contains(&s)
 }
 
-/// `snake_case` rendering of an arbitrary name (for fix-it suggestions).
+/// `snake_case` rendering of an arbitrary name (`OrdersDaemon` -> `orders_daemon`,
+/// `HTTPClient` -> `http_client`, `my-api` -> `my_api`).
 pub(crate) fn to_snake(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
-    let mut prev_lower = false;
-    for c in s.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            if prev_lower {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1);
+            let boundary = prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
+                || (prev.is_some_and(|p| p.is_ascii_uppercase())
+                    && next.is_some_and(|n| n.is_ascii_lowercase()));
+            if boundary && !out.ends_with('_') {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
-            prev_lower = false;
         } else if c.is_ascii_alphanumeric() {
             out.push(c);
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        } else {
-            if !out.ends_with('_') && !out.is_empty() {
-                out.push('_');
-            }
-            prev_lower = false;
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
         }
     }
     let out = out.trim_end_matches('_').to_string();
@@ -255,6 +256,10 @@ mod tests {
         assert_eq!(to_snake("MyApi"), "my_api");
         assert_eq!(to_snake("my-api"), "my_api");
         assert_eq!(to_snake("2fa"), "_2fa");
+        assert_eq!(to_snake("OrdersDaemon"), "orders_daemon");
+        assert_eq!(to_snake("HTTPClient"), "http_client");
+        assert_eq!(to_snake("Api2Client"), "api2_client");
+        assert_eq!(to_snake("already_snake"), "already_snake");
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! assert_eq!(private_key, &Source::File("/srv/app/certs/orders.key".into()));
 //! ```
 //!
-//! The annotated reference configuration is in [`reference`].
+//! The annotated reference configuration is in [`mod@reference`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,6 +48,17 @@ mod values;
 mod tests;
 
 pub use checks::KNOWN_AAD_HOSTS;
+
+/// The app key for a Rust type name, as `#[msal_app]` derives it when no `app = "..."`
+/// is given: `snake_case`.
+///
+/// ```
+/// assert_eq!(msal_config::app_key_for("OrdersDaemon"), "orders_daemon");
+/// assert_eq!(msal_config::app_key_for("WebAPI"), "web_api");
+/// ```
+pub fn app_key_for(type_name: &str) -> String {
+    checks::to_snake(type_name)
+}
 pub use config::Config;
 pub use ctx::resolve_relative;
 pub use diagnostic::{line_col, Code, Diagnostic, Diagnostics, SourceSpan};
