@@ -118,6 +118,7 @@ pub struct TestAuthorityBuilder {
     users: Vec<TestUser>,
     tenants: Vec<(String, Option<String>)>,
     imds_region: Option<String>,
+    unique_signing_key: bool,
 }
 
 impl Default for TestAuthorityBuilder {
@@ -132,6 +133,7 @@ impl Default for TestAuthorityBuilder {
             users: Vec::new(),
             tenants: Vec::new(),
             imds_region: None,
+            unique_signing_key: false,
         }
     }
 }
@@ -199,6 +201,14 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// Give this authority its own token signing key. By default all authorities in a process
+    /// share one RSA key (generating one takes ~250 ms), so a token minted by one verifies at
+    /// another; set this when a test needs them to be cryptographically distinct.
+    pub fn unique_signing_key(mut self, unique: bool) -> Self {
+        self.unique_signing_key = unique;
+        self
+    }
+
     /// Generates the keys and certificates, binds the listener(s) and starts serving.
     pub async fn start(self) -> std::io::Result<TestAuthority> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
@@ -216,7 +226,7 @@ impl TestAuthorityBuilder {
         }
 
         let (tls, ca_pem) = if self.https {
-            let ca = certs::ca("msal-testkit Root CA");
+            let ca = certs::tls_ca("msal-testkit Root CA");
             let mut dns: Vec<String> = vec!["localhost".into(), "*.localhost".into()];
             dns.extend(
                 REGIONAL_HOST_PREFIXES
@@ -264,7 +274,13 @@ impl TestAuthorityBuilder {
             state.add_user(user);
         }
         let scheme = if self.https { "https" } else { "http" };
-        let shared = Arc::new(Shared::new(state, scheme, port, known_hosts));
+        let shared = Arc::new(Shared::new(
+            state,
+            scheme,
+            port,
+            known_hosts,
+            self.unique_signing_key,
+        ));
 
         let mut tasks = vec![tokio::spawn(server::accept_loop(
             listener,

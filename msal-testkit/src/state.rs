@@ -2,7 +2,7 @@
 //! immutable per-server facts shared by every connection.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::faults::FaultQueue;
@@ -197,8 +197,7 @@ impl State {
 /// Everything a connection handler needs: the locked state plus fixed server facts.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    pub key: SigningKey,
-    wrong_key: OnceLock<SigningKey>,
+    pub key: Arc<SigningKey>,
     pub scheme: &'static str,
     pub port: u16,
     /// Host names (lower case, no port) that address this server globally.
@@ -211,11 +210,21 @@ impl Shared {
         scheme: &'static str,
         port: u16,
         known_hosts: Vec<String>,
+        unique_key: bool,
     ) -> Self {
+        // RSA key generation costs ~250 ms; unless asked otherwise, every authority in the
+        // process shares one token signing key (their state is still fully separate).
+        static PROCESS_KEY: OnceLock<Arc<SigningKey>> = OnceLock::new();
+        let key = if unique_key {
+            Arc::new(SigningKey::generate("msal-testkit token signing"))
+        } else {
+            PROCESS_KEY
+                .get_or_init(|| Arc::new(SigningKey::generate("msal-testkit token signing")))
+                .clone()
+        };
         Shared {
             state: Mutex::new(state),
-            key: SigningKey::generate("msal-testkit token signing"),
-            wrong_key: OnceLock::new(),
+            key,
             scheme,
             port,
             known_hosts,
@@ -228,9 +237,9 @@ impl Shared {
     }
 
     /// A key the authority does not publish (for hostile id-token tests).
-    pub(crate) fn wrong_key(&self) -> &SigningKey {
-        self.wrong_key
-            .get_or_init(|| SigningKey::generate("msal-testkit rogue key"))
+    pub(crate) fn wrong_key(&self) -> &'static SigningKey {
+        static ROGUE_KEY: OnceLock<SigningKey> = OnceLock::new();
+        ROGUE_KEY.get_or_init(|| SigningKey::generate("msal-testkit rogue key"))
     }
 
     /// The global host for `hostname`: itself when known, else with a `{region}.` label removed

@@ -788,3 +788,29 @@ async fn ca_file_and_drop_stops_server() {
     assert!(!path.exists());
     assert!(client.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn unique_signing_key_isolates_authorities() {
+    let shared_a = with_secret_app().await.0;
+    let unique = TestAuthority::builder()
+        .unique_signing_key(true)
+        .app(AppRegistration::with_secret(CLIENT_ID, SECRET))
+        .start()
+        .await
+        .unwrap();
+    let client = unique.http_client();
+    let (_, body) = post_form(
+        &client,
+        &token_url(&unique),
+        &[
+            ("client_id", CLIENT_ID),
+            ("grant_type", "client_credentials"),
+            ("client_secret", SECRET),
+            ("scope", GRAPH_DEFAULT),
+        ],
+    )
+    .await;
+    let token = body["access_token"].as_str().unwrap();
+    assert!(unique.verify_access_token(token).is_ok());
+    assert!(shared_a.verify_access_token(token).is_err());
+}
