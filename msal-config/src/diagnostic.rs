@@ -266,17 +266,19 @@ impl Diagnostic {
             self.message,
             self.code
         );
-        let line_start = source[..self.span.start.min(source.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
+        let at = floor_boundary(source, self.span.start);
+        let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |i| line_start + i);
         let text = source[line_start..line_end].trim_end_matches('\r');
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
-        let start = self.span.start.clamp(line_start, line_start + text.len());
-        let end = self.span.end.clamp(start, line_start + text.len());
+        let start = floor_boundary(
+            source,
+            self.span.start.clamp(line_start, line_start + text.len()),
+        );
+        let end = floor_boundary(source, self.span.end.clamp(start, line_start + text.len()));
         let prefix: String = source[line_start..start]
             .chars()
             .map(|c| if c == '\t' { '\t' } else { ' ' })
@@ -403,16 +405,22 @@ impl<'a> IntoIterator for &'a Diagnostics {
     }
 }
 
+/// The largest char boundary of `source` at or before `offset`.
+fn floor_boundary(source: &str, offset: usize) -> usize {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
 /// 1-based line and character column of byte `offset` in `source`.
 ///
 /// ```
 /// assert_eq!(msal_config::line_col("ab\ncé d", 6), (2, 3));
 /// ```
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(source.len());
-    while !source.is_char_boundary(offset) {
-        offset -= 1;
-    }
+    let offset = floor_boundary(source, offset);
     let before = &source[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

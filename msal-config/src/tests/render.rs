@@ -59,3 +59,28 @@ fn display_is_compact() {
         "1:1: error: unknown key `x` [E0101-unknown-key]\n  = help: did you mean `y`?"
     );
 }
+
+#[test]
+fn rendering_against_another_source_never_panics() {
+    let d = Diagnostic::new(Code::WrongType, "m", 3..9, "abcdefghij");
+    let text = d.render(Path::new("m.toml"), "éé\né");
+    assert!(text.starts_with("m.toml:1:4: error: m"));
+}
+
+#[test]
+fn no_panic_on_single_character_deletions_of_the_reference() {
+    // A cheap stand-in for fuzzing: every third one-character deletion of the reference file
+    // either parses or yields rendered diagnostics, never a panic.
+    let src = include_str!("../../reference.toml");
+    let mut failures = 0;
+    for (i, c) in src.char_indices().step_by(3) {
+        let mutated = format!("{}{}", &src[..i], &src[i + c.len_utf8()..]);
+        if let Err(d) = crate::Config::parse(Path::new("msal.toml"), &mutated) {
+            failures += 1;
+            assert!(!d.is_empty());
+            let text = d.render(Path::new("msal.toml"), &mutated);
+            assert!(text.contains("error: "));
+        }
+    }
+    assert!(failures > 30);
+}
