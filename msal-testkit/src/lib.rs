@@ -19,6 +19,35 @@
 //! # let _ = tenant_authority;
 //! # }
 //! ```
+//!
+//! # Endpoints
+//!
+//! `{tenant}` is the default tenant's GUID ([`TestAuthority::tenant_id`]), a registered domain
+//! (`contoso.onmicrosoft.com`), or `common`/`organizations`/`consumers`; anything else is HTTP
+//! 400 `invalid_request` AADSTS90002.
+//!
+//! | Endpoint | Notes |
+//! |---|---|
+//! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | endpoints built from the request's host (a regional host gets regional endpoints), `issuer` always on the global host |
+//! | `GET /{tenant}/{b2c_policy}/v2.0/.well-known/openid-configuration`, `GET /adfs/.well-known/openid-configuration` | B2C and ADFS shapes |
+//! | `GET /{tenant}/discovery/v2.0/keys` | JWKS of the token signing key |
+//! | `POST /{tenant}/oauth2/v2.0/token` (+ B2C, `/adfs/oauth2/token`) | `client_credentials`, `authorization_code`, `refresh_token`, jwt-bearer on-behalf-of |
+//! | `GET /{tenant}/oauth2/v2.0/authorize` | scripted sign-in: 302 to the redirect URI (or a `form_post` page) |
+//! | `GET /common/discovery/instance` | knows only this server's host names |
+//! | `GET /metadata/instance/compute` | IMDS; needs `Metadata: true`; 404 until a region is set |
+//!
+//! Errors have Entra's JSON shape (`error`, `error_description` starting `AADSTSnnn:`,
+//! `error_codes`, `timestamp`, `trace_id`, `correlation_id` echoing `client-request-id`,
+//! `error_uri`).
+//!
+//! # Host names and TLS
+//!
+//! The server certificate (ECDSA P-256, signed by a per-authority CA) covers `localhost`,
+//! `127.0.0.1`, `::1`, `*.localhost`, `{region}.localhost` for every name in
+//! [`REGIONAL_HOST_PREFIXES`] and the builder's extra host names (plus `*.` of each). OpenSSL
+//! ignores single-label wildcards such as `*.localhost`, hence the explicit regional names.
+//! `{region}.localhost` usually does not resolve; [`TestAuthority::http_client`] maps those
+//! names to the server.
 
 #![warn(missing_docs)]
 
@@ -604,5 +633,24 @@ impl TestAuthority {
             return Ok(authorize::parse_form_post(&body));
         }
         Err(format!("authorization endpoint answered {status}: {body}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<TestAuthority>();
+        assert_send_sync::<TestAuthorityBuilder>();
+        assert_send_sync::<RecordedRequest>();
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let app = AppRegistration::with_secret("id", "very-secret-value");
+        assert!(!format!("{app:?}").contains("very-secret-value"));
     }
 }
