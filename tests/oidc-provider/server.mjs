@@ -16,9 +16,10 @@
 //   msal-pkjwt-client   private_key_jwt (PS256 or RS256) with the public key(s) given
 //   msal-pkjwt-ps256-client, msal-pkjwt-rs256-client
 //                       the same keys, but only assertions signed with that algorithm
-// Both: client_credentials + authorization_code + refresh_token, redirect
+// All: client_credentials + authorization_code + refresh_token, redirect
 // http://localhost/callback, PKCE S256 required. Dev interactions are on: the login page
-// takes any login (the account finder accepts every subject), the consent page one POST.
+// takes any login and ignores the password (the account finder accepts every subject),
+// the consent page takes one POST.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -76,6 +77,22 @@ function clientJwks(value) {
 }
 
 const opts = options();
+
+// Whoever started us is gone when stdin closes or our output pipes break: stop at once,
+// even in the middle of starting up.
+function stop() {
+  process.exit(0);
+}
+if (opts.exitWithStdin) {
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
+process.stdout.on('error', stop);
+process.stderr.on('error', stop);
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
 const tls = { cert: readFileSync(opts.cert), key: readFileSync(opts.key) };
 
 // The provider's own ID token / JWT access token signing key, fresh for every run.
@@ -217,16 +234,3 @@ process.stdout.write(`${JSON.stringify({
   },
   redirect_uri: REDIRECT_URI,
 })}\n`);
-
-function stop() {
-  server.close();
-  server.closeAllConnections?.();
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-if (opts.exitWithStdin) {
-  process.stdin.on('end', stop);
-  process.stdin.on('close', stop);
-  process.stdin.resume();
-}
