@@ -9,7 +9,10 @@
 //!
 //! Region discovery is never attempted here: no request goes to the instance metadata service.
 
-use msal::{AuthenticationResult, Certificate, ClientCredential, ConfidentialClientApplication, TokenCache, Verify};
+use msal::{
+    AuthenticationResult, Certificate, ClientCredential, ConfidentialClientApplication, TokenCache,
+    Verify,
+};
 use msal_testkit::{certs, AppRegistration, TestAuthority};
 use std::error::Error;
 
@@ -38,13 +41,23 @@ fn show(label: &str, t: &AuthenticationResult) {
 async fn local() -> Result<()> {
     let authority = TestAuthority::start().await;
     let tenant = authority.tenant_domain().to_string();
-    println!("test authority: {} (CA {})", authority.authority(&tenant), authority.ca_path().display());
+    println!(
+        "test authority: {} (CA {})",
+        authority.authority(&tenant),
+        authority.ca_path().display()
+    );
 
     let secret_app_id = "5f0c2d3e-0000-4000-8000-0000000000a1";
     let cert_app_id = "5f0c2d3e-0000-4000-8000-0000000000a2";
-    authority.register_app(AppRegistration::with_secret(secret_app_id, "quickstart-secret"));
+    authority.register_app(AppRegistration::with_secret(
+        secret_app_id,
+        "quickstart-secret",
+    ));
     let cert = certs::self_signed("quickstart-daemon");
-    authority.register_app(AppRegistration::with_certificate(cert_app_id, cert.cert_pem.clone()));
+    authority.register_app(AppRegistration::with_certificate(
+        cert_app_id,
+        cert.cert_pem.clone(),
+    ));
 
     let scope = ["https://graph.microsoft.com/.default"];
     let cache = TokenCache::new();
@@ -58,15 +71,31 @@ async fn local() -> Result<()> {
             .app_version(env!("CARGO_PKG_VERSION"))
     };
 
-    let by_secret = base(secret_app_id).client_credential(ClientCredential::secret("quickstart-secret")).build()?;
-    show("client credentials, secret:", &by_secret.acquire_token_for_client(&scope).await?);
+    let by_secret = base(secret_app_id)
+        .client_credential(ClientCredential::secret("quickstart-secret"))
+        .build()?;
+    show(
+        "client credentials, secret:",
+        &by_secret.acquire_token_for_client(&scope).await?,
+    );
 
     let certificate = Certificate::from_pem(&cert.key_pem, &cert.cert_pem, None)?;
-    println!("certificate thumbprint (SHA-1): {}", certificate.thumbprint());
-    let by_cert = base(cert_app_id).client_credential(ClientCredential::certificate(certificate)).build()?;
-    show("client credentials, certificate:", &by_cert.acquire_token_for_client(&scope).await?);
+    println!(
+        "certificate thumbprint (SHA-1): {}",
+        certificate.thumbprint()
+    );
+    let by_cert = base(cert_app_id)
+        .client_credential(ClientCredential::certificate(certificate))
+        .build()?;
+    show(
+        "client credentials, certificate:",
+        &by_cert.acquire_token_for_client(&scope).await?,
+    );
 
-    show("again, secret app:", &by_secret.acquire_token_for_client(&scope).await?);
+    show(
+        "again, secret app:",
+        &by_secret.acquire_token_for_client(&scope).await?,
+    );
 
     println!(
         "token requests sent: {}, cached access tokens: {}",
@@ -92,9 +121,16 @@ impl RealTenant {
         if var("AZURE_CLIENT_SECRET").is_none() && var("AZURE_CLIENT_CERTIFICATE_PATH").is_none() {
             return None;
         }
-        let host = var("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
-        let scope = var("MSAL_QUICKSTART_SCOPE").unwrap_or_else(|| "https://graph.microsoft.com/.default".into());
-        Some(RealTenant { tenant, client_id, host, scope })
+        let host = var("AZURE_AUTHORITY_HOST")
+            .unwrap_or_else(|| "https://login.microsoftonline.com".into());
+        let scope = var("MSAL_QUICKSTART_SCOPE")
+            .unwrap_or_else(|| "https://graph.microsoft.com/.default".into());
+        Some(RealTenant {
+            tenant,
+            client_id,
+            host,
+            scope,
+        })
     }
 
     fn credential(&self) -> Result<ClientCredential> {
@@ -112,8 +148,13 @@ impl RealTenant {
             // azure-identity's convention: one PEM file holding the key and the certificate.
             Certificate::from_pem(&bytes, &bytes, password.as_deref())?
         };
-        let send_x5c = std::env::var("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN").is_ok_and(|v| v == "true" || v == "1");
-        Ok(if send_x5c { ClientCredential::certificate_with_x5c(cert) } else { ClientCredential::certificate(cert) })
+        let send_x5c = std::env::var("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+            .is_ok_and(|v| v == "true" || v == "1");
+        Ok(if send_x5c {
+            ClientCredential::certificate_with_x5c(cert)
+        } else {
+            ClientCredential::certificate(cert)
+        })
     }
 
     async fn run(self) -> Result<()> {
@@ -125,7 +166,10 @@ impl RealTenant {
             .app_name("msal-quickstart")
             .build()?;
         let scope = [self.scope.as_str()];
-        show("client credentials:", &app.acquire_token_for_client(&scope).await?);
+        show(
+            "client credentials:",
+            &app.acquire_token_for_client(&scope).await?,
+        );
         show("again:", &app.acquire_token_for_client(&scope).await?);
         Ok(())
     }
