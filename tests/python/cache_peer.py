@@ -1,0 +1,46 @@
+"""MSAL Python as a cache peer of the Rust library.
+
+Reads a serialized cache, asks for a token the way a Python service would, prints what
+happened as one JSON line, and writes the (possibly updated) cache back.
+
+usage: cache_peer.py CACHE_FILE AUTHORITY CLIENT_ID SECRET MODE SCOPE...
+MODE: app    -> acquire_token_for_client(scopes)
+      user   -> get_accounts() then acquire_token_silent(scopes, account)
+"""
+import json
+import sys
+
+import msal
+
+
+def main():
+    cache_file, authority, client_id, secret, mode, *scopes = sys.argv[1:]
+    cache = msal.SerializableTokenCache()
+    with open(cache_file, encoding="utf-8") as f:
+        cache.deserialize(f.read())
+    app = msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=secret,
+        authority=authority,
+        token_cache=cache,
+        instance_discovery=False,
+    )
+    out = {"mode": mode}
+    if mode == "app":
+        result = app.acquire_token_for_client(scopes)
+    else:
+        accounts = app.get_accounts()
+        out["accounts"] = [a.get("username") for a in accounts]
+        result = app.acquire_token_silent(scopes, account=accounts[0]) if accounts else None
+    result = result or {}
+    out["token_source"] = result.get("token_source")
+    out["access_token"] = result.get("access_token")
+    out["error"] = result.get("error")
+    out["error_description"] = result.get("error_description")
+    with open(cache_file, "w", encoding="utf-8") as f:
+        f.write(cache.serialize())
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

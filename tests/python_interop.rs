@@ -1,0 +1,113 @@
+//! MSAL Python (1.39.0, from PyPI) and this library share one token cache: each finds the
+//! other's tokens without a request. `scripts/setup.sh` installs MSAL Python into `.venv`.
+
+mod support;
+
+use msal_runtime::{TokenCache, TokenSource};
+use std::path::PathBuf;
+use std::process::Command;
+use support::*;
+
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "MSAL Python is not installed: run scripts/setup.sh (it creates .venv with tests/python/requirements.txt)"
+    );
+    venv
+}
+
+/// Runs MSAL Python against the cache file; returns its JSON report.
+fn msal_python(
+    auth: &msal_testkit::TestAuthority,
+    cache: &std::path::Path,
+    mode: &str,
+    scopes: &[&str],
+) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/cache_peer.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(cache)
+        .arg(auth.authority(auth.tenant_id()))
+        .arg(CLIENT_ID)
+        .arg(SECRET)
+        .arg(mode)
+        .args(scopes)
+        // MSAL Python's `requests` takes its CA from these (preset on this machine).
+        .env("REQUESTS_CA_BUNDLE", auth.ca_path())
+        .env("CURL_CA_BUNDLE", auth.ca_path())
+        .env("NO_PROXY", "*")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "MSAL Python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    serde_json::from_str(&line).unwrap_or_else(|_| panic!("unexpected output: {line}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_tokens_cross_between_rust_and_python() {
+    let auth = authority().await;
+    let dir = tempfile_dir();
+    let cache_path = dir.join("shared-cache.json");
+
+    // Rust gets a token and writes the cache.
+    let app = secret_app(&auth);
+    let rust_token = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    std::fs::write(&cache_path, app.token_cache().serialize()).unwrap();
+    let posts_before = auth.token_requests().len();
+
+    // Python finds it, without a token request.
+    let report = msal_python(&auth, &cache_path, "app", &[GRAPH]);
+    assert_eq!(report["token_source"], "cache", "{report}");
+    assert_eq!(report["access_token"], rust_token.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts_before);
+
+    // Python gets a token for another resource and writes the cache; Rust finds it.
+    let storage = "https://storage.azure.com/.default";
+    let report = msal_python(&auth, &cache_path, "app", &[storage]);
+    assert_eq!(report["token_source"], "identity_provider", "{report}");
+    let posts_after_python = auth.token_requests().len();
+    let shared = TokenCache::new();
+    shared
+        .deserialize(&std::fs::read_to_string(&cache_path).unwrap())
+        .unwrap();
+    let app2 = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(msal_runtime::ClientCredential::secret(SECRET))
+        .token_cache(shared.clone())
+        .build()
+        .unwrap();
+    let t = app2.acquire_token_for_client(&[storage]).await.unwrap();
+    assert_eq!(t.token_source, TokenSource::Cache);
+    assert_eq!(
+        Some(t.access_token.secret()),
+        report["access_token"].as_str()
+    );
+    assert_eq!(
+        app2.acquire_token_for_client(&[GRAPH])
+            .await
+            .unwrap()
+            .token_source,
+        TokenSource::Cache
+    );
+    assert_eq!(auth.token_requests().len(), posts_after_python);
+
+    // A round trip through Rust keeps what Python wrote, field for field.
+    let python_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache_path).unwrap()).unwrap();
+    let rust_json: serde_json::Value = serde_json::from_str(&shared.serialize()).unwrap();
+    assert_eq!(python_json, rust_json);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("msal-interop-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
