@@ -24,7 +24,11 @@ pub(crate) struct AssertionCache {
 }
 
 impl AssertionCache {
-    /// An assertion for `aud`, reused while it is fresh.
+    /// An assertion for `aud`, reused while it is fresh when `reuse` is set.
+    ///
+    /// Entra accepts one assertion many times; generic OpenID providers follow RFC 7523
+    /// section 3 strictly and reject a `jti` they have seen, so for them every request
+    /// gets a fresh assertion.
     pub(crate) fn get(
         &self,
         cert: &Certificate,
@@ -32,11 +36,15 @@ impl AssertionCache {
         aud: &str,
         use_rs256: bool,
         client_claims: &Map<String, Value>,
+        reuse: bool,
     ) -> Result<Assertion> {
         let now = SystemTime::now();
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((cached_aud, made, assertion)) = cached.as_ref() {
-            if cached_aud == aud && now.duration_since(*made).unwrap_or(REUSE_FOR) < REUSE_FOR {
+            if reuse
+                && cached_aud == aud
+                && now.duration_since(*made).unwrap_or(REUSE_FOR) < REUSE_FOR
+            {
                 return Ok(assertion.clone());
             }
         }
@@ -193,10 +201,29 @@ mod tests {
     fn reused_for_same_audience() {
         let cache = AssertionCache::default();
         let c = cert();
-        let a = cache.get(&c, "cid", "aud1", false, &Map::new()).unwrap();
-        let b = cache.get(&c, "cid", "aud1", false, &Map::new()).unwrap();
-        let d = cache.get(&c, "cid", "aud2", false, &Map::new()).unwrap();
+        let a = cache
+            .get(&c, "cid", "aud1", false, &Map::new(), true)
+            .unwrap();
+        let b = cache
+            .get(&c, "cid", "aud1", false, &Map::new(), true)
+            .unwrap();
+        let d = cache
+            .get(&c, "cid", "aud2", false, &Map::new(), true)
+            .unwrap();
         assert_eq!(a.secret(), b.secret());
         assert_ne!(a.secret(), d.secret());
+    }
+
+    #[test]
+    fn fresh_each_time_without_reuse() {
+        let cache = AssertionCache::default();
+        let c = cert();
+        let a = cache
+            .get(&c, "cid", "aud1", false, &Map::new(), false)
+            .unwrap();
+        let b = cache
+            .get(&c, "cid", "aud1", false, &Map::new(), false)
+            .unwrap();
+        assert_ne!(a.secret(), b.secret(), "a new jti each time");
     }
 }

@@ -76,6 +76,7 @@ impl AppInner {
                     aud,
                     use_rs256,
                     &self.opts.client_claims,
+                    self.authority.kind() != AuthorityKind::Oidc,
                 )?
                 .secret()
                 .to_string(),
