@@ -38,6 +38,11 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An `msal.toml` file is unreadable, breaks a rule, or does not match the program
+    /// compiled from it. The message holds every diagnostic, rendered as
+    /// `PATH:LINE:COL: error: ...`.
+    #[error("{0}")]
+    ConfigFile(String),
     /// The authority URL is malformed or of a shape this library does not understand.
     #[error("invalid authority `{authority}`: {reason}")]
     InvalidAuthority {

@@ -34,6 +34,7 @@ mod app;
 mod authority;
 mod cache;
 mod claims;
+pub mod config;
 mod credential;
 mod error;
 mod grant;
