@@ -123,6 +123,8 @@ pub(crate) fn authorize(shared: &Shared, req: &Req, ep: &Endpoint) -> Reply {
         user: user.clone(),
         tid,
         expires_at: tokens::now() + CODE_LIFETIME,
+        // Scripted sign-in authenticates the user right now.
+        auth_time: req.query_value("max_age").map(|_| tokens::now()),
     };
     shared.lock().codes.insert(code.clone(), record);
 

@@ -192,7 +192,7 @@ fn authorization_code(
         .map(str::to_string)
         .unwrap_or_else(|| code.scopes.join(" "));
     let tid = resolved.tid.clone().unwrap_or(code.tid.clone());
-    issuer.user_response(&code.user, &tid, &scope_str, code.nonce.as_deref(), req)
+    issuer.user_response(&code.user, &tid, &scope_str, Some(&code), req)
 }
 
 fn check_code(
@@ -533,7 +533,9 @@ impl<'a> Issuer<'a> {
         self.shared.key.sign(&Value::Object(c))
     }
 
-    fn id_token(&self, user: &TestUser, tid: &str, nonce: Option<&str>) -> String {
+    /// An ID token; `code` is the authorization code being redeemed, if any (its `nonce`
+    /// and `auth_time` go into the token).
+    fn id_token(&self, user: &TestUser, tid: &str, code: Option<&AuthCode>) -> String {
         let client_id = &self.app.reg.client_id;
         let mut c = self.base_claims(client_id, tid, ID_TOKEN_LIFETIME);
         let (wrong_key, nonce_override) = {
@@ -543,8 +545,14 @@ impl<'a> Issuer<'a> {
                 s.id_token_nonce_override.clone(),
             )
         };
-        if let Some(n) = nonce_override.as_deref().or(nonce) {
+        if let Some(n) = nonce_override
+            .as_deref()
+            .or(code.and_then(|c| c.nonce.as_deref()))
+        {
             c.insert("nonce".into(), json!(n));
+        }
+        if let Some(t) = code.and_then(|c| c.auth_time) {
+            c.insert("auth_time".into(), json!(t));
         }
         c.insert("name".into(), json!(user.name));
         c.insert("oid".into(), json!(user.oid));
@@ -567,7 +575,7 @@ impl<'a> Issuer<'a> {
         user: &TestUser,
         tid: &str,
         scope: &str,
-        nonce: Option<&str>,
+        code: Option<&AuthCode>,
         req: &Req,
     ) -> Result<Value, EntraError> {
         let scopes = parse_user_scopes(scope)?;
@@ -581,7 +589,7 @@ impl<'a> Issuer<'a> {
             extras.refresh_token = Some(self.new_refresh_token(user, tid, scope));
         }
         if scopes.openid {
-            extras.id_token = Some(self.id_token(user, tid, nonce));
+            extras.id_token = Some(self.id_token(user, tid, code));
         }
         if req.form_value("client_info") == Some("1") {
             extras.client_info = Some(client_info(&user.oid, home_tid));

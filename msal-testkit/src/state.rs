@@ -42,6 +42,9 @@ pub(crate) struct AuthCode {
     pub user: TestUser,
     pub tid: String,
     pub expires_at: u64,
+    /// When the user authenticated, set when the request carried `max_age`: the ID token
+    /// must then carry `auth_time` (OpenID Connect Core 1.0, section 2).
+    pub auth_time: Option<u64>,
 }
 
 /// What an issued refresh token stands for.
