@@ -68,6 +68,25 @@ pub(crate) fn python_json(v: &Value) -> String {
         fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
             w.write_all(b": ")
         }
+        // Python's `ensure_ascii=True`: anything outside ASCII becomes `\uXXXX` (UTF-16,
+        // surrogate pairs above the BMP), so the bytes sent match MSAL Python's.
+        fn write_string_fragment<W: ?Sized + io::Write>(
+            &mut self,
+            w: &mut W,
+            fragment: &str,
+        ) -> io::Result<()> {
+            for (i, c) in fragment.char_indices() {
+                if c.is_ascii() {
+                    w.write_all(&fragment.as_bytes()[i..i + 1])?;
+                } else {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        write!(w, "\\u{u:04x}")?;
+                    }
+                }
+            }
+            Ok(())
+        }
     }
     let mut buf = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, PyFormatter);
@@ -94,6 +113,26 @@ mod tests {
         assert_eq!(
             merge(&["cp1".into()], Some(c)).unwrap().unwrap(),
             r#"{"access_token": {"nbf": {"essential": true, "value": "1"}, "xms_cc": {"values": ["cp1"]}}}"#
+        );
+    }
+
+    #[test]
+    fn non_ascii_is_escaped_like_python_json_dumps() {
+        // json.dumps({"access_token": {"acrs": {"value": "é😀"}, "xms_cc": {"values": ["cp1"]}}})
+        let c = r#"{"access_token":{"acrs":{"value":"é😀"}}}"#;
+        assert_eq!(
+            merge(&["cp1".into()], Some(c)).unwrap().unwrap(),
+            r#"{"access_token": {"acrs": {"value": "\u00e9\ud83d\ude00"}, "xms_cc": {"values": ["cp1"]}}}"#
+        );
+    }
+
+    #[test]
+    fn existing_xms_cc_is_replaced_in_place() {
+        // Python's dict.update keeps the key where it was.
+        let c = r#"{"access_token":{"xms_cc":{"values":["old"]},"acrs":{"essential":true}},"id_token":{}}"#;
+        assert_eq!(
+            merge(&["cp1".into()], Some(c)).unwrap().unwrap(),
+            r#"{"access_token": {"xms_cc": {"values": ["cp1"]}, "acrs": {"essential": true}}, "id_token": {}}"#
         );
     }
 
