@@ -253,6 +253,26 @@ mod tests {
     }
 
     #[test]
+    fn max_age_needs_a_recent_auth_time() {
+        let base = json!({"iss": "https://login.microsoftonline.com/t1/v2.0", "tid": "t1", "aud": "cid", "exp": 20_000, "iat": 10_000, "nonce": "n1"});
+        let mut w = want(10_000);
+        w.max_age = Some(600);
+        let err = check_claims(&claims(base.clone()), &w).unwrap_err();
+        assert!(err.to_string().contains("auth_time"), "{err}");
+        let mut recent = base.clone();
+        recent["auth_time"] = json!(9_500);
+        check_claims(&claims(recent), &w).unwrap();
+        // MSAL Python's two minutes of skew.
+        let mut edge = base.clone();
+        edge["auth_time"] = json!(10_000 - 600 - 120);
+        check_claims(&claims(edge), &w).unwrap();
+        let mut old = base;
+        old["auth_time"] = json!(10_000 - 600 - 121);
+        let err = check_claims(&claims(old), &w).unwrap_err();
+        assert!(err.to_string().contains("max_age"), "{err}");
+    }
+
+    #[test]
     fn garbage_tokens() {
         for jwt in ["", "a.b", "a.b.c.d", "!!!.e30.x", "e30.bm90IGpzb24.x"] {
             assert!(decode(jwt).is_err(), "{jwt}");
