@@ -40,21 +40,33 @@ impl AppInner {
 
         let mut reason = RefreshReason::ForceRefresh;
         let mut aging = None;
+        // Held until this call has cached its token (see below).
+        let mut _flight = None;
         if claims_challenge.is_none() {
-            let found = self
-                .cache
-                .lookup(&[shard::obo(&env, &hash)], |c| {
-                    let q = AtQuery {
-                        home_account_id: None,
-                        environment: &env,
-                        client_id: &self.client_id,
-                        realm: &meta.realm,
-                        scopes: &user_scopes,
-                        user_assertion_hash: Some(&hash),
-                    };
-                    judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
-                })
-                .await?;
+            let shards = [shard::obo(&env, &hash)];
+            let q = AtQuery {
+                home_account_id: None,
+                environment: &env,
+                client_id: &self.client_id,
+                realm: &meta.realm,
+                scopes: &user_scopes,
+                user_assertion_hash: Some(&hash),
+            };
+            let find = |c: &mut CacheData| {
+                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+            };
+            let mut found = self.cache.lookup(&shards, find).await?;
+            if !matches!(found, CacheVerdict::Fresh(_)) {
+                // A web API often gets several calls of one user at once: the first asks
+                // the authority, the others wait and find its token in the cache.
+                let flight_key = format!(
+                    "obo|{}|{hash}|{}",
+                    env.to_lowercase(),
+                    key::target(&user_scopes)
+                );
+                _flight = Some(self.single_flight(&flight_key).await);
+                found = self.cache.lookup(&shards, find).await?;
+            }
             match found {
                 CacheVerdict::Fresh(e) => {
                     self.telemetry.record_cache_hit();
@@ -87,6 +99,7 @@ impl AppInner {
                     .map(|(k, rt)| (k.clone(), rt.secret.clone(), rt.home_account_id.clone()))
             };
             if let Some((rt_key, secret, hid)) = rt {
+                let throttle_rt = super::auth_code::sha256_hex(&secret);
                 let mut fields = vec![
                     ("refresh_token".to_string(), secret),
                     ("scope".into(), key::target(&decorated)),
@@ -103,8 +116,11 @@ impl AppInner {
                     fields,
                     extra_headers: Vec::new(),
                     throttle_key: format!(
-                        "POST {} client_id={} obo-rt={}",
-                        meta.token_endpoint, self.client_id, hash
+                        "POST {} client_id={} scope={} obo-rt={}",
+                        meta.token_endpoint,
+                        self.client_id,
+                        key::target(&decorated),
+                        throttle_rt
                     ),
                 };
                 match self.send_token_request(req).await {

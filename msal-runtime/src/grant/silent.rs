@@ -1,6 +1,7 @@
 //! Silent acquisition (cached access token, else a refresh token), accounts, and
 //! `acquire_token_by_refresh_token`.
 
+use super::auth_code::sha256_hex;
 use super::client_credentials::{from_cache, judge, CacheVerdict};
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use super::TokenRequest;
@@ -133,27 +134,37 @@ impl AppInner {
 
         let mut reason = RefreshReason::ForceRefresh;
         let mut aging = None;
+        // Held until this call has refreshed and cached the token (see below).
+        let mut _flight = None;
         if !bypass {
-            let verdict = self
-                .cache
-                .lookup(
-                    &[
-                        shard::user(&env, &account.home_account_id),
-                        shard::META.to_string(),
-                    ],
-                    |c| {
-                        let q = AtQuery {
-                            home_account_id: Some(&account.home_account_id),
-                            environment: &env,
-                            client_id: &self.client_id,
-                            realm: &meta.realm,
-                            scopes: &user_scopes,
-                            user_assertion_hash: None,
-                        };
-                        judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
-                    },
-                )
-                .await?;
+            let shards = [
+                shard::user(&env, &account.home_account_id),
+                shard::META.to_string(),
+            ];
+            let q = AtQuery {
+                home_account_id: Some(&account.home_account_id),
+                environment: &env,
+                client_id: &self.client_id,
+                realm: &meta.realm,
+                scopes: &user_scopes,
+                user_assertion_hash: None,
+            };
+            let find = |c: &mut CacheData| {
+                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+            };
+            let mut verdict = self.cache.lookup(&shards, find).await?;
+            if !matches!(verdict, CacheVerdict::Fresh(_)) {
+                // Concurrent callers that want the same token wait for the first one's
+                // refresh and then find its result in the cache: one request, not one each.
+                let flight_key = format!(
+                    "silent|{}|{}|{}",
+                    env.to_lowercase(),
+                    account.home_account_id.to_lowercase(),
+                    key::target(&user_scopes)
+                );
+                _flight = Some(self.single_flight(&flight_key).await);
+                verdict = self.cache.lookup(&shards, find).await?;
+            }
             match verdict {
                 CacheVerdict::Fresh(e) => {
                     self.telemetry.record_cache_hit();
@@ -176,7 +187,12 @@ impl AppInner {
         let claims =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
         let mut last_err = None;
-        for (rt_key, secret, family_attempt) in candidates {
+        let mut skip_speculative = false;
+        for (rt_key, secret, attempt) in candidates {
+            if attempt == RtAttempt::Speculative && skip_speculative {
+                continue;
+            }
+            let throttle_rt = sha256_hex(&secret);
             let mut fields = vec![
                 ("refresh_token".to_string(), secret),
                 ("scope".into(), key::target(&decorated)),
@@ -194,9 +210,15 @@ impl AppInner {
                 extra_headers: anchor_mailbox(&account.home_account_id)
                     .into_iter()
                     .collect(),
+                // MSAL Python's shape: a throttled refresh blocks the same scopes with the
+                // same refresh token, not every scope of the account, nor the new refresh
+                // token a fresh sign-in brings.
                 throttle_key: format!(
-                    "POST {} client_id={} rt={}",
-                    meta.token_endpoint, self.client_id, rt_key
+                    "POST {} client_id={} scope={} rt={}",
+                    meta.token_endpoint,
+                    self.client_id,
+                    key::target(&decorated),
+                    throttle_rt
                 ),
             };
             match self.send_token_request(req).await {
@@ -226,8 +248,20 @@ impl AppInner {
                 }
                 Err(e) => {
                     // A family token may not work for this app; the next candidate may.
-                    tracing::debug!(error = %e, family = family_attempt, "refresh token did not work");
-                    last_err = Some(e);
+                    tracing::debug!(error = %e, ?attempt, "refresh token did not work");
+                    if attempt == RtAttempt::Speculative {
+                        // MSAL Python: while the app's family membership is unknown, a
+                        // family token's refusal is not this app's error (the caller gets
+                        // "nothing usable" unless its own tokens say otherwise), and
+                        // `client_mismatch` means no other family token will work either.
+                        if e.server()
+                            .is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch"))
+                        {
+                            skip_speculative = true;
+                        }
+                    } else {
+                        last_err = Some(e);
+                    }
                 }
             }
         }
@@ -247,10 +281,15 @@ impl AppInner {
         &self,
         home_account_id: &str,
         env: &str,
-    ) -> Vec<(String, String, bool)> {
+    ) -> Vec<(String, String, RtAttempt)> {
         let c = self.cache.read();
         let meta = c.app_metadata.get(&key::app_metadata(env, &self.client_id));
         let try_family = meta.is_none() || meta.is_some_and(|m| m.family_id.is_some());
+        let family_attempt = if meta.is_none() {
+            RtAttempt::Speculative
+        } else {
+            RtAttempt::Family
+        };
         let mut own = Vec::new();
         let mut family = Vec::new();
         for (k, rt) in &c.refresh_tokens {
@@ -278,8 +317,8 @@ impl AppInner {
         family.sort_by_key(|e| std::cmp::Reverse(e.0));
         family
             .into_iter()
-            .map(|(_, k, s)| (k, s, true))
-            .chain(own.into_iter().map(|(_, k, s)| (k, s, false)))
+            .map(|(_, k, s)| (k, s, family_attempt))
+            .chain(own.into_iter().map(|(_, k, s)| (k, s, RtAttempt::Own)))
             .collect()
     }
 
@@ -310,10 +349,11 @@ impl AppInner {
                 fields,
                 extra_headers: Vec::new(),
                 throttle_key: format!(
-                    "POST {} client_id={} rt={}",
+                    "POST {} client_id={} scope={} rt={}",
                     meta.token_endpoint,
                     self.client_id,
-                    super::auth_code::sha256_hex(refresh_token)
+                    key::target(&decorated),
+                    sha256_hex(refresh_token)
                 ),
             })
             .await?;
@@ -337,6 +377,17 @@ impl AppInner {
         )
         .await
     }
+}
+
+/// Whose refresh token a silent attempt uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RtAttempt {
+    /// A family token, while this app has no app metadata yet (membership unknown).
+    Speculative,
+    /// A family token of a family this app is known to belong to.
+    Family,
+    /// The app's own token.
+    Own,
 }
 
 fn with_account(mut r: AuthenticationResult, account: &Account) -> AuthenticationResult {
