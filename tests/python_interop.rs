@@ -4,6 +4,7 @@
 mod support;
 
 use msal_runtime::{TokenCache, TokenSource};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 use support::*;
@@ -110,4 +111,119 @@ fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("msal-interop-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_user_crosses_between_rust_and_python() {
+    const REDIRECT: &str = "https://webapp.example.com/auth/callback";
+    const ALICE: &str = "alice@contoso.onmicrosoft.com";
+    let auth = msal_testkit::TestAuthority::start().await;
+    auth.register_app(
+        msal_testkit::AppRegistration::with_secret(CLIENT_ID, SECRET).redirect_uri(REDIRECT),
+    );
+    let alice = msal_testkit::TestUser::new(ALICE);
+    auth.add_user(alice.clone());
+    let home_account_id = format!("{}.{}", alice.oid, auth.tenant_id());
+    let dir = tempfile_dir();
+    let cache_path = dir.join("user-cache.json");
+
+    // Rust signs Alice in (authorization code + PKCE) and writes the cache.
+    let app = secret_app(&auth);
+    let flow = app
+        .initiate_auth_code_flow(
+            &["User.Read"],
+            msal_runtime::AuthCodeFlowOptions::new(REDIRECT),
+        )
+        .await
+        .unwrap();
+    let response = auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
+    let signed_in = app
+        .acquire_token_by_auth_code_flow(&flow, response)
+        .await
+        .unwrap();
+    std::fs::write(&cache_path, app.token_cache().serialize()).unwrap();
+    let rust_rt = app.token_cache().refresh_tokens()[0].secret.clone();
+    let posts = auth.token_requests().len();
+
+    // MSAL Python finds the account and serves Rust's token from the cache.
+    let report = msal_python(&auth, &cache_path, "user", &["User.Read"]);
+    assert_eq!(report["accounts"], json!([ALICE]), "{report}");
+    assert_eq!(report["home_account_ids"], json!([home_account_id]));
+    assert_eq!(report["token_source"], "cache", "{report}");
+    assert_eq!(report["access_token"], signed_in.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts, "no request");
+
+    // For a scope it has no token for, Python refreshes with Rust's refresh token and
+    // writes the cache back.
+    let report = msal_python(&auth, &cache_path, "user", &["Mail.Read"]);
+    assert_eq!(report["token_source"], "identity_provider", "{report}");
+    let python_at = report["access_token"].as_str().unwrap().to_string();
+    let posts = auth.token_requests();
+    let refresh = posts.last().unwrap();
+    assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.form_value("refresh_token"), Some(rust_rt.as_str()));
+    assert_eq!(refresh.header("x-client-sku"), Some("MSAL.Python"));
+    let claims = auth.verify_access_token(&python_at).unwrap();
+    assert_eq!(claims["scp"], "Mail.Read");
+    assert_eq!(claims["oid"], alice.oid.as_str());
+    let posts = posts.len();
+
+    // Rust reads what Python wrote: the same account, Python's new token from the cache,
+    // its own earlier token still there, and the refresh token Python updated in place.
+    let python_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache_path).unwrap()).unwrap();
+    let shared = TokenCache::new();
+    shared
+        .deserialize(&std::fs::read_to_string(&cache_path).unwrap())
+        .unwrap();
+    let app2 = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(msal_runtime::ClientCredential::secret(SECRET))
+        .token_cache(shared.clone())
+        .build()
+        .unwrap();
+    let accounts = app2.get_accounts(None).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].home_account_id, home_account_id);
+    assert_eq!(accounts[0].username, ALICE);
+    let mail = app2
+        .acquire_token_silent(&["Mail.Read"], &accounts[0])
+        .await
+        .unwrap()
+        .expect("Python's token");
+    assert_eq!(mail.token_source, TokenSource::Cache);
+    assert_eq!(mail.access_token.secret(), python_at);
+    let user = app2
+        .acquire_token_silent(&["User.Read"], &accounts[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.token_source, TokenSource::Cache);
+    assert_eq!(user.access_token.secret(), signed_in.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts, "no request");
+
+    let rts = shared.refresh_tokens();
+    assert_eq!(rts.len(), 1, "Python updated the refresh token in place");
+    assert_ne!(rts[0].secret, rust_rt, "with the one its refresh returned");
+    app2.acquire_token_silent_with_error(
+        &["User.Read"],
+        &accounts[0],
+        msal_runtime::SilentOptions::default().force_refresh(true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let refresh = auth.token_requests().pop().unwrap();
+    assert_eq!(refresh.header("x-client-sku"), Some("MSAL.Rust"));
+    assert_eq!(
+        refresh.form_value("refresh_token"),
+        Some(rts[0].secret.as_str())
+    );
+
+    // What Python wrote survives a Rust round trip unchanged (before Rust's own refresh).
+    let reread = TokenCache::new();
+    reread
+        .deserialize(&std::fs::read_to_string(&cache_path).unwrap())
+        .unwrap();
+    let rust_json: serde_json::Value = serde_json::from_str(&reread.serialize()).unwrap();
+    assert_eq!(python_json, rust_json);
 }

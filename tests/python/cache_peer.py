@@ -5,7 +5,8 @@ happened as one JSON line, and writes the (possibly updated) cache back.
 
 usage: cache_peer.py CACHE_FILE AUTHORITY CLIENT_ID SECRET MODE SCOPE...
 MODE: app    -> acquire_token_for_client(scopes)
-      user   -> get_accounts() then acquire_token_silent(scopes, account)
+      user   -> get_accounts() then acquire_token_silent(scopes, account) with the first
+                account (refreshing with the cached refresh token when no access token fits)
 """
 import json
 import sys
@@ -31,6 +32,7 @@ def main():
     else:
         accounts = app.get_accounts()
         out["accounts"] = [a.get("username") for a in accounts]
+        out["home_account_ids"] = [a.get("home_account_id") for a in accounts]
         result = app.acquire_token_silent(scopes, account=accounts[0]) if accounts else None
     result = result or {}
     out["token_source"] = result.get("token_source")
