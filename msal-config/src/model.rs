@@ -118,6 +118,70 @@ impl AppConfig {
             .filter(move |(_, s)| cc && s.is_default)
             .map(|(n, s)| (n.as_str(), s))
     }
+
+    /// Checks that this app (typically from a file read at run time) has the shape a
+    /// program was generated for: exactly `grants`, and every set of `scope_sets`
+    /// (`(name, is_default)`) with the same kind. The scopes *inside* a set may differ
+    /// (a profile or another deployment's file may point a set at another resource),
+    /// extra sets are ignored. The error is one line naming the app and the difference.
+    ///
+    /// ```
+    /// # use msal_config::{Config, Grant};
+    /// # let cfg = Config::parse(std::path::Path::new("m.toml"), r#"
+    /// # [apps.d]
+    /// # client_id = "00000000-0000-0000-0000-000000000001"
+    /// # authority = "https://login.microsoftonline.com/contoso.com"
+    /// # credential = { kind = "secret", env = "S" }
+    /// # grants = ["client_credentials"]
+    /// # scopes.g = ["https://graph.microsoft.com/.default"]
+    /// # "#).unwrap();
+    /// let app = cfg.app("d").unwrap();
+    /// assert!(app.check_shape(&[Grant::ClientCredentials], &[("g", true)]).is_ok());
+    /// let err = app.check_shape(&[Grant::OnBehalfOf], &[]).unwrap_err();
+    /// assert!(err.contains("[client_credentials]") && err.contains("[on_behalf_of]"), "{err}");
+    /// assert!(app.check_shape(&[Grant::ClientCredentials], &[("mail", false)]).is_err());
+    /// assert!(app.check_shape(&[Grant::ClientCredentials], &[("g", false)]).is_err());
+    /// ```
+    pub fn check_shape(&self, grants: &[Grant], scope_sets: &[(&str, bool)]) -> Result<(), String> {
+        let want: BTreeSet<Grant> = grants.iter().copied().collect();
+        if want != self.grants {
+            let list =
+                |g: &BTreeSet<Grant>| g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(format!(
+                "app `{}` enables grants [{}] but this program was compiled for [{}]",
+                self.name,
+                list(&self.grants),
+                list(&want)
+            ));
+        }
+        for &(name, is_default) in scope_sets {
+            let kind = |d: bool| {
+                if d {
+                    "a `.default` set"
+                } else {
+                    "a set of named scopes"
+                }
+            };
+            match self.scopes.get(name) {
+                None => {
+                    return Err(format!(
+                        "app `{}` has no scope set `{name}`, which this program was compiled with",
+                        self.name
+                    ))
+                }
+                Some(s) if s.is_default != is_default => {
+                    return Err(format!(
+                        "app `{}`: scope set `{name}` is {} here but {} in the program's msal.toml",
+                        self.name,
+                        kind(s.is_default),
+                        kind(is_default)
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The authority of an app.

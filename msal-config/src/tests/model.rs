@@ -209,3 +209,45 @@ fn reference_toml_parses_cleanly() {
         Some("https://staging.orders.example.com/auth/callback")
     );
 }
+
+#[test]
+fn check_shape_compares_grants_and_set_kinds_not_contents() {
+    let cfg = ok(&with(&[
+        ("grants", Some(r#"["client_credentials", "on_behalf_of"]"#)),
+        ("scopes.api", Some(r#"["api://inventory/Items.Read"]"#)),
+    ]));
+    let app = &cfg.apps["web"];
+    let cc_obo = [Grant::OnBehalfOf, Grant::ClientCredentials];
+    // Order of grants does not matter; extra sets in the file are fine.
+    assert_eq!(app.check_shape(&cc_obo, &[("graph", true)]), Ok(()));
+    assert_eq!(
+        app.check_shape(&cc_obo, &[("graph", true), ("api", false)]),
+        Ok(())
+    );
+    // A missing or an extra grant is a mismatch.
+    let err = app
+        .check_shape(&[Grant::ClientCredentials], &[])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "app `web` enables grants [client_credentials, on_behalf_of] but this program was compiled for [client_credentials]"
+    );
+    assert!(app
+        .check_shape(
+            &[
+                Grant::ClientCredentials,
+                Grant::OnBehalfOf,
+                Grant::RefreshToken
+            ],
+            &[]
+        )
+        .is_err());
+    // A missing set, or one whose kind changed.
+    let err = app.check_shape(&cc_obo, &[("storage", true)]).unwrap_err();
+    assert!(err.contains("no scope set `storage`"), "{err}");
+    let err = app.check_shape(&cc_obo, &[("api", true)]).unwrap_err();
+    assert!(
+        err.contains("scope set `api` is a set of named scopes here but a `.default` set"),
+        "{err}"
+    );
+}
