@@ -1661,3 +1661,52 @@ async fn throttled_refresh_blocks_only_the_same_request() {
         .expect("the new refresh token is not throttled");
     assert_eq!(m.token_source, TokenSource::IdentityProvider);
 }
+
+#[tokio::test]
+async fn silent_reports_outages_but_maps_refusals_to_none_like_msal_python() {
+    use msal_testkit::{Fault, FaultKind};
+    let w = World::start().await;
+    let app = w.web_app();
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let alice = account_of(&t);
+
+    // The authority is down (a 503 and the one retry): that is not "sign in again".
+    w.auth.push_fault(
+        Fault::status(
+            "/oauth2/v2.0/token",
+            503,
+            r#"{"error":"temporarily_unavailable","error_description":"AADSTS90033: down"}"#,
+        )
+        .times(2),
+    );
+    let err = app
+        .acquire_token_silent(&[MAIL_READ], &alice)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    // (The 503 is replayed to the same request for a few seconds: ask for another scope.)
+    w.auth
+        .push_fault(Fault::once("/oauth2/v2.0/token", FaultKind::DropConnection));
+    w.auth
+        .push_fault(Fault::once("/oauth2/v2.0/token", FaultKind::DropConnection));
+    let err = app
+        .acquire_token_silent(&["Calendars.Read"], &alice)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Http { .. }), "{err:?}");
+
+    // A refusal (the user must sign in again) is "nothing usable".
+    w.auth.revoke_refresh_tokens_for(ALICE);
+    assert!(app
+        .acquire_token_silent(&["Files.Read"], &alice)
+        .await
+        .unwrap()
+        .is_none());
+    // And the cached token is still served whatever happens to refreshes.
+    let c = app
+        .acquire_token_silent(&[USER_READ], &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.token_source, TokenSource::Cache);
+}

@@ -345,8 +345,11 @@ impl ConfidentialClientApplication {
     }
 
     /// A token for the account from the cache, refreshed with its refresh token if needed.
-    /// `Ok(None)` when nothing usable is cached or the refresh fails (the error is logged);
-    /// see [`acquire_token_silent_with_error`](Self::acquire_token_silent_with_error).
+    /// `Ok(None)` when nothing usable is cached or the authority refuses the refresh (the
+    /// user must sign in again; the refusal is logged, see
+    /// [`acquire_token_silent_with_error`](Self::acquire_token_silent_with_error)).
+    /// An outage (network failure, HTTP 5xx, an unusable answer) is an `Err`, as MSAL
+    /// Python raises it: it is no reason to send the user to sign in.
     pub async fn acquire_token_silent<S: AsRef<str>>(
         &self,
         scopes: &[S],
@@ -356,12 +359,10 @@ impl ConfidentialClientApplication {
             .acquire_token_silent_with_error(scopes, account, SilentOptions::default())
             .await
         {
-            Err(Error::Server(e)) => {
-                tracing::debug!(error = %e, "silent acquisition failed");
-                Ok(None)
-            }
-            Err(e @ Error::Http { .. }) | Err(e @ Error::InvalidResponse { .. }) => {
-                tracing::debug!(error = %e, "silent acquisition failed");
+            // MSAL Python returns None for an error *response* (HTTP < 500) and lets
+            // transport failures and 5xx (MsalServiceError) propagate.
+            Err(Error::Server(e)) if e.status < 500 => {
+                tracing::debug!(error = %e, "silent acquisition refused");
                 Ok(None)
             }
             other => other,
