@@ -194,10 +194,29 @@ impl TokenCache {
             }
             #[cfg(feature = "redis")]
             Backend::Redis(r) => {
+                if !self.flush_pending(r).await {
+                    return Ok(());
+                }
                 if let Err(e) = r.load(&self.inner.data, shards).await {
                     tracing::warn!(error = %e, "token cache: using the in-memory copy");
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Writes to Redis what could not be written earlier (during an outage), before
+    /// reading from it; false when Redis is still unreachable.
+    #[cfg(feature = "redis")]
+    async fn flush_pending(&self, r: &redis::RedisStore) -> bool {
+        if self.read().dirty.is_empty() {
+            return true;
+        }
+        match r.flush_pending(&self.inner.data).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                false
             }
         }
     }
@@ -207,6 +226,9 @@ impl TokenCache {
         match &self.inner.backend {
             #[cfg(feature = "redis")]
             Backend::Redis(r) => {
+                if !self.flush_pending(r).await {
+                    return Ok(());
+                }
                 if let Err(e) = r.load_matching(&self.inner.data, prefix).await {
                     tracing::warn!(error = %e, "token cache: using the in-memory copy");
                 }

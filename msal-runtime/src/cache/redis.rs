@@ -132,7 +132,12 @@ impl RedisStore {
         shard_prefix: &str,
     ) -> Result<()> {
         let mut conn = self.conn().await?;
-        let pattern = format!("{}{}*", self.prefix, escape_glob(shard_prefix));
+        // The key prefix is data too: `svc[1]:` must match itself, not `svc1:`.
+        let pattern = format!(
+            "{}{}*",
+            escape_glob(&self.prefix),
+            escape_glob(shard_prefix)
+        );
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
@@ -161,7 +166,8 @@ impl RedisStore {
         self.load(data, &shards).await
     }
 
-    /// Writes the changed entries through to Redis.
+    /// Writes the changed entries through to Redis. When the write fails the changes are
+    /// queued again (in `data.dirty`), to be written with the next flush.
     pub(crate) async fn flush(&self, data: &RwLock<CacheData>, changes: Vec<Change>) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
@@ -169,9 +175,10 @@ impl RedisStore {
         let now = CacheData::now() as i64;
         let mut pipe = redis::pipe();
         let mut ttl: HashMap<String, i64> = HashMap::new();
+        // What `known` learns once the write succeeded: (shard, entry, present).
+        let mut learned: Vec<(String, (String, String), bool)> = Vec::new();
         {
             let d = data.read().unwrap_or_else(|p| p.into_inner());
-            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
             for c in &changes {
                 let mut shards = vec![c.shard.clone()];
                 if c.section == ACCOUNT {
@@ -191,7 +198,7 @@ impl RedisStore {
                     match &value {
                         Some(v) => {
                             pipe.hset(&rk, &f, v.to_string()).ignore();
-                            known.entry(s.clone()).or_default().insert(entry);
+                            learned.push((s.clone(), entry, true));
                             let life = match v
                                 .get("expires_on")
                                 .and_then(|e| e.as_str())
@@ -212,25 +219,73 @@ impl RedisStore {
                         }
                         None => {
                             pipe.hdel(&rk, &f).ignore();
-                            if let Some(set) = known.get_mut(&s) {
-                                set.remove(&entry);
-                            }
+                            learned.push((s, entry, false));
                         }
                     }
                 }
             }
         }
         for (rk, secs) in ttl {
-            // Only ever lengthen a shard's life: NX sets a first expiry, GT extends it.
-            pipe.cmd("EXPIRE").arg(&rk).arg(secs).arg("NX").ignore();
-            pipe.cmd("EXPIRE").arg(&rk).arg(secs).arg("GT").ignore();
+            // Only ever lengthen a shard's life. (`EXPIRE .. NX` / `GT` would say the same
+            // but need Redis 7; this runs on every version still deployed, e.g. Azure
+            // Cache for Redis 6.)
+            pipe.cmd("EVAL")
+                .arg(EXTEND_TTL)
+                .arg(1)
+                .arg(&rk)
+                .arg(secs)
+                .ignore();
         }
-        let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| Error::Cache(format!("Redis write failed: {}", e.category())))
+        let written = async {
+            let mut conn = self.conn().await?;
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| Error::Cache(format!("Redis write failed: {}", e.category())))
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                for (s, entry, present) in learned {
+                    if present {
+                        known.entry(s).or_default().insert(entry);
+                    } else if let Some(set) = known.get_mut(&s) {
+                        set.remove(&entry);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Not in Redis yet: write them next time. Until then `known` does not
+                // list them, so a load does not mistake them for entries another
+                // instance removed.
+                let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+                let queued: HashSet<(&'static str, String)> =
+                    d.dirty.iter().map(|c| (c.section, c.key.clone())).collect();
+                for c in changes {
+                    if !queued.contains(&(c.section, c.key.clone())) {
+                        d.dirty.push(c);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes changes that an earlier flush could not write, if any.
+    pub(crate) async fn flush_pending(&self, data: &RwLock<CacheData>) -> Result<()> {
+        let pending = {
+            let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut d.dirty)
+        };
+        self.flush(data, pending).await
     }
 }
+
+/// `EXPIRE key secs` unless the key already lives at least that long.
+const EXTEND_TTL: &str = "local t = redis.call('TTL', KEYS[1]) \
+if t == -1 or t < tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+return 0";
 
 fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
