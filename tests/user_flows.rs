@@ -1710,3 +1710,72 @@ async fn silent_reports_outages_but_maps_refusals_to_none_like_msal_python() {
         .unwrap();
     assert_eq!(c.token_source, TokenSource::Cache);
 }
+
+#[tokio::test]
+async fn multi_tenant_web_app_signs_in_through_organizations() {
+    let w = World::start().await;
+    let app = builder(&w.auth, CLIENT_ID, "organizations")
+        .client_credential(ClientCredential::secret(SECRET))
+        .build()
+        .unwrap();
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let alice = account_of(&t);
+    assert_eq!(alice.home_account_id, w.home_account_id(&w.alice));
+    // The ID token's issuer is the user's tenant, matched against `{tenantid}`.
+    let idc = t.id_token_claims.as_ref().unwrap();
+    assert_eq!(idc["tid"], w.auth.tenant_id());
+    // MSAL Python's realm for such apps is the literal path segment.
+    let ats = app.token_cache().access_tokens();
+    assert_eq!(ats[0].realm, "organizations");
+    let s = app
+        .acquire_token_silent(&[USER_READ], &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.token_source, TokenSource::Cache);
+    let m = app
+        .acquire_token_silent(&[MAIL_READ], &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.token_source, TokenSource::IdentityProvider);
+    assert!(w
+        .last_post()
+        .path
+        .starts_with("/organizations/oauth2/v2.0/token"));
+}
+
+#[tokio::test]
+async fn force_refresh_sees_refresh_tokens_another_process_wrote() {
+    let w = World::start().await;
+    let dir = std::env::temp_dir().join(format!("msal-user-flows-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cache.json");
+    // Two processes of one web app share a cache file; the second started first.
+    let second = app_on_cache(&w, CLIENT_ID, &TokenCache::file(&path).unwrap());
+    let first = app_on_cache(&w, CLIENT_ID, &TokenCache::file(&path).unwrap());
+    let t = w.sign_in(&first, ALICE, &[USER_READ]).await;
+    let rt = first.token_cache().refresh_tokens()[0].secret.clone();
+
+    // The second process is asked to bypass its cached access token for this user.
+    for options in [
+        SilentOptions::default().force_refresh(true),
+        SilentOptions::default().claims_challenge(CHALLENGE),
+    ] {
+        let r = second
+            .acquire_token_silent_with_error(&[USER_READ], &account_of(&t), options)
+            .await
+            .unwrap()
+            .expect("the refresh token the first process wrote");
+        assert_eq!(r.token_source, TokenSource::IdentityProvider);
+        assert_eq!(
+            w.last_post().form_value("grant_type"),
+            Some("refresh_token")
+        );
+    }
+    assert_eq!(
+        w.auth.token_requests()[1].form_value("refresh_token"),
+        Some(rt.as_str())
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -46,6 +46,14 @@ impl SilentOptions {
 impl AppInner {
     pub(crate) async fn account_for(&self, home_account_id: Option<&str>) -> Option<Account> {
         let hid = home_account_id?;
+        // The account lives in the user's shard, which an OBO look-up does not load.
+        if let Err(e) = self
+            .cache
+            .load(&[shard::user(self.authority.host(), hid)])
+            .await
+        {
+            tracing::debug!(error = %e, "token cache: the account may be stale");
+        }
         let c = self.cache.read();
         c.accounts
             .values()
@@ -180,6 +188,17 @@ impl AppInner {
             }
         }
 
+        if bypass {
+            // The look-up above did not run, so nothing brought the user's refresh tokens
+            // (and app metadata) up to date from a shared back-end (another process's
+            // file writes, another instance's Redis writes).
+            self.cache
+                .load(&[
+                    shard::user(&env, &account.home_account_id),
+                    shard::META.to_string(),
+                ])
+                .await?;
+        }
         let candidates = self.refresh_token_candidates(&account.home_account_id, &env);
         if candidates.is_empty() {
             return Ok(aging.map(|e| with_account(from_cache(&e), account)));
