@@ -4,14 +4,449 @@
 //!
 //! This facade re-exports the engine ([`msal_runtime`]) and the `#[msal_app]` attribute
 //! macro ([`msal_macros`]). See the README for a tour.
+//!
+//! ## Apps from `msal.toml`
+//!
+//! [`macro@msal_app`] turns a unit struct into a client for one `[apps.NAME]` table of
+//! an `msal.toml`, checked at compile time: a broken file is a compile error that names
+//! `msal.toml:LINE:COL`, a method exists only for a grant the app enables, and a scope set
+//! is a typed value of one app ([`scope::ScopeSet`]).
+//!
+//! ```no_run
+//! use msal::msal_app;
+//!
+//! /// Gets app-only tokens for the orders back end.
+//! #[msal_app(config = "examples/msal.toml")] // relative to this crate's Cargo.toml
+//! pub struct OrdersDaemon;
+//!
+//! # async fn run() -> Result<(), msal::Error> {
+//! // Reads the secret named in msal.toml (`ORDERS_DAEMON_SECRET`) at run time.
+//! let daemon = OrdersDaemon::from_env()?;
+//! let token = daemon.acquire_token_for_client(OrdersDaemon::scopes().graph).await?;
+//! println!("{} s left", token.expires_in());
+//! # Ok(()) }
+//! ```
+//!
+//! What the attribute generates for `struct OrdersDaemon;` (app `orders_daemon`):
+//!
+//! * the struct, now wrapping a [`ConfidentialClientApplication`]; `Clone`, a `Debug`
+//!   that shows the app name, client id and authority (never a secret), `Send + Sync`;
+//! * constructors: `from_env()` (the `msal.toml` embedded at compile time, with the
+//!   run-time overlays `MSAL_PROFILE` and `MSAL_ORDERS_DAEMON_<KEY>`, credentials read from
+//!   the variables and files it names), `from_env_with(lookup)` (the same with your own
+//!   variable lookup), `from_config(path)` (a file read at run time, which must have the
+//!   grants and scope sets the program was compiled with), `builder()` +
+//!   `from_builder(b)` (adjust any [`ConfidentialClientApplicationBuilder`] option first)
+//!   and `from_application(app)`;
+//! * `application()`, `into_application()`, `token_cache()`, `scopes()` (an
+//!   `OrdersDaemonScopes` struct, one field per scope set), `scopes_of(set)`, and the
+//!   consts `APP_NAME` and `CLIENT_ID`;
+//! * per grant: `client_credentials` → `acquire_token_for_client(set)`,
+//!   `acquire_token_for_client_with(set, options)`, `remove_tokens_for_client()`;
+//!   `authorization_code` → `initiate_auth_code_flow(set, options)` (the configured
+//!   `redirect_uri` unless `options` has one), `acquire_token_by_auth_code_flow`,
+//!   `redirect_uri()`, `sign_out_url`; `on_behalf_of` → `acquire_token_on_behalf_of` (and
+//!   `_with_claims`); `refresh_token` → `acquire_token_by_refresh_token`; and with
+//!   `authorization_code` or `refresh_token`: `get_accounts`, `acquire_token_silent`,
+//!   `acquire_token_silent_with_error`, `remove_account`.
+//!
+//! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
 #![forbid(unsafe_code)]
 
+/// Turns a unit struct into a typed client for one app of `msal.toml`, checked at compile time.
+///
+/// ```text
+/// #[msal_app(config = "msal.toml")]                       // app `orders_daemon` (snake_case of the name)
+/// pub struct OrdersDaemon;
+///
+/// #[msal_app(config = "../msal.toml", app = "orders_api")] // a workspace-level file, an explicit app
+/// pub struct Api;
+/// ```
+///
+/// See the [crate documentation](crate#apps-from-msaltoml) for what it generates, and
+/// [`msal_macros::msal_app`] for the attribute's reference.
 pub use msal_macros::msal_app;
 pub use msal_runtime::*;
+
+pub mod scope {
+    //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.
+    //!
+    //! Each `scopes.NAME = [...]` of an app becomes a [`ScopeSet<App, Kind>`](ScopeSet)
+    //! value, reached through the app's `scopes()`. The first parameter is the app's type,
+    //! so a set of one app cannot be passed to another; the second is its kind:
+    //! [`AppScopes`] for a `{resource}/.default` set (the only kind
+    //! `acquire_token_for_client` accepts), [`UserScopes`] for named delegated scopes.
+    //! User flows (auth code, on-behalf-of, silent, refresh) accept both.
+    //!
+    //! ```
+    //! use msal::scope::{AppScopes, ScopeSet};
+    //!
+    //! #[msal::msal_app(config = "examples/msal.toml")]
+    //! pub struct OrdersDaemon;
+    //!
+    //! let graph: ScopeSet<OrdersDaemon, AppScopes> = OrdersDaemon::scopes().graph;
+    //! assert_eq!(graph.name(), "graph");
+    //! assert_eq!(graph.compiled_scopes(), ["https://graph.microsoft.com/.default"]);
+    //! ```
+
+    use std::fmt;
+    use std::hash::{Hash, Hasher};
+    use std::marker::PhantomData;
+
+    /// One named scope set of app `A`, of kind `K` ([`AppScopes`] or [`UserScopes`]).
+    ///
+    /// A small `Copy` handle: the scopes sent are those of the app's configuration as
+    /// loaded at run time (a profile may point a set at another resource, never change
+    /// its kind); [`compiled_scopes`](Self::compiled_scopes) are the ones in the file the
+    /// program was compiled with.
+    pub struct ScopeSet<A, K> {
+        name: &'static str,
+        index: usize,
+        compiled: &'static [&'static str],
+        marker: PhantomData<fn() -> (A, K)>,
+    }
+
+    impl<A, K> ScopeSet<A, K> {
+        /// Used by `#[msal_app]`'s generated code only.
+        #[doc(hidden)]
+        pub const fn __new(
+            name: &'static str,
+            index: usize,
+            compiled: &'static [&'static str],
+        ) -> Self {
+            ScopeSet {
+                name,
+                index,
+                compiled,
+                marker: PhantomData,
+            }
+        }
+
+        /// Used by `#[msal_app]`'s generated code only.
+        #[doc(hidden)]
+        pub const fn __index(&self) -> usize {
+            self.index
+        }
+
+        /// The set's name (`graph` for `scopes.graph = [...]`).
+        pub const fn name(&self) -> &'static str {
+            self.name
+        }
+
+        /// The scopes as written in the `msal.toml` the program was compiled with.
+        pub const fn compiled_scopes(&self) -> &'static [&'static str] {
+            self.compiled
+        }
+    }
+
+    impl<A, K> Clone for ScopeSet<A, K> {
+        fn clone(&self) -> Self {
+            *self
+        }
+    }
+
+    impl<A, K> Copy for ScopeSet<A, K> {}
+
+    impl<A, K> PartialEq for ScopeSet<A, K> {
+        fn eq(&self, other: &Self) -> bool {
+            self.index == other.index && self.name == other.name
+        }
+    }
+
+    impl<A, K> Eq for ScopeSet<A, K> {}
+
+    impl<A, K> Hash for ScopeSet<A, K> {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            self.name.hash(state);
+        }
+    }
+
+    impl<A, K: ScopeKind> fmt::Debug for ScopeSet<A, K> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("ScopeSet")
+                .field("app", &std::any::type_name::<A>())
+                .field("name", &self.name)
+                .field("kind", &K::NAME)
+                .field("scopes", &self.compiled)
+                .finish()
+        }
+    }
+
+    /// The kind of a `{resource}/.default` set: usable for app-only tokens
+    /// (`acquire_token_for_client`) as well as in user flows.
+    #[derive(Debug)]
+    pub enum AppScopes {}
+
+    /// The kind of a set of named (delegated) scopes such as `User.Read`: usable only in
+    /// flows that act for a user (auth code, on-behalf-of, silent, refresh).
+    #[derive(Debug)]
+    pub enum UserScopes {}
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for super::AppScopes {}
+        impl Sealed for super::UserScopes {}
+    }
+
+    /// [`AppScopes`] or [`UserScopes`] (sealed).
+    pub trait ScopeKind: sealed::Sealed + 'static {
+        /// `"AppScopes"` or `"UserScopes"`.
+        const NAME: &'static str;
+        /// `true` for a `{resource}/.default` set.
+        const IS_DEFAULT: bool;
+    }
+
+    impl ScopeKind for AppScopes {
+        const NAME: &'static str = "AppScopes";
+        const IS_DEFAULT: bool = true;
+    }
+
+    impl ScopeKind for UserScopes {
+        const NAME: &'static str = "UserScopes";
+        const IS_DEFAULT: bool = false;
+    }
+}
 
 /// What code generated by `#[msal_app]` refers to. Not a public API: it may change in any
 /// release.
 #[doc(hidden)]
 pub mod __private {
     pub use msal_runtime::config::{self, msal_config};
+
+    use msal_config::{AppConfig, Grant};
+    use msal_runtime::{
+        Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult,
+        ConfidentialClientApplication, ConfidentialClientApplicationBuilder, Error,
+        ForClientOptions, Result, SilentOptions,
+    };
+    use std::fmt;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// A compile-time check that generated types are `Send + Sync`.
+    pub const fn assert_send_sync<T: Send + Sync>() {}
+
+    /// What the macro knows about one app at compile time.
+    #[derive(Debug)]
+    pub struct AppSpec {
+        /// The app key (`orders_daemon`).
+        pub name: &'static str,
+        /// The absolute path of `msal.toml` at compile time (base of relative paths).
+        pub config_path: &'static str,
+        /// The file's text at compile time.
+        pub config_text: &'static str,
+        /// The grants methods were generated for.
+        pub grants: &'static [Grant],
+        /// The scope sets, in the order of the `scopes()` indices: `(name, is_default)`.
+        pub scope_sets: &'static [(&'static str, bool)],
+    }
+
+    fn process_env(k: &str) -> Option<String> {
+        std::env::var(k).ok()
+    }
+
+    impl AppSpec {
+        /// The embedded file, with the run-time overlays looked up through `env`.
+        fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
+            let path = Path::new(self.config_path);
+            let app = config::resolve_app(path, self.config_text, self.name, env)?;
+            self.check(&app, path)?;
+            Ok(app)
+        }
+
+        fn check(&self, app: &AppConfig, path: &Path) -> Result<()> {
+            app.check_shape(self.grants, self.scope_sets)
+                .map_err(|m| Error::ConfigFile(format!("{}: {m}", path.display())))
+        }
+
+        /// `builder()`: the embedded file, the process environment.
+        pub fn builder(&self) -> Result<ConfidentialClientApplicationBuilder> {
+            self.builder_with(&process_env)
+        }
+
+        /// The embedded file, variables looked up through `env`.
+        pub fn builder_with(
+            &self,
+            env: &dyn Fn(&str) -> Option<String>,
+        ) -> Result<ConfidentialClientApplicationBuilder> {
+            let app = self.resolve(env)?;
+            config::builder(&app, env)
+        }
+
+        /// `from_env()`.
+        pub fn from_env(&'static self) -> Result<State> {
+            self.from_env_with(&process_env)
+        }
+
+        /// `from_env_with(lookup)`.
+        pub fn from_env_with(&'static self, env: &dyn Fn(&str) -> Option<String>) -> Result<State> {
+            let app = self.resolve(env)?;
+            let built = config::builder(&app, env)?.build()?;
+            Ok(self.state(built, &app))
+        }
+
+        /// `from_config(path)`: a file read now, which must match the compiled shape.
+        pub fn from_config(&'static self, path: &Path) -> Result<State> {
+            let source = std::fs::read_to_string(path)
+                .map_err(|e| Error::ConfigFile(format!("cannot read {}: {e}", path.display())))?;
+            let app = config::resolve_app(path, &source, self.name, &process_env)?;
+            self.check(&app, path)?;
+            let built = config::builder(&app, &process_env)?.build()?;
+            Ok(self.state(built, &app))
+        }
+
+        /// `from_application(app)`: scope sets and redirect URI from the embedded file
+        /// with the process environment's overlays.
+        pub fn from_application(
+            &'static self,
+            application: ConfidentialClientApplication,
+        ) -> Result<State> {
+            let app = self.resolve(&process_env)?;
+            Ok(self.state(application, &app))
+        }
+
+        fn state(
+            &'static self,
+            application: ConfidentialClientApplication,
+            app: &AppConfig,
+        ) -> State {
+            // `check` guarantees every compiled set exists.
+            let scopes = self
+                .scope_sets
+                .iter()
+                .map(|(name, _)| {
+                    app.scopes
+                        .get(*name)
+                        .map(|s| s.scopes.clone().into_boxed_slice())
+                        .unwrap_or_default()
+                })
+                .collect();
+            State {
+                spec: self,
+                app: application,
+                scopes,
+                redirect_uri: app.redirect_uri.as_deref().map(Arc::from),
+            }
+        }
+    }
+
+    /// The data behind a generated client.
+    #[derive(Clone)]
+    pub struct State {
+        spec: &'static AppSpec,
+        app: ConfidentialClientApplication,
+        scopes: Arc<[Box<[String]>]>,
+        redirect_uri: Option<Arc<str>>,
+    }
+
+    impl State {
+        /// The application.
+        pub fn app(&self) -> &ConfidentialClientApplication {
+            &self.app
+        }
+
+        /// The application, by value.
+        pub fn into_app(self) -> ConfidentialClientApplication {
+            self.app
+        }
+
+        /// The run-time scopes of set `index`.
+        pub fn scopes(&self, index: usize) -> &[String] {
+            self.scopes.get(index).map_or(&[], |s| s)
+        }
+
+        /// The configured redirect URI (auth code apps).
+        pub fn redirect_uri(&self) -> &str {
+            self.redirect_uri.as_deref().unwrap_or_default()
+        }
+
+        /// `Debug` without secrets.
+        pub fn debug(&self, type_name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct(type_name)
+                .field("app", &self.spec.name)
+                .field("client_id", &self.app.client_id())
+                .field("authority", &self.app.authority().as_str())
+                .finish()
+        }
+
+        /// Client credentials.
+        pub async fn for_client(
+            &self,
+            set: usize,
+            options: ForClientOptions,
+        ) -> Result<AuthenticationResult> {
+            self.app
+                .acquire_token_for_client_with(self.scopes(set), options)
+                .await
+        }
+
+        /// Auth code: start, with the configured redirect URI by default.
+        pub async fn initiate_auth_code_flow(
+            &self,
+            set: usize,
+            mut options: AuthCodeFlowOptions,
+        ) -> Result<AuthCodeFlow> {
+            if options.redirect_uri.is_none() {
+                options.redirect_uri = self.redirect_uri.as_deref().map(str::to_string);
+            }
+            self.app
+                .initiate_auth_code_flow(self.scopes(set), options)
+                .await
+        }
+
+        /// On-behalf-of.
+        pub async fn on_behalf_of(
+            &self,
+            user_assertion: &str,
+            set: usize,
+            claims_challenge: Option<&str>,
+        ) -> Result<AuthenticationResult> {
+            match claims_challenge {
+                None => {
+                    self.app
+                        .acquire_token_on_behalf_of(user_assertion, self.scopes(set))
+                        .await
+                }
+                Some(c) => {
+                    self.app
+                        .acquire_token_on_behalf_of_with_claims(user_assertion, self.scopes(set), c)
+                        .await
+                }
+            }
+        }
+
+        /// Silent, errors swallowed like `acquire_token_silent`.
+        pub async fn silent(
+            &self,
+            set: usize,
+            account: &Account,
+        ) -> Result<Option<AuthenticationResult>> {
+            self.app
+                .acquire_token_silent(self.scopes(set), account)
+                .await
+        }
+
+        /// Silent with options and errors.
+        pub async fn silent_with_error(
+            &self,
+            set: usize,
+            account: &Account,
+            options: SilentOptions,
+        ) -> Result<Option<AuthenticationResult>> {
+            self.app
+                .acquire_token_silent_with_error(self.scopes(set), account, options)
+                .await
+        }
+
+        /// Refresh token redemption.
+        pub async fn by_refresh_token(
+            &self,
+            refresh_token: &str,
+            set: usize,
+        ) -> Result<AuthenticationResult> {
+            self.app
+                .acquire_token_by_refresh_token(refresh_token, self.scopes(set))
+                .await
+        }
+    }
 }

@@ -1,8 +1,117 @@
-//! `#[msal_app(config = "msal.toml")]`: a thin proc macro over `msal-config`.
-use proc_macro::TokenStream;
+//! `#[msal_app(config = "msal.toml")]`: a thin proc macro over [`msal_config`].
+//!
+//! Use it through the `msal` crate (`msal::msal_app`), whose documentation shows what it
+//! generates, with examples that compile. This crate only reads the file, asks
+//! `msal-config` whether it is valid, and turns one app into code that calls the runtime.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-/// Generates a strongly typed client for one app of `msal.toml`.
+mod args;
+mod expand;
+mod load;
+
+use proc_macro::TokenStream;
+use std::path::PathBuf;
+
+/// Turns a unit struct into a typed client for one `[apps.NAME]` of `msal.toml`.
+///
+/// ```text
+/// #[msal_app(config = "msal.toml")]                        // app `orders_daemon`
+/// pub struct OrdersDaemon;
+///
+/// #[msal_app(config = "../msal.toml", app = "orders_api")]  // workspace-level file, explicit app
+/// pub(crate) struct Api;
+/// ```
+///
+/// # Arguments
+///
+/// * `config = "PATH"` (required): the file. A relative path is resolved against the
+///   directory of the crate's `Cargo.toml` (`CARGO_MANIFEST_DIR`), so a workspace-level
+///   file shared by several member crates is `config = "../msal.toml"` (one level per
+///   directory between the member and the workspace root). If no such file exists there,
+///   the directory of the source file holding the attribute is tried (as `include_str!`
+///   does): that is how generated test crates such as trybuild's, whose manifest lives
+///   under `target/`, find a config next to their test file. An absolute path is used as
+///   is.
+/// * `app = "NAME"` (optional): the app key; by default the struct's name in snake_case
+///   (`OrdersDaemon` → `orders_daemon`).
+///
+/// # Compile-time checks
+///
+/// Every rule of `msal-config` runs; each problem of the file is its own
+/// `compile_error!` on the `config = "..."` string, reading
+/// `msal.toml:LINE:COL: error: MESSAGE [CODE]` with the offending line, a caret and a
+/// `help:` ("did you mean ..."). Paths in messages are shown as written in the
+/// attribute, so they do not depend on where the crate is checked out. An unknown app is
+/// reported on the `app = "..."` string or the struct's name.
+///
+/// The expansion includes the file with `include_bytes!`/`include_str!`, so cargo
+/// rebuilds the crate when it changes. rust-analyzer caches expansions: after editing
+/// `msal.toml`, save the file that holds `#[msal_app]` to refresh completions.
+///
+/// The absolute path of the file and its text are compiled into the program (for
+/// `from_env()`); `msal.toml` never holds secrets, which the checks enforce.
+///
+/// # Generated items
+///
+/// For `pub struct OrdersDaemon;`: the struct (wrapping a
+/// `msal::ConfidentialClientApplication`; `Clone`, a secret-free `Debug`, `Send + Sync`),
+/// `OrdersDaemonScopes` (one typed field per scope set), constructors (`from_env`,
+/// `from_env_with`, `from_config`, `builder` + `from_builder`, `from_application`) and one
+/// method per operation of each enabled grant. Do not derive `Clone` or `Debug` on the
+/// struct yourself, and do not define inherent items of these names.
 #[proc_macro_attribute]
-pub fn msal_app(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn msal_app(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = expand::Context {
+        manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        source_file: source_file(),
+    };
+    expand::expand(attr.into(), item.into(), &cx).into()
+}
+
+/// The absolute path of the file holding the attribute (rustc may report it relative to
+/// its working directory).
+fn source_file() -> Option<PathBuf> {
+    let file = proc_macro::Span::call_site().local_file()?;
+    if file.is_absolute() {
+        Some(file)
+    } else {
+        std::env::current_dir().ok().map(|d| d.join(file))
+    }
+}
+
+/// The closest candidate within edit distance 2 (for "did you mean").
+pub(crate) fn suggest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(input, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn suggestions() {
+        assert_eq!(super::suggest("confg", &["config", "app"]), Some("config"));
+        assert_eq!(super::suggest("ap", &["config", "app"]), Some("app"));
+        assert_eq!(super::suggest("path", &["config", "app"]), None);
+        assert_eq!(super::levenshtein("kitten", "sitting"), 3);
+    }
 }
