@@ -1,0 +1,38 @@
+//! trybuild UI tests of `#[msal_app]`.
+//!
+//! * `tests/ui/fail/*.rs`: one case per `msal.toml` rule of `msal-config` (each with its own
+//!   small `.toml` next to it) and the attribute's own errors. Their `.stderr` files hold
+//!   only the macro's messages (`FILE:LINE:COL: error: ... [CODE]`, the quoted line, the
+//!   caret, `help:`) plus rustc's location arrow, so they survive compiler updates.
+//! * `tests/ui/fail/types/*.rs`: type-level guarantees (a method only for an enabled grant,
+//!   a scope set only for its own app, `.default` sets only for client credentials). These
+//!   are rustc's own type errors, whose wording changes between compiler versions, so they
+//!   run on stable only.
+//! * `tests/ui/pass/*.rs`: a daemon, a web app, a web API with OBO, several apps of one
+//!   file; built and run (no network I/O).
+//!
+//! trybuild compiles the cases in a crate under `target/tests/trybuild/`, so its
+//! `CARGO_MANIFEST_DIR` is not this repository: `#[msal_app]` then finds `config = "x.toml"`
+//! next to the case's source file (its documented fallback, like `include_str!`).
+//! Regenerate expectations with `TRYBUILD=overwrite cargo test --test macro_ui` and review
+//! the diff.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/fail/*.rs");
+    if rustc_is_stable() {
+        t.compile_fail("tests/ui/fail/types/*.rs");
+    }
+    t.pass("tests/ui/pass/*.rs");
+}
+
+#[rustversion::stable]
+fn rustc_is_stable() -> bool {
+    true
+}
+
+#[rustversion::not(stable)]
+fn rustc_is_stable() -> bool {
+    false
+}

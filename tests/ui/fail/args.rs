@@ -1,0 +1,20 @@
+//! The attribute's own arguments: missing `config`, an unknown argument (with "did you
+//! mean"), a value that is not a string, an argument given twice.
+use msal::msal_app;
+
+#[msal_app]
+pub struct NoArgs;
+
+#[msal_app(app = "orders_daemon")]
+pub struct NoConfig;
+
+#[msal_app(confg = "args.toml")]
+pub struct Typo;
+
+#[msal_app(config = args.toml)]
+pub struct NotAString;
+
+#[msal_app(config = "args.toml", config = "args.toml")]
+pub struct Twice;
+
+fn main() {}
