@@ -536,3 +536,179 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"[defaults]
+authority = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+
+[apps.orders_daemon]
+client_id = "00000000-0000-0000-0000-0000000000a1"
+credential = { kind = "secret", env = "S" }
+grants = ["client_credentials"]
+scopes.graph = ["https://graph.microsoft.com/.default"]
+
+[apps.orders_api]
+client_id = "00000000-0000-0000-0000-0000000000c3"
+credential = { kind = "secret", env = "S" }
+grants = ["on_behalf_of", "refresh_token"]
+scopes.inventory = ["api://inventory/Items.Read"]
+"#;
+
+    /// A directory holding `msal.toml` with `src`, as the manifest directory.
+    fn cx(src: &str) -> (Context, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "msal-macros-expand-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("msal.toml"), src).unwrap();
+        let cx = Context {
+            manifest_dir: Some(dir.clone()),
+            source_file: None,
+        };
+        (cx, dir)
+    }
+
+    fn run(attr: TokenStream, item: TokenStream, src: &str) -> String {
+        let (cx, dir) = cx(src);
+        let out = expand(attr, item, &cx).to_string();
+        std::fs::remove_dir_all(dir).ok();
+        out
+    }
+
+    fn errors(out: &str) -> usize {
+        out.matches("compile_error").count()
+    }
+
+    #[test]
+    fn methods_follow_the_grants() {
+        let daemon = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            SRC,
+        );
+        assert_eq!(errors(&daemon), 0, "{daemon}");
+        assert!(daemon.contains("fn acquire_token_for_client"));
+        assert!(daemon.contains("fn remove_tokens_for_client"));
+        assert!(!daemon.contains("fn acquire_token_on_behalf_of"));
+        assert!(!daemon.contains("fn acquire_token_silent"));
+        assert!(daemon.contains("pub struct OrdersDaemonScopes"));
+        assert!(daemon.contains("include_bytes"));
+
+        let api = run(
+            quote!(config = "msal.toml", app = "orders_api"),
+            quote!(
+                pub(crate) struct Api;
+            ),
+            SRC,
+        );
+        assert_eq!(errors(&api), 0, "{api}");
+        assert!(!api.contains("fn acquire_token_for_client"));
+        assert!(api.contains("fn acquire_token_on_behalf_of"));
+        assert!(api.contains("fn acquire_token_by_refresh_token"));
+        assert!(api.contains("fn acquire_token_silent"));
+        assert!(!api.contains("fn initiate_auth_code_flow"));
+        assert!(api.contains("pub (crate) fn from_env"));
+        assert!(api.contains(":: msal :: scope :: UserScopes"));
+    }
+
+    #[test]
+    fn every_diagnostic_is_its_own_error_and_the_item_is_kept() {
+        let bad = SRC
+            .replace("00000000-0000-0000-0000-0000000000a1", "nope")
+            .replace("refresh_token", "refresh_tokn");
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            &bad,
+        );
+        assert_eq!(errors(&out), 2, "{out}");
+        assert!(out.contains("msal.toml:5:13: error: "), "{out}");
+        assert!(out.contains("E0502-unknown-grant"), "{out}");
+        assert!(out.contains("pub struct OrdersDaemon ;"), "{out}");
+        assert!(
+            out.contains("include_bytes"),
+            "a fix must trigger a rebuild: {out}"
+        );
+        // Diagnostics name the file as written: the absolute path appears only in the
+        // `include_bytes!`.
+        let (cx, dir) = cx(&bad);
+        let out = expand(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct OrdersDaemon;
+            ),
+            &cx,
+        )
+        .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(out.matches(&*dir.to_string_lossy()).count(), 1, "{out}");
+    }
+
+    #[test]
+    fn unknown_app_suggests_and_names_the_file_as_written() {
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct OrdersDeamon;
+            ),
+            SRC,
+        );
+        assert_eq!(errors(&out), 1, "{out}");
+        assert!(
+            out.contains("app `orders_deamon` is not declared in msal.toml"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `orders_daemon`?"), "{out}");
+    }
+
+    #[test]
+    fn item_shape_and_missing_file() {
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct A {
+                    x: u8,
+                }
+            ),
+            SRC,
+        );
+        assert!(out.contains("goes on a unit struct"), "{out}");
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct A<T>;
+            ),
+            SRC,
+        );
+        assert!(out.contains("cannot be generic"), "{out}");
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                enum E {}
+            ),
+            SRC,
+        );
+        assert!(out.contains("goes on a unit struct"), "{out}");
+        let out = run(
+            quote!(config = "other.toml"),
+            quote!(
+                struct A;
+            ),
+            SRC,
+        );
+        assert!(
+            out.contains("other.toml: error: cannot read `other.toml`"),
+            "{out}"
+        );
+        assert!(out.contains("E0001-file-unreadable"), "{out}");
+    }
+}
