@@ -119,10 +119,27 @@ fn generate(
     let cfg = match &parsed.result {
         Ok(cfg) => cfg,
         Err(diags) => {
-            let mut errors: Vec<TokenStream> = diags
-                .iter()
-                .map(|d| error(lit.span(), &render(d, &loc, &parsed.source)))
-                .collect();
+            let mut errors: Vec<TokenStream> = if parsed.first_report() {
+                diags
+                    .iter()
+                    .map(|d| error(lit.span(), &render(d, &loc, &parsed.source)))
+                    .collect()
+            } else {
+                // Another #[msal_app] of this crate reported them all already.
+                let n = diags.len();
+                let first = diags
+                    .iter()
+                    .next()
+                    .map_or(String::new(), |d| render(d, &loc, &parsed.source));
+                vec![error(
+                    lit.span(),
+                    &format!(
+                        "{} has {n} problem{} (all reported at the first #[msal_app] naming it); the first:\n{first}",
+                        loc.display.display(),
+                        if n == 1 { "" } else { "s" },
+                    ),
+                )]
+            };
             errors.push(track(&loc));
             return Err(errors);
         }
@@ -651,6 +668,35 @@ scopes.inventory = ["api://inventory/Items.Read"]
         .to_string();
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(out.matches(&*dir.to_string_lossy()).count(), 1, "{out}");
+    }
+
+    #[test]
+    fn a_broken_file_is_reported_in_full_once_per_crate() {
+        let bad = SRC.replace("refresh_token", "refresh_tokn");
+        let (cx, dir) = cx(&bad);
+        let first = expand(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct OrdersDaemon;
+            ),
+            &cx,
+        );
+        let second = expand(
+            quote!(config = "msal.toml"),
+            quote!(
+                struct OrdersApi;
+            ),
+            &cx,
+        );
+        std::fs::remove_dir_all(&dir).ok();
+        let (first, second) = (first.to_string(), second.to_string());
+        assert_eq!(errors(&first), 1, "{first}");
+        assert!(first.starts_with("struct OrdersDaemon"), "{first}");
+        assert_eq!(errors(&second), 1, "{second}");
+        assert!(
+            second.contains("msal.toml has 1 problem (all reported at the first #[msal_app] naming it); the first:\\nmsal.toml:13:"),
+            "{second}"
+        );
     }
 
     #[test]

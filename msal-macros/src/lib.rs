@@ -43,7 +43,9 @@ use std::path::PathBuf;
 /// `msal.toml:LINE:COL: error: MESSAGE [CODE]` with the offending line, a caret and a
 /// `help:` ("did you mean ..."). Paths in messages are shown as written in the
 /// attribute, so they do not depend on where the crate is checked out. An unknown app is
-/// reported on the `app = "..."` string or the struct's name.
+/// reported on the `app = "..."` string or the struct's name. When several structs of a
+/// crate name the same broken file, the first reports every problem and each of the others
+/// one summary error (with the first problem), rather than repeating them all per struct.
 ///
 /// The expansion includes the file with `include_bytes!`/`include_str!`, so cargo
 /// rebuilds the crate when it changes. rust-analyzer caches expansions: after editing

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use msal_config::{Config, Diagnostics};
@@ -73,6 +74,17 @@ pub(crate) fn normalize(p: &Path) -> PathBuf {
 pub(crate) struct Parsed {
     pub source: String,
     pub result: Result<Config, Diagnostics>,
+    /// Set once an expansion has reported this parse's diagnostics in full.
+    reported: AtomicBool,
+}
+
+impl Parsed {
+    /// `true` for the first caller only: the first `#[msal_app]` of a compilation that
+    /// names a broken file reports every problem; later ones in the same crate say so
+    /// briefly, instead of repeating every problem once per struct.
+    pub(crate) fn first_report(&self) -> bool {
+        !self.reported.swap(true, Ordering::Relaxed)
+    }
 }
 
 type Cache = Mutex<HashMap<PathBuf, Arc<Parsed>>>;
@@ -97,7 +109,11 @@ pub(crate) fn read_and_parse(loc: &Located) -> std::io::Result<Arc<Parsed>> {
         }
     }
     let result = Config::parse(&loc.abs, &source);
-    let parsed = Arc::new(Parsed { source, result });
+    let parsed = Arc::new(Parsed {
+        source,
+        result,
+        reported: AtomicBool::new(false),
+    });
     map.insert(loc.abs.clone(), parsed.clone());
     Ok(parsed)
 }
@@ -176,6 +192,8 @@ mod tests {
         let b = read_and_parse(&loc).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(a.result.is_err());
+        assert!(a.first_report());
+        assert!(!b.first_report());
         std::fs::write(&path, "[apps]\n# edited\n").unwrap();
         let c = read_and_parse(&loc).unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
