@@ -290,62 +290,6 @@ fn describe(src: &Source) -> String {
     }
 }
 
-/// Checks that a config loaded at run time still has the shape code was generated for:
-/// app `name` with exactly these grants and at least these scope sets (with the same
-/// scopes). `#[msal_app]`'s `from_config` calls it, so a deployed file cannot quietly
-/// drop a grant the binary relies on.
-///
-/// ```
-/// use msal_runtime::config;
-/// let src = r#"
-/// [apps.daemon]
-/// client_id  = "00000000-0000-0000-0000-000000000001"
-/// authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
-/// credential = { kind = "secret", env = "S" }
-/// grants     = ["client_credentials"]
-/// scopes.graph = ["https://graph.microsoft.com/.default"]
-/// "#;
-/// let app = config::resolve_app("msal.toml".as_ref(), src, "daemon", &|_| None).unwrap();
-/// let graph: &[&str] = &["https://graph.microsoft.com/.default"];
-/// assert!(config::check_shape(&app, &["client_credentials"], &[("graph", graph)]).is_ok());
-/// assert!(config::check_shape(&app, &["on_behalf_of"], &[]).is_err());
-/// ```
-pub fn check_shape(app: &AppConfig, grants: &[&str], scope_sets: &[(&str, &[&str])]) -> Result<()> {
-    let have: Vec<&str> = app.grants.iter().map(|g| g.as_str()).collect();
-    let mut want: Vec<&str> = grants.to_vec();
-    want.sort_unstable();
-    let mut have_sorted = have.clone();
-    have_sorted.sort_unstable();
-    if want != have_sorted {
-        return Err(Error::ConfigFile(format!(
-            "app `{}` enables grants [{}] but this program was compiled for [{}]",
-            app.name,
-            have.join(", "),
-            grants.join(", ")
-        )));
-    }
-    for (set, scopes) in scope_sets {
-        match app.scopes.get(*set) {
-            Some(s)
-                if s.scopes
-                    .iter()
-                    .map(String::as_str)
-                    .eq(scopes.iter().copied()) => {}
-            Some(_) => return Err(Error::ConfigFile(format!(
-                "app `{}`: scope set `{set}` differs from the one this program was compiled with",
-                app.name
-            ))),
-            None => {
-                return Err(Error::ConfigFile(format!(
-                    "app `{}` has no scope set `{set}`, which this program was compiled with",
-                    app.name
-                )))
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,15 +360,5 @@ scopes.graph = ["https://graph.microsoft.com/.default"]
         std::fs::write(dir.join("token.jwt"), "second").unwrap();
         assert_eq!(cb(&ctx).unwrap(), "second");
         std::fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn shape_mismatch_is_reported() {
-        let app = resolve_app(Path::new("msal.toml"), SRC, "daemon", &env).unwrap();
-        let g: &[&str] = &["https://graph.microsoft.com/.default"];
-        assert!(check_shape(&app, &["client_credentials"], &[("graph", g)]).is_ok());
-        let other: &[&str] = &["https://storage.azure.com/.default"];
-        assert!(check_shape(&app, &["client_credentials"], &[("graph", other)]).is_err());
-        assert!(check_shape(&app, &["client_credentials"], &[("mail", g)]).is_err());
     }
 }
