@@ -215,7 +215,25 @@ fn credential(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<C
     }
 }
 
-fn token_cache(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<TokenCache> {
+/// The token cache back-end `app` names (`token_cache`): in memory, a locked file, or
+/// Redis (its URL read through `env` when the config names a variable). No credential is
+/// needed, so tools can inspect a cache without the app's secret.
+///
+/// ```
+/// use msal_runtime::config;
+/// let src = r#"
+/// [apps.daemon]
+/// client_id  = "00000000-0000-0000-0000-000000000001"
+/// authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+/// credential = { kind = "secret", env = "S" }
+/// grants     = ["client_credentials"]
+/// scopes.graph = ["https://graph.microsoft.com/.default"]
+/// "#;
+/// let app = config::resolve_app("msal.toml".as_ref(), src, "daemon", &|_| None).unwrap();
+/// let cache = config::token_cache(&app, &|_| None).unwrap();
+/// assert!(cache.access_tokens().is_empty());
+/// ```
+pub fn token_cache(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<TokenCache> {
     match &app.token_cache {
         CacheSpec::Memory => Ok(TokenCache::new()),
         CacheSpec::File { path } => TokenCache::file(path.clone()),

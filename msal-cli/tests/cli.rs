@@ -1,0 +1,319 @@
+//! The `msal` command, run as a process: diagnostics, tokens from the loopback test
+//! authority, cache listing, exit codes.
+
+use msal_testkit::{AppRegistration, TestAuthority};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CLIENT_ID: &str = "a0b1c2d3-0000-4000-8000-00000000c11e";
+const SECRET: &str = "cli-s3cr3t-value";
+
+fn msal(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_msal"));
+    cmd.args(args)
+        .env_remove("MSAL_PROFILE")
+        // Belt and braces: nothing here may probe the Azure metadata address.
+        .env(
+            "MSAL_IMDS_ENDPOINT",
+            "http://127.0.0.1:9/metadata/instance/compute",
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the msal binary runs")
+}
+
+/// Runs the command off the async runtime, so the test authority keeps serving.
+async fn msal_async(args: Vec<String>, env: Vec<(String, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        msal(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("msal-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+#[test]
+fn the_example_config_is_clean() {
+    let o = msal(
+        &["check", repo_file("msal.toml.example").to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ok, 3 app(s)"), "{out}");
+    for app in ["orders_daemon", "orders_web", "orders_api"] {
+        assert!(out.contains(app), "{out}");
+    }
+    // The staging profile is valid too.
+    let o = msal(
+        &[
+            "check",
+            repo_file("msal.toml.example").to_str().unwrap(),
+            "--profile",
+            "staging",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("profile: staging"));
+}
+
+#[test]
+fn the_example_is_the_reference_config() {
+    let example = std::fs::read_to_string(repo_file("msal.toml.example")).unwrap();
+    let reference = std::fs::read_to_string(repo_file("msal-config/reference.toml")).unwrap();
+    let body = |s: &str, skip: usize| s.lines().skip(skip).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        body(&example, 4),
+        body(&reference, 1),
+        "msal.toml.example drifted from msal-config/reference.toml"
+    );
+}
+
+const TEN_MISTAKES: &str = r#"[defaults]
+timeout_secs = 0
+
+[apps.daemon]
+client_id = "not-a-guid"
+authority = "http://login.microsoftonline.com/contoso.onmicrosoft.com"
+credential = { kind = "secret", value = "hunter2" }
+grants = ["client_credentials", "implicit"]
+scopes.graph = ["https://graph.microsoft.com/.default", "User.Read"]
+clinet_capabilities = ["cp1"]
+
+[apps.web]
+client_id = "00000000-0000-0000-0000-000000000002"
+authority = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+credential = { kind = "secret", env = "WEB_SECRET" }
+grants = ["authorization_code"]
+scopes.user = ["User.Read", "User.Read"]
+scopes.empty = []
+"#;
+
+#[test]
+fn ten_mistakes_are_ten_errors_on_their_lines() {
+    let dir = temp_dir();
+    let path = dir.join("msal.toml");
+    std::fs::write(&path, TEN_MISTAKES).unwrap();
+    let o = msal(&["check", path.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("has 10 problems"), "{err}");
+    let p = path.display().to_string();
+    // timeout, client id, http authority, inline secret, unknown grant, mixed .default set,
+    // misspelled key, missing redirect_uri, duplicate scope, empty set.
+    let mut lines: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{p}:")))
+        .filter(|l| l.contains(": error:"))
+        .map(|l| l.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines.len(), 10, "{err}");
+    for expected in [2, 5, 6, 7, 8, 9, 10, 16, 17, 18] {
+        assert!(
+            lines.contains(&expected),
+            "no error on line {expected}: {err}"
+        );
+    }
+    assert!(err.contains("did you mean `client_capabilities`"), "{err}");
+}
+
+#[test]
+fn unknown_app_suggests_the_right_one() {
+    let o = msal(
+        &[
+            "cache",
+            "show",
+            "--config",
+            repo_file("msal.toml.example").to_str().unwrap(),
+            "--app",
+            "orders_deamon",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `orders_daemon`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn loopback_config(auth: &TestAuthority, dir: &Path, secret_var: &str) -> PathBuf {
+    let path = dir.join("msal.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[apps.daemon]
+client_id = "{CLIENT_ID}"
+authority = "{authority}"
+instance_discovery = false
+credential = {{ kind = "secret", env = "{secret_var}" }}
+grants = ["client_credentials"]
+scopes.graph = ["https://graph.microsoft.com/.default"]
+token_cache = {{ kind = "file", path = "cache.json" }}
+"#,
+            authority = auth.authority(auth.tenant_id()),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_then_cache_show() {
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration::with_secret(CLIENT_ID, SECRET));
+    let dir = temp_dir();
+    let config = loopback_config(&auth, &dir, "CLI_TEST_SECRET");
+    let ca = auth.ca_path().display().to_string();
+    let base = |json: bool| {
+        let mut a = vec![
+            "token".to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--app".into(),
+            "daemon".into(),
+            "--scopes".into(),
+            "graph".into(),
+            "--ca-bundle".into(),
+            ca.clone(),
+        ];
+        if json {
+            a.push("--json".into());
+        }
+        a
+    };
+    let env = vec![("CLI_TEST_SECRET".to_string(), SECRET.to_string())];
+
+    let o = msal_async(base(false), env.clone()).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_string();
+    let claims = auth
+        .verify_access_token(&token)
+        .expect("a token the authority signed");
+    assert_eq!(
+        claims["appid"].as_str().or(claims["azp"].as_str()),
+        Some(CLIENT_ID)
+    );
+    assert_eq!(auth.token_requests().len(), 1);
+
+    // Second process: served from the file cache, as JSON.
+    let o = msal_async(base(true), env.clone()).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON output");
+    assert_eq!(v["token_source"], "cache");
+    assert_eq!(v["access_token"], token.as_str());
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].as_u64().unwrap() > 0);
+    assert_eq!(auth.token_requests().len(), 1, "no second request");
+
+    // The cache listing never shows the token.
+    let o = msal_async(
+        vec![
+            "cache".into(),
+            "show".into(),
+            "--config".into(),
+            config.display().to_string(),
+            "--app".into(),
+            "daemon".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("AccessToken"), "{out}");
+    assert!(
+        out.contains("https://graph.microsoft.com/.default"),
+        "{out}"
+    );
+    assert!(out.contains("<redacted>"), "{out}");
+    assert!(!out.contains(&token), "the token leaked: {out}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_tell_refusal_network_and_credential_apart() {
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration::with_secret(CLIENT_ID, SECRET));
+    let dir = temp_dir();
+    let config = loopback_config(&auth, &dir, "CLI_TEST_SECRET_2");
+    let args = |config: &Path| -> Vec<String> {
+        [
+            "token",
+            "--config",
+            config.to_str().unwrap(),
+            "--app",
+            "daemon",
+            "--scopes",
+            "graph",
+            "--ca-bundle",
+            auth.ca_path().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+
+    // A wrong secret: the authority refuses (3); its error is shown, the secret is not.
+    let wrong = "definitely-not-the-secret";
+    let o = msal_async(
+        args(&config),
+        vec![("CLI_TEST_SECRET_2".into(), wrong.into())],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid_client"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(wrong));
+    assert!(!stdout(&o).contains(wrong));
+
+    // The secret's variable is unset: a credential problem (5) that names it.
+    let o = msal_async(args(&config), vec![]).await;
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CLI_TEST_SECRET_2"), "{}", stderr(&o));
+
+    // Nothing listens: a network failure (4).
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!(":{}/", auth.port()), &format!(":{closed}/"));
+    let dead = dir.join("dead.toml");
+    std::fs::write(&dead, text).unwrap();
+    let o = msal_async(
+        args(&dead),
+        vec![("CLI_TEST_SECRET_2".into(), SECRET.into())],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+
+    // An unknown scope set is a usage error (2).
+    let mut a = args(&config);
+    a[6] = "grpah".into();
+    let o = msal_async(a, vec![("CLI_TEST_SECRET_2".into(), SECRET.into())]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("graph"));
+    std::fs::remove_dir_all(dir).ok();
+}
