@@ -1,4 +1,5 @@
-//! Quickstart: app-only tokens with a secret and with a certificate, then one from the cache.
+//! Quickstart: app-only tokens with a secret and with a certificate, then one from the cache,
+//! then the daemon declared in `msal.toml.example` (its `local` profile).
 //!
 //! `cargo run --example quickstart` starts the in-process test authority (msal-testkit) on
 //! loopback and talks to it over HTTPS. With `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
@@ -101,6 +102,45 @@ async fn local() -> Result<()> {
         "token requests sent: {}, cached access tokens: {}",
         authority.token_requests().len(),
         cache.access_tokens().len()
+    );
+
+    from_msal_toml(&authority, &tenant).await
+}
+
+/// The `orders_daemon` app of msal.toml.example, with its `local` profile: the app as a
+/// service would declare it, pointed at the embedded authority by run-time overrides
+/// (`MSAL_PROFILE`, `MSAL_ORDERS_DAEMON_*`), its secret read from its variable.
+async fn from_msal_toml(authority: &TestAuthority, tenant: &str) -> Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("msal.toml.example");
+    let source = std::fs::read_to_string(&path)?;
+    let secret = "orders-daemon-secret";
+    let authority_url = authority.authority(tenant);
+    let ca = authority.ca_path().display().to_string();
+    // What the process environment would hold in a deployment.
+    let env = |k: &str| -> Option<String> {
+        match k {
+            "MSAL_PROFILE" => Some("local".into()),
+            "MSAL_ORDERS_DAEMON_AUTHORITY" => Some(authority_url.clone()),
+            "MSAL_ORDERS_DAEMON_CA_BUNDLE" => Some(ca.clone()),
+            "ORDERS_DAEMON_SECRET" => Some(secret.into()),
+            _ => None,
+        }
+    };
+    let app = msal::config::resolve_app(&path, &source, "orders_daemon", &env)?;
+    authority.register_app(AppRegistration::with_secret(app.client_id.clone(), secret));
+    let daemon = msal::config::builder(&app, &env)?.build()?;
+    println!(
+        "msal.toml.example, app orders_daemon (profile local): client {}",
+        app.client_id
+    );
+    let graph = &app.scopes["graph"].scopes;
+    show(
+        "client credentials, from msal.toml:",
+        &daemon.acquire_token_for_client(graph).await?,
+    );
+    show(
+        "again, from msal.toml:",
+        &daemon.acquire_token_for_client(graph).await?,
     );
     Ok(())
 }

@@ -19,3 +19,5 @@ echo "== cargo test"
 cargo test --workspace --all-targets
 echo "== doc tests"
 cargo test --workspace --doc
+echo "== quickstart (README's first command)"
+cargo run -q --example quickstart

@@ -177,7 +177,7 @@ fn reference_toml_parses_cleanly() {
         cfg.apps.keys().collect::<Vec<_>>(),
         ["orders_api", "orders_daemon", "orders_web"]
     );
-    assert_eq!(cfg.profiles, ["staging"]);
+    assert_eq!(cfg.profiles, ["local", "staging"]);
     let daemon = &cfg.apps["orders_daemon"];
     assert_eq!(daemon.credential.kind(), "certificate");
     assert_eq!(daemon.azure_region, Some(RegionSpec::Auto));
