@@ -997,3 +997,30 @@ async fn invalid_scopes_are_rejected_before_any_request() {
     ));
     assert!(auth.token_requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_400_is_replayed_to_an_identical_request_for_a_minute() {
+    let auth = authority().await;
+    let body = r#"{"error":"invalid_scope","error_description":"AADSTS70011: The provided value for scope is not valid.","error_codes":[70011]}"#;
+    auth.push_fault(fault(400, body, vec![], 1));
+    let app = secret_app(&auth);
+    let first = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+    assert_eq!(auth.token_requests().len(), 1);
+
+    // The same request again: answered from memory, with the same server error.
+    let again = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+    assert_eq!(auth.token_requests().len(), 1, "no second request");
+    for err in [&first, &again] {
+        let Error::Server(e) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!((e.status, e.error.as_str()), (400, "invalid_scope"));
+        assert_eq!(e.error_codes, [70011]);
+    }
+
+    // Another request (another scope) goes out and succeeds.
+    let storage = "https://storage.azure.com/.default";
+    let t = app.acquire_token_for_client(&[storage]).await.unwrap();
+    assert_eq!(t.token_source, TokenSource::IdentityProvider);
+    assert_eq!(auth.token_requests().len(), 2);
+}

@@ -47,6 +47,18 @@ pub(crate) struct Issued {
     pub correlation_id: String,
 }
 
+/// A digest of a form body (never logged; only used as a map key).
+fn body_digest(form: &[(String, String)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form {
+        ser.append_pair(k, v);
+    }
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        openssl::sha::sha256(ser.finish().as_bytes()),
+    )
+}
+
 /// How long to wait before the one retry of a failed request.
 fn backoff(retry_after: Option<u64>) -> Option<Duration> {
     match retry_after {
@@ -150,6 +162,14 @@ impl AppInner {
             form.push(("client_info".into(), "1".into()));
             form.extend(after);
             form.extend(req.fields.iter().cloned());
+            // MSAL replays a 400 for 60 s to a byte-identical request (same endpoint and
+            // body), so a caller looping on a bad grant or credential does not hammer the
+            // authority. A fresh assertion or another scope is another request.
+            let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
+            if let Some(err) = self.throttle.check(&bad_request_key) {
+                tracing::debug!(error = %err.error, "identical request refused moments ago; replaying the refusal");
+                return Err(err.into());
+            }
             let headers = self.headers(&req, &correlation_id);
             let outcome = match self.http.post_form(&endpoint, &headers, &form).await {
                 Ok(resp) => response::parse(&endpoint, &resp).map_err(|e| (e, resp.retry_after)),
@@ -188,6 +208,9 @@ impl AppInner {
                     let code = match &err {
                         Error::Server(s) => {
                             self.throttle.record(req.throttle_key.clone(), s);
+                            if s.status == 400 && s.retry_after.is_none() {
+                                self.throttle.record_bad_request(bad_request_key, s);
+                            }
                             s.error.clone()
                         }
                         Error::Http {

@@ -12,6 +12,8 @@ const CAPACITY: usize = 1024;
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// Wait used when a 429 or 5xx carries no `Retry-After` (MSAL's value for confidential clients).
 const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+/// How long a 400 is replayed to an identical request (MSAL's value).
+const BAD_REQUEST_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 pub(crate) struct Throttle {
@@ -39,6 +41,15 @@ impl Throttle {
             None if err.status == 429 || err.status >= 500 => DEFAULT_WAIT,
             None => return,
         };
+        self.insert(key, err, wait);
+    }
+
+    /// Remembers a 400 refusal of a byte-identical request (`key` covers the body).
+    pub(crate) fn record_bad_request(&self, key: String, err: &ServerError) {
+        self.insert(key, err, BAD_REQUEST_WAIT);
+    }
+
+    fn insert(&self, key: String, err: &ServerError, wait: Duration) {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if map.len() >= CAPACITY {
