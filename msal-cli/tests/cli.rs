@@ -317,3 +317,76 @@ async fn exit_codes_tell_refusal_network_and_credential_apart() {
     assert!(stderr(&o).contains("graph"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The shared authority table (msal-config/tests/authorities.tsv): every string gets the
+/// same verdict from `msal check`, the runtime builder and the config loader.
+#[test]
+fn authority_verdicts_agree_across_entry_points() {
+    use msal_runtime::{ClientCredential, ConfidentialClientApplication};
+    let table: Vec<(&str, &str)> = include_str!("../../msal-config/tests/authorities.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split_once('\t').unwrap())
+        .collect();
+    assert!(table.len() >= 40);
+
+    // One file, one app per row; `validate_authority = false` so that only the URL model
+    // speaks (an unknown host is a separate, config-only rule).
+    let app = |i: usize, input: &str| {
+        format!(
+            "[apps.a{i}]\nclient_id = \"{CLIENT_ID}\"\nvalidate_authority = false\n\
+             authority = {input:?}\ncredential = {{ kind = \"secret\", env = \"S\" }}\n\
+             grants = [\"authorization_code\"]\nredirect_uri = \"http://localhost:8400/cb\"\n\
+             scopes.s = [\"User.Read\"]\n\n"
+        )
+    };
+    let mut src = String::new();
+    let mut authority_line = Vec::new();
+    for (i, (input, _)) in table.iter().enumerate() {
+        authority_line.push(src.lines().count() + 4);
+        src.push_str(&app(i, input));
+    }
+    let dir = temp_dir();
+    let path = dir.join("msal.toml");
+    std::fs::write(&path, &src).unwrap();
+    let check = msal(&["check", path.to_str().unwrap()], &[]);
+    let report = stderr(&check);
+    let env = |k: &str| (k == "S").then(|| "secret".to_string());
+
+    let mut disagreements = Vec::new();
+    for (i, (input, want)) in table.iter().enumerate() {
+        let want_ok = !want.starts_with("error");
+        let flagged = report.contains(&format!("msal.toml:{}:", authority_line[i]));
+        let built = ConfidentialClientApplication::builder(CLIENT_ID)
+            .authority(*input)
+            .client_credential(ClientCredential::secret("s"))
+            .build();
+        // The loader checks a whole file: give it one with just this app.
+        let loaded =
+            msal_runtime::config::resolve_app(&path, &app(i, input), &format!("a{i}"), &env);
+        let verdict = |a: &msal_runtime::Authority| format!("{} {} {}", a.kind(), a.tenant(), a);
+        let (built_ok, loaded_ok) = (built.is_ok(), loaded.is_ok());
+        if flagged == want_ok || built_ok != want_ok || loaded_ok != want_ok {
+            disagreements.push(format!(
+                "{input:?} (want {want}): check flagged={flagged} builder ok={built_ok} loader ok={loaded_ok}"
+            ));
+            continue;
+        }
+        if let (Ok(app), Ok(cfg)) = (built, loaded) {
+            for (who, got) in [
+                ("builder", verdict(app.authority())),
+                ("loader", verdict(&cfg.authority)),
+            ] {
+                if got != *want {
+                    disagreements.push(format!("{input:?}: {who} says `{got}`, want `{want}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{}\n--- msal check said:\n{report}",
+        disagreements.join("\n")
+    );
+    assert!(!check.status.success(), "the file has invalid authorities");
+}

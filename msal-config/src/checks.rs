@@ -1,8 +1,5 @@
 //! Pure checks on single values, shared by the file walker and the env overlay.
 
-use crate::model::AuthorityKind;
-use crate::url;
-
 /// `8-4-4-4-12` hex digits.
 pub(crate) fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
@@ -78,121 +75,6 @@ pub(crate) fn is_header_value(s: &str) -> bool {
     s.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
-/// Hosts of Entra ID (public and sovereign clouds).
-pub const KNOWN_AAD_HOSTS: &[&str] = &[
-    "login.microsoftonline.com",
-    "login.microsoft.com",
-    "login.windows.net",
-    "sts.windows.net",
-    "login.chinacloudapi.cn",
-    "login.partner.microsoftonline.cn",
-    "login.microsoftonline.de",
-    "login-us.microsoftonline.com",
-    "login.microsoftonline.us",
-    "login.usgovcloudapi.net",
-    "login.sovcloud-identity.fr",
-    "login.sovcloud-identity.de",
-    "login.sovcloud-identity.sg",
-];
-
-const B2C_HOST_SUFFIXES: &[&str] = &[
-    ".b2clogin.com",
-    ".b2clogin.cn",
-    ".b2clogin.us",
-    ".b2clogin.de",
-];
-
-/// Tenants that do not name one directory.
-pub(crate) const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
-
-/// An `authority` URL, split and classified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParsedAuthority {
-    pub host: String,
-    pub tenant: String,
-    /// Known kind; unknown hosts are [`AuthorityKind::Custom`] with `known_host == false`.
-    pub kind: AuthorityKind,
-    /// The host is a known cloud, B2C/CIAM/ADFS (known to the developer) or loopback.
-    pub trusted: bool,
-}
-
-/// Why an authority URL is rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AuthorityError {
-    Invalid(String),
-    Insecure,
-    NoTenant,
-}
-
-/// Parses and classifies an `authority` (msal-protocol §2.1, §2.2).
-pub(crate) fn parse_authority(s: &str) -> Result<ParsedAuthority, AuthorityError> {
-    let u = url::parse(s).map_err(AuthorityError::Invalid)?;
-    check_web_url(&u).map_err(|e| match e {
-        WebUrlError::Insecure => AuthorityError::Insecure,
-        WebUrlError::Invalid(m) => AuthorityError::Invalid(m),
-    })?;
-    if u.userinfo.is_some() {
-        return Err(AuthorityError::Invalid(
-            "it contains user information (`user@`)".into(),
-        ));
-    }
-    if u.fragment.is_some() {
-        return Err(AuthorityError::Invalid("it has a `#fragment`".into()));
-    }
-    let host = u.host.clone();
-    let segments: Vec<&str> = u.segments().collect();
-    let ciam = host.ends_with(".ciamlogin.com");
-    let tenant = match (segments.first(), ciam) {
-        (Some(t), _) => (*t).to_string(),
-        (None, true) => {
-            let sub = host.split('.').next().unwrap_or_default();
-            format!("{sub}.onmicrosoft.com")
-        }
-        (None, false) => return Err(AuthorityError::NoTenant),
-    };
-    let kind = if ciam {
-        AuthorityKind::Ciam
-    } else if B2C_HOST_SUFFIXES.iter().any(|s| host.ends_with(s))
-        || segments
-            .get(1)
-            .is_some_and(|p| p.to_ascii_lowercase().starts_with("b2c_"))
-    {
-        AuthorityKind::B2c
-    } else if tenant.eq_ignore_ascii_case("adfs") {
-        AuthorityKind::Adfs
-    } else if KNOWN_AAD_HOSTS.contains(&host.as_str()) {
-        AuthorityKind::Aad
-    } else {
-        AuthorityKind::Custom
-    };
-    let trusted = kind != AuthorityKind::Custom || u.is_loopback();
-    Ok(ParsedAuthority {
-        host,
-        tenant,
-        kind,
-        trusted,
-    })
-}
-
-/// Why a URL is not usable for talking to an identity provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum WebUrlError {
-    Invalid(String),
-    Insecure,
-}
-
-/// `https`, or `http` on a loopback host.
-pub(crate) fn check_web_url(u: &url::Url<'_>) -> Result<(), WebUrlError> {
-    match u.scheme.as_str() {
-        "https" => Ok(()),
-        "http" if u.is_loopback() => Ok(()),
-        "http" => Err(WebUrlError::Insecure),
-        other => Err(WebUrlError::Invalid(format!(
-            "scheme `{other}` is not `https`"
-        ))),
-    }
-}
-
 /// A scope set's properties: is it a `.default` set, and which resource it targets.
 pub(crate) fn scope_resource(scope: &str) -> Option<String> {
     // `https://graph.microsoft.com/User.Read` -> `https://graph.microsoft.com`,
@@ -260,66 +142,6 @@ mod tests {
         assert_eq!(to_snake("HTTPClient"), "http_client");
         assert_eq!(to_snake("Api2Client"), "api2_client");
         assert_eq!(to_snake("already_snake"), "already_snake");
-    }
-
-    #[test]
-    fn authority_kinds() {
-        let k = |s| parse_authority(s).unwrap().kind;
-        assert_eq!(
-            k("https://login.microsoftonline.com/contoso.com"),
-            AuthorityKind::Aad
-        );
-        assert_eq!(k("https://login.chinacloudapi.cn/t"), AuthorityKind::Aad);
-        assert_eq!(
-            k("https://login.sovcloud-identity.sg/t"),
-            AuthorityKind::Aad
-        );
-        assert_eq!(
-            k("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signin"),
-            AuthorityKind::B2c
-        );
-        assert_eq!(
-            k("https://id.contoso.com/contoso.onmicrosoft.com/b2c_1_susi"),
-            AuthorityKind::B2c
-        );
-        assert_eq!(k("https://contoso.ciamlogin.com/"), AuthorityKind::Ciam);
-        assert_eq!(k("https://fs.contoso.com/adfs"), AuthorityKind::Adfs);
-        assert_eq!(k("https://idp.example.com/tenant"), AuthorityKind::Custom);
-        assert!(
-            !parse_authority("https://idp.example.com/tenant")
-                .unwrap()
-                .trusted
-        );
-        assert!(
-            parse_authority("http://localhost:8080/tenant")
-                .unwrap()
-                .trusted
-        );
-    }
-
-    #[test]
-    fn authority_tenants() {
-        let t = |s| parse_authority(s).unwrap().tenant;
-        assert_eq!(
-            t("https://login.microsoftonline.com/Contoso.com/"),
-            "Contoso.com"
-        );
-        assert_eq!(
-            t("https://contoso.ciamlogin.com"),
-            "contoso.onmicrosoft.com"
-        );
-        assert_eq!(
-            parse_authority("https://login.microsoftonline.com/"),
-            Err(AuthorityError::NoTenant)
-        );
-        assert_eq!(
-            parse_authority("http://login.microsoftonline.com/x"),
-            Err(AuthorityError::Insecure)
-        );
-        assert!(matches!(
-            parse_authority("ftp://h/x"),
-            Err(AuthorityError::Invalid(_))
-        ));
     }
 
     #[test]

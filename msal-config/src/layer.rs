@@ -919,24 +919,24 @@ fn parse_cache(ctx: &mut Ctx, v: &Value) -> Option<CacheSpec> {
 }
 
 fn check_redis_url(s: &str) -> Result<(), Problem> {
-    let u = crate::url::parse(s).map_err(|why| {
+    let u = crate::values::absolute_url(s).map_err(|why| {
         Problem::new(
             Code::InvalidRedisUrl,
             format!("redis url is not valid: {why}"),
         )
         .help("e.g. `redis://127.0.0.1:6379/0` or `rediss://cache.example.com:6380`")
     })?;
-    if u.scheme != "redis" && u.scheme != "rediss" {
+    if u.scheme() != "redis" && u.scheme() != "rediss" {
         return Err(Problem::new(
             Code::InvalidRedisUrl,
             format!(
                 "redis url scheme `{}` must be `redis` or `rediss`",
-                u.scheme
+                u.scheme()
             ),
         )
         .help("e.g. `redis://127.0.0.1:6379/0` or `rediss://cache.example.com:6380`"));
     }
-    if u.userinfo.is_some_and(|ui| ui.contains(':')) {
+    if u.password().is_some() {
         return Err(Problem::new(
             Code::InlineSecret,
             "redis url contains a password; it would be baked into the binary",

@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authority;
 mod checks;
 mod config;
 mod ctx;
@@ -41,13 +42,12 @@ mod model;
 mod regions;
 mod resolve;
 mod suggest;
-mod url;
 mod values;
 
 #[cfg(test)]
 mod tests;
 
-pub use checks::KNOWN_AAD_HOSTS;
+pub use authority::{Authority, AuthorityError, AuthorityKind, WELL_KNOWN_HOSTS};
 
 /// The app key for a Rust type name, as `#[msal_app]` derives it when no `app = "..."`
 /// is given: `snake_case`.
@@ -64,8 +64,7 @@ pub use ctx::resolve_relative;
 pub use diagnostic::{line_col, Code, Diagnostic, Diagnostics, SourceSpan};
 pub use env::{env_override_name, ENV_OVERRIDABLE_KEYS, PROFILE_VAR};
 pub use model::{
-    AppConfig, AuthorityKind, AuthoritySpec, CacheSpec, CredentialSpec, Grant, RedisUrl,
-    RegionSpec, ScopeSet, Source,
+    AppConfig, CacheSpec, CredentialSpec, Grant, RedisUrl, RegionSpec, ScopeSet, Source,
 };
 pub use regions::KNOWN_REGIONS;
 

@@ -1,5 +1,6 @@
 //! The validated model of `msal.toml`: owned data, no secrets, spans for the macro.
 
+use crate::authority::Authority;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -33,8 +34,9 @@ pub struct AppConfig {
     pub name: String,
     /// The application (client) id, a GUID.
     pub client_id: String,
-    /// Where tokens come from.
-    pub authority: AuthoritySpec,
+    /// Where tokens come from: `authority` or `oidc_authority` (of kind
+    /// [`Oidc`](crate::authority::AuthorityKind::Oidc)), parsed by the shared model.
+    pub authority: Authority,
     /// How the app proves its identity (references only, never the secret).
     pub credential: CredentialSpec,
     /// Enabled grants (at least one).
@@ -182,57 +184,6 @@ impl AppConfig {
         }
         Ok(())
     }
-}
-
-/// The authority of an app.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthoritySpec {
-    /// `authority = "https://host/tenant"`: an Entra-style authority.
-    Authority {
-        /// The URL as written (no trailing slash added or removed).
-        url: String,
-        /// What kind of authority the URL is.
-        kind: AuthorityKind,
-        /// Lower-cased host, without port (the cache `environment`).
-        host: String,
-        /// The tenant (first path segment; for path-less CIAM `<sub>.onmicrosoft.com`).
-        tenant: String,
-    },
-    /// `oidc_authority = "https://issuer"`: a generic OpenID Connect issuer.
-    Oidc {
-        /// The issuer URL as written.
-        url: String,
-    },
-}
-
-impl AuthoritySpec {
-    /// The URL as written.
-    ///
-    /// ```
-    /// let a = msal_config::AuthoritySpec::Oidc { url: "https://id.example.com".into() };
-    /// assert_eq!(a.url(), "https://id.example.com");
-    /// ```
-    pub fn url(&self) -> &str {
-        match self {
-            AuthoritySpec::Authority { url, .. } | AuthoritySpec::Oidc { url } => url,
-        }
-    }
-}
-
-/// Classification of an `authority` URL (see msal-protocol §2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuthorityKind {
-    /// A well-known Entra ID host (public or sovereign cloud).
-    Aad,
-    /// Azure AD B2C (`*.b2clogin.com` & co., or a `b2c_` policy segment).
-    B2c,
-    /// Entra External ID (`*.ciamlogin.com`).
-    Ciam,
-    /// AD FS (first path segment `adfs`).
-    Adfs,
-    /// Any other host: loopback, or explicitly unvalidated
-    /// (`validate_authority = false` / `instance_discovery = false`).
-    Custom,
 }
 
 /// A grant the app may use. Each enables generated methods.

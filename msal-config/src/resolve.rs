@@ -6,12 +6,13 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::checks::{self, MULTI_TENANT_ALIASES};
+use crate::authority::{Authority, AuthorityKind, WELL_KNOWN_HOSTS};
+use crate::checks;
 use crate::ctx::{Ctx, Problem, Span, Val};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, SourceSpan};
 use crate::env;
 use crate::layer::{self, Layer, LayerKind, RawScopeSet, APP_KEYS};
-use crate::model::{AppConfig, AuthorityKind, AuthoritySpec, CacheSpec, Grant, ScopeSet};
+use crate::model::{AppConfig, CacheSpec, Grant, ScopeSet};
 use crate::suggest;
 use crate::values;
 use crate::Config;
@@ -293,9 +294,7 @@ fn finish_app(
                 validate_authority,
                 instance_discovery,
             ),
-            (None, Some(o)) => values::oidc_authority(o)
-                .ok()
-                .map(|()| AuthoritySpec::Oidc { url: o.v.clone() }),
+            (None, Some(o)) => values::oidc_authority(o).ok(),
             (None, None) => None,
         },
     };
@@ -406,11 +405,11 @@ fn check_authority(
     grants: Option<&BTreeSet<Grant>>,
     validate_authority: bool,
     instance_discovery: bool,
-) -> Option<AuthoritySpec> {
+) -> Option<Authority> {
     let parsed = values::authority(a).ok()?;
     let mut ok = true;
-    if !parsed.trusted && validate_authority && instance_discovery {
-        let help = suggest::help(&parsed.host, checks::KNOWN_AAD_HOSTS.iter().copied()).unwrap_or_else(|| {
+    if !parsed.is_trusted_host() && validate_authority && instance_discovery {
+        let help = suggest::help(parsed.host(), WELL_KNOWN_HOSTS.iter().copied()).unwrap_or_else(|| {
             "if this is your own Entra-compatible authority, set `validate_authority = false` (or `instance_discovery = false`); for another OpenID Connect issuer use `oidc_authority`".into()
         });
         ctx.report_val(
@@ -419,17 +418,14 @@ fn check_authority(
                 Code::UnknownAuthorityHost,
                 format!(
                     "authority host `{}` is not a known Microsoft cloud",
-                    parsed.host
+                    parsed.host()
                 ),
             )
             .help(help),
         );
         ok = false;
     }
-    let tenant_lower = parsed.tenant.to_ascii_lowercase();
-    if matches!(parsed.kind, AuthorityKind::Aad | AuthorityKind::Custom)
-        && MULTI_TENANT_ALIASES.contains(&tenant_lower.as_str())
-    {
+    if parsed.kind() == AuthorityKind::Aad && parsed.is_multi_tenant() {
         let bad: Vec<&str> = [Grant::ClientCredentials, Grant::OnBehalfOf]
             .into_iter()
             .filter(|g| grants.is_some_and(|gs| gs.contains(g)))
@@ -442,7 +438,7 @@ fn check_authority(
                     Code::TenantNotAllowed,
                     format!(
                         "tenant `{}` cannot be used with {}: it does not name one directory",
-                        parsed.tenant,
+                        parsed.tenant(),
                         bad.join(" and ")
                     ),
                 )
@@ -451,12 +447,7 @@ fn check_authority(
             ok = false;
         }
     }
-    ok.then(|| AuthoritySpec::Authority {
-        url: a.v.clone(),
-        kind: parsed.kind,
-        host: parsed.host,
-        tenant: parsed.tenant,
-    })
+    ok.then_some(parsed)
 }
 
 fn merge_scopes(

@@ -1,13 +1,13 @@
 //! Checks of single scalar values. Each returns the typed value or a [`Problem`];
 //! they run on values from the file and from `MSAL_<APP>_<KEY>` overrides alike.
 
-use crate::checks::{self, AuthorityError, ParsedAuthority, WebUrlError};
+use crate::authority::{parse_web_url, Authority, AuthorityError};
+use crate::checks;
 use crate::ctx::{Problem, Val};
 use crate::diagnostic::Code;
 use crate::model::RegionSpec;
 use crate::regions::{is_dns_label, KNOWN_REGIONS};
 use crate::suggest;
-use crate::url;
 
 pub(crate) fn client_id(v: &Val<String>) -> Result<String, Problem> {
     if checks::is_guid(&v.v) {
@@ -21,56 +21,47 @@ pub(crate) fn client_id(v: &Val<String>) -> Result<String, Problem> {
     }
 }
 
-pub(crate) fn authority(v: &Val<String>) -> Result<ParsedAuthority, Problem> {
-    checks::parse_authority(&v.v).map_err(|e| match e {
-        AuthorityError::Invalid(why) => Problem::new(
+pub(crate) fn authority(v: &Val<String>) -> Result<Authority, Problem> {
+    Authority::parse(&v.v).map_err(|e| authority_problem("authority", &v.v, e))
+}
+
+pub(crate) fn oidc_authority(v: &Val<String>) -> Result<Authority, Problem> {
+    Authority::oidc(&v.v).map_err(|e| match e {
+        AuthorityError::Insecure { .. } | AuthorityError::MissingTenant => {
+            authority_problem("oidc_authority", &v.v, e)
+        }
+        e => Problem::new(
             Code::InvalidAuthority,
-            format!("authority `{}` is not a valid URL: {why}", v.v),
+            format!("oidc_authority `{}` is not a valid issuer URL: {e}", v.v),
         )
-        .help("expected `https://login.microsoftonline.com/<tenant-guid-or-domain>`"),
-        AuthorityError::Insecure => Problem::new(
-            Code::InsecureAuthority,
-            format!("authority `{}` must use https", v.v),
-        )
-        .help("http is only allowed on loopback hosts (localhost, 127.0.0.1, [::1])"),
-        AuthorityError::NoTenant => Problem::new(
-            Code::MissingTenant,
-            format!("authority `{}` has no tenant path segment", v.v),
-        )
-        .help(format!(
-            "append the tenant, e.g. `{}/<tenant-guid-or-domain>`",
-            v.v.trim_end_matches('/')
-        )),
+        .help("expected the issuer, e.g. `https://issuer.example.com/tenant/v2.0`"),
     })
 }
 
-pub(crate) fn oidc_authority(v: &Val<String>) -> Result<(), Problem> {
-    let invalid = |why: String| {
-        Problem::new(
-            Code::InvalidAuthority,
-            format!("oidc_authority `{}` is not a valid issuer URL: {why}", v.v),
-        )
-        .help("expected the issuer, e.g. `https://issuer.example.com/tenant/v2.0`")
-    };
-    let u = url::parse(&v.v).map_err(invalid)?;
-    match checks::check_web_url(&u) {
-        Err(WebUrlError::Insecure) => {
-            return Err(Problem::new(
-                Code::InsecureAuthority,
-                format!("oidc_authority `{}` must use https", v.v),
+/// The diagnostic for an authority the shared model refuses.
+fn authority_problem(key: &str, value: &str, e: AuthorityError) -> Problem {
+    let (code, message) = match &e {
+        AuthorityError::Insecure { .. } => (
+            Code::InsecureAuthority,
+            format!("{key} `{value}` must use https"),
+        ),
+        AuthorityError::MissingTenant => {
+            let help = format!(
+                "append the tenant, e.g. `{}/<tenant-guid-or-domain>`",
+                value.trim_end_matches('/')
+            );
+            return Problem::new(
+                Code::MissingTenant,
+                format!("{key} `{value}` has no tenant path segment"),
             )
-            .help("http is only allowed on loopback hosts (localhost, 127.0.0.1, [::1])"))
+            .help(help);
         }
-        Err(WebUrlError::Invalid(why)) => return Err(invalid(why)),
-        Ok(()) => {}
-    }
-    if u.userinfo.is_some() {
-        return Err(invalid("it contains user information (`user@`)".into()));
-    }
-    if u.query.is_some() || u.fragment.is_some() {
-        return Err(invalid("an issuer has no `?query` or `#fragment`".into()));
-    }
-    Ok(())
+        e => (
+            Code::InvalidAuthority,
+            format!("{key} `{value}` is not valid: {e}"),
+        ),
+    };
+    Problem::new(code, message).help(e.help())
 }
 
 pub(crate) fn redirect_uri(v: &Val<String>) -> Result<(), Problem> {
@@ -80,26 +71,19 @@ pub(crate) fn redirect_uri(v: &Val<String>) -> Result<(), Problem> {
             format!("redirect_uri `{}` is not valid: {why}", v.v),
         )
     };
-    let u = url::parse(&v.v).map_err(invalid)?;
-    match checks::check_web_url(&u) {
-        Err(WebUrlError::Insecure) => {
-            return Err(Problem::new(
-                Code::InsecureRedirectUri,
-                format!("redirect_uri `{}` must use https", v.v),
-            )
-            .help("http is only allowed on loopback hosts (localhost, 127.0.0.1, [::1])"))
+    match parse_web_url(&v.v) {
+        Ok(_) => Ok(()),
+        Err(AuthorityError::Insecure { .. }) => Err(Problem::new(
+            Code::InsecureRedirectUri,
+            format!("redirect_uri `{}` must use https", v.v),
+        )
+        .help("http is only allowed on loopback hosts (localhost, 127.0.0.1, [::1])")),
+        Err(AuthorityError::Fragment) => {
+            let clean = v.v.split('#').next().unwrap_or_default();
+            Err(invalid("it has a `#fragment`".into()).help(format!("use `{clean}`")))
         }
-        Err(WebUrlError::Invalid(why)) => return Err(invalid(why)),
-        Ok(()) => {}
+        Err(e) => Err(invalid(e.to_string())),
     }
-    if u.userinfo.is_some() {
-        return Err(invalid("it contains user information (`user@`)".into()));
-    }
-    if let Some(frag) = u.fragment {
-        let clean = v.v.trim_end_matches(frag).trim_end_matches('#');
-        return Err(invalid("it has a `#fragment`".into()).help(format!("use `{clean}`")));
-    }
-    Ok(())
 }
 
 pub(crate) fn region(v: &Val<String>) -> Result<RegionSpec, Problem> {
@@ -150,9 +134,9 @@ pub(crate) fn imds_endpoint(v: &Val<String>) -> Result<(), Problem> {
         )
         .help("e.g. `http://169.254.169.254/metadata/instance/compute`")
     };
-    let u = url::parse(&v.v).map_err(bad)?;
-    if u.scheme != "http" && u.scheme != "https" {
-        return Err(bad(format!("scheme `{}`", u.scheme)));
+    let u = absolute_url(&v.v).map_err(bad)?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(bad(format!("scheme `{}`", u.scheme())));
     }
     Ok(())
 }
@@ -177,14 +161,14 @@ pub(crate) fn proxy(v: &Val<String>) -> Result<(), Problem> {
         )
         .help("e.g. `http://proxy.internal:3128`")
     };
-    let u = url::parse(&v.v).map_err(bad)?;
-    if !matches!(u.scheme.as_str(), "http" | "https" | "socks5" | "socks5h") {
+    let u = absolute_url(&v.v).map_err(bad)?;
+    if !matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") {
         return Err(bad(format!(
             "scheme `{}` is not http, https, socks5 or socks5h",
-            u.scheme
+            u.scheme()
         )));
     }
-    if !v.is_env() && u.userinfo.is_some_and(|ui| ui.contains(':')) {
+    if !v.is_env() && u.password().is_some() {
         return Err(Problem::new(
             Code::InlineSecret,
             "proxy contains a password; it would be baked into the binary",
@@ -254,6 +238,22 @@ pub(crate) fn env_var_name(key: &str, v: &Val<String>) -> Result<(), Problem> {
         )
         .help("environment variable names are letters, digits and `_`, e.g. `ORDERS_CLIENT_SECRET`; never put the secret itself here"))
     }
+}
+
+/// An absolute URL with a host (redirect URIs, proxies, IMDS, Redis); the error is a
+/// short reason.
+pub(crate) fn absolute_url(s: &str) -> Result<url::Url, String> {
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("it contains {c:?}"));
+    }
+    let u = url::Url::parse(s).map_err(|e| e.to_string())?;
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("it has no host".into());
+    }
+    Ok(u)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `ConfidentialClientApplication` and its builder: the dynamic API, named after MSAL Python's.
 
-use crate::authority::{Authority, AuthorityMetadata, Discovery, Region, RegionResolver};
+use crate::authority::{
+    Authority, AuthorityMetadata, Discovery, IntoAuthority, Region, RegionResolver,
+};
 use crate::cache::TokenCache;
 use crate::credential::{AssertionCache, ClientCredential};
 use crate::error::{Error, Result};
@@ -110,7 +112,7 @@ impl AppInner {
             }
         }
         let url = meta.jwks_uri.as_deref().ok_or_else(|| Error::Discovery {
-            url: self.authority.tenant_discovery_url(),
+            url: self.authority.openid_configuration_url(),
             status: None,
             detail: "the authority advertises no jwks_uri, so ID tokens cannot be verified".into(),
         })?;
@@ -428,7 +430,7 @@ impl ConfidentialClientApplication {
 /// which names the first bad one; building does no network I/O.
 pub struct ConfidentialClientApplicationBuilder {
     client_id: String,
-    authority: Option<String>,
+    authority: Option<Result<Authority>>,
     oidc_authority: Option<String>,
     credential: Option<ClientCredential>,
     cache: Option<TokenCache>,
@@ -471,10 +473,12 @@ impl ConfidentialClientApplicationBuilder {
         }
     }
 
-    /// The authority, e.g. `https://login.microsoftonline.com/<tenant>`. Default:
-    /// `https://login.microsoftonline.com/common` (not usable for app-only tokens).
-    pub fn authority(mut self, authority: impl Into<String>) -> Self {
-        self.authority = Some(authority.into());
+    /// The authority, e.g. `https://login.microsoftonline.com/<tenant>`, as a string or an
+    /// [`Authority`] parsed already. Default: `https://login.microsoftonline.com/common`
+    /// (not usable for app-only tokens). A string the shared authority model refuses (the
+    /// same verdict `msal check` gives) is reported by [`build`](Self::build).
+    pub fn authority(mut self, authority: impl IntoAuthority) -> Self {
+        self.authority = Some(authority.into_authority());
         self
     }
 
@@ -601,16 +605,18 @@ impl ConfidentialClientApplicationBuilder {
         if client_id.is_empty() {
             return Err(Error::config("client_id", "the client id is empty"));
         }
-        let authority = match (&self.authority, &self.oidc_authority) {
+        let authority = match (self.authority, &self.oidc_authority) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
                     "oidc_authority",
                     "set either `authority` or `oidc_authority`, not both",
                 ))
             }
-            (None, Some(issuer)) => Authority::oidc(issuer)?,
-            (Some(a), None) => Authority::parse(a)?,
-            (None, None) => Authority::parse("https://login.microsoftonline.com/common")?,
+            (None, Some(issuer)) => {
+                Authority::oidc(issuer).map_err(|e| Error::authority(issuer, e))?
+            }
+            (Some(a), None) => a?,
+            (None, None) => "https://login.microsoftonline.com/common".into_authority()?,
         };
         let credential = self.credential.ok_or_else(|| {
             Error::config(

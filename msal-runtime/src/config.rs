@@ -23,8 +23,7 @@ use crate::credential::{Certificate, ClientCredential};
 use crate::error::{Error, Result};
 use crate::http::Verify;
 use msal_config::{
-    AppConfig, AuthoritySpec, CacheSpec, Config, CredentialSpec, Diagnostics, RedisUrl, RegionSpec,
-    Source,
+    AppConfig, CacheSpec, Config, CredentialSpec, Diagnostics, RedisUrl, RegionSpec, Source,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -110,11 +109,9 @@ pub fn builder(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ConfidentialClientApplicationBuilder> {
     let mut b = ConfidentialClientApplication::builder(app.client_id.clone());
-    b = match &app.authority {
-        AuthoritySpec::Authority { url, .. } => b.authority(url.clone()),
-        AuthoritySpec::Oidc { url } => b.oidc_authority(url.clone()),
-    };
+    // The config loader parsed it with the same model the builder uses: no second parse.
     b = b
+        .authority(&app.authority)
         .client_credential(credential(app, env)?)
         .token_cache(token_cache(app, env)?)
         .instance_discovery(app.instance_discovery)

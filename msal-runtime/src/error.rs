@@ -43,13 +43,14 @@ pub enum Error {
     /// `PATH:LINE:COL: error: ...`.
     #[error("{0}")]
     ConfigFile(String),
-    /// The authority URL is malformed or of a shape this library does not understand.
-    #[error("invalid authority `{authority}`: {reason}")]
+    /// The authority URL is malformed or of a shape this library does not understand
+    /// (the same verdict `msal check` and `#[msal_app]` give).
+    #[error("invalid authority `{authority}`: {source}")]
     InvalidAuthority {
         /// The authority as given (never contains secrets).
         authority: String,
         /// What is wrong with it.
-        reason: String,
+        source: crate::authority::AuthorityError,
     },
     /// Instance discovery does not know the authority's host (Entra's `invalid_instance`).
     #[error(
@@ -161,10 +162,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn authority(authority: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn authority(authority: &str, source: crate::authority::AuthorityError) -> Self {
         Error::InvalidAuthority {
             authority: authority.to_string(),
-            reason: reason.into(),
+            source,
         }
     }
 

@@ -44,7 +44,9 @@ mod result;
 mod secret;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};
-pub use authority::{Authority, AuthorityKind, Region, WELL_KNOWN_HOSTS};
+pub use authority::{
+    Authority, AuthorityError, AuthorityKind, IntoAuthority, Region, WELL_KNOWN_HOSTS,
+};
 pub use cache::{
     AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
 };

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ok, with, BASE};
 use crate::{
-    AuthorityKind, AuthoritySpec, CacheSpec, Config, CredentialSpec, Grant, RedisUrl, RegionSpec,
+    Authority, AuthorityKind, CacheSpec, Config, CredentialSpec, Grant, RedisUrl, RegionSpec,
     Source,
 };
 
@@ -45,13 +45,10 @@ fn unset_values_have_documented_defaults() {
     );
     assert_eq!(
         app.authority,
-        AuthoritySpec::Authority {
-            url: "https://login.microsoftonline.com/contoso.onmicrosoft.com".into(),
-            kind: AuthorityKind::Aad,
-            host: "login.microsoftonline.com".into(),
-            tenant: "contoso.onmicrosoft.com".into(),
-        }
+        Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap()
     );
+    assert_eq!(app.authority.kind(), AuthorityKind::Aad);
+    assert_eq!(app.authority.tenant(), "contoso.onmicrosoft.com");
 }
 
 #[test]
@@ -202,7 +199,7 @@ fn reference_toml_parses_cleanly() {
     assert_eq!(d.azure_region, Some(RegionSpec::Disabled));
     assert!(d
         .authority
-        .url()
+        .as_str()
         .contains("66666666-7777-8888-9999-000000000000"));
     assert_eq!(
         staging.apps["orders_web"].redirect_uri.as_deref(),

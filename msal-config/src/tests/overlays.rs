@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::{assert_at, errs, ok, with, BASE};
-use crate::{AuthoritySpec, Code, Config, RegionSpec};
+use crate::{Code, Config, RegionSpec};
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
@@ -43,7 +43,7 @@ fn profile_overlays_defaults_and_app() {
     assert_eq!(app.timeout_secs, Some(20));
     // profile defaults beat the app's own base value (an environment-wide switch)
     assert_eq!(
-        app.authority.url(),
+        app.authority.as_str(),
         "https://login.microsoftonline.com/staging.onmicrosoft.com"
     );
 }
@@ -92,9 +92,7 @@ fn profile_switches_authority_kind() {
     let cfg = resolve(&src, Some("dev"), &[]).unwrap();
     assert_eq!(
         cfg.apps["web"].authority,
-        AuthoritySpec::Oidc {
-            url: "https://localhost:8443/t/v2.0".into()
-        }
+        crate::Authority::oidc("https://localhost:8443/t/v2.0").unwrap()
     );
 }
 
@@ -152,7 +150,7 @@ fn env_overrides_every_kind_of_value() {
     let app = &cfg.apps["web"];
     assert_eq!(app.client_id, "00000000-0000-0000-0000-0000000000aa");
     assert_eq!(
-        app.authority.url(),
+        app.authority.as_str(),
         "https://login.microsoftonline.us/contoso.us"
     );
     assert_eq!(
@@ -253,10 +251,7 @@ fn env_authority_replaces_oidc_authority() {
         )],
     )
     .unwrap();
-    assert!(matches!(
-        cfg.apps["web"].authority,
-        AuthoritySpec::Authority { .. }
-    ));
+    assert_eq!(cfg.apps["web"].authority.kind(), crate::AuthorityKind::Aad);
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub(crate) struct Discovery<'a> {
 impl Discovery<'_> {
     /// Instance discovery (when it applies), then tenant discovery.
     pub(crate) async fn resolve(&self, authority: &Authority) -> Result<AuthorityMetadata> {
-        let mut discovery_url = authority.tenant_discovery_url();
+        let mut discovery_url = authority.openid_configuration_url();
         if authority.needs_instance_discovery()
             && self.validate_authority
             && self.instance_discovery

@@ -189,7 +189,7 @@ impl AppInner {
         let meta = self.metadata().await?;
         if meta.authorization_endpoint.is_empty() {
             return Err(Error::Discovery {
-                url: self.authority.tenant_discovery_url(),
+                url: self.authority.openid_configuration_url(),
                 status: None,
                 detail: "the authority advertises no authorization_endpoint".into(),
             });
@@ -206,7 +206,7 @@ impl AppInner {
         )?;
         let mut url =
             url::Url::parse(&meta.authorization_endpoint).map_err(|_| Error::Discovery {
-                url: self.authority.tenant_discovery_url(),
+                url: self.authority.openid_configuration_url(),
                 status: None,
                 detail: "authorization_endpoint is not a URL".into(),
             })?;
