@@ -7,8 +7,13 @@ use std::time::Duration;
 ///
 /// Its attributes are chosen so that it reaches the callback in every response mode:
 /// `HttpOnly` (no script reads it), `SameSite=None; Secure` (sent on the authority's
-/// cross-site `form_post` POST as well as on the redirect of `query` mode), `Path` limited
-/// to the callback, and `Max-Age` the flows' lifetime. `Secure` cookies are accepted over
+/// cross-site `form_post` POST as well as on the redirect of `query` mode), and `Max-Age`
+/// the flows' lifetime. Its `Path` must cover both the page that starts a sign-in and the
+/// callback (usually `/`): a second tab starting a sign-in must find the browser id of the
+/// first, or it would replace the cookie and the first tab's callback would come back
+/// from "another browser". The value is only an identifier, never a credential: sent
+/// with a cross-site request, it lets nobody complete a sign-in without the `state` and
+/// code, which only the authority's redirect carries. `Secure` cookies are accepted over
 /// HTTPS and, by Chromium and Firefox, from `http://localhost` and `http://127.0.0.1`.
 /// Browsers that block third-party cookies do not block this one: it is sent on a
 /// top-level navigation to the app's own site.
@@ -16,9 +21,9 @@ use std::time::Duration;
 /// ```
 /// use msal_runtime::FlowCookie;
 /// use std::time::Duration;
-/// let cookie = FlowCookie::new("app_flow", "/callback");
+/// let cookie = FlowCookie::new("app_flow", "/");
 /// let set = cookie.set("b1d", Duration::from_secs(600));
-/// assert_eq!(set, "app_flow=b1d; Path=/callback; Max-Age=600; HttpOnly; SameSite=None; Secure");
+/// assert_eq!(set, "app_flow=b1d; Path=/; Max-Age=600; HttpOnly; SameSite=None; Secure");
 /// assert_eq!(cookie.read(["a=1; app_flow=b1d"]), Some("b1d"));
 /// assert!(cookie.clear().contains("Max-Age=0"));
 /// ```
@@ -33,7 +38,7 @@ pub struct FlowCookie {
 
 impl FlowCookie {
     /// A cookie named `name` (a cookie token: letters, digits, `_`, `-`), sent to `path`
-    /// (the callback's path, or `/`).
+    /// (one covering the sign-in start and the callback, usually `/`).
     pub fn new(name: impl Into<String>, path: impl Into<String>) -> Self {
         FlowCookie {
             name: name.into(),

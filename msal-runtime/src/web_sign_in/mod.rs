@@ -22,7 +22,7 @@
 //! * the flows live in [`PendingFlows`], found by the `state` the response carries, so the
 //!   app's session cookie is not needed to find them;
 //! * the browser binding is a separate, short-lived cookie ([`FlowCookie`]): `HttpOnly;
-//!   SameSite=None; Secure`, limited to the callback path and to the flows' lifetime. Chromium
+//!   SameSite=None; Secure`, living as long as the flows do. Chromium
 //!   and Firefox accept `Secure` cookies from `http://localhost` and `http://127.0.0.1`, so the
 //!   same policy works on a developer's machine; anywhere else serve the app over HTTPS;
 //! * after the callback the app starts a new session (a new session id) and can clear the
