@@ -52,6 +52,9 @@ const browser = await chromium.launch({
     '--disable-sync',
     '--disable-dev-shm-usage',
   ],
+  // Playwright turns the back/forward cache off by default; users have it on, and it is
+  // what can bring a signed-in page back after sign-out.
+  ignoreDefaultArgs: ['--disable-back-forward-cache'],
   timeout: 60000,
 });
 
@@ -196,14 +199,20 @@ try {
 
   await step('Back after sign-out shows no user data', async () => {
     await front(tab);
-    await tab.goBack({ waitUntil: 'load' });
-    // Whatever Back lands on (a fresh page, the sign-in page), alice's data is not on it.
-    await tab.waitForLoadState('load');
+    // A page restored from the back/forward cache fires no load event: wait for the
+    // commit, then for the document, whichever way it came back.
+    const back = async () => {
+      await tab.goBack({ waitUntil: 'commit' });
+      await tab.waitForTimeout(300);
+      await tab.waitForFunction(() => document.readyState === 'complete');
+    };
+    await back();
+    // The home page as it was before sign-out must not come back.
     const body = await text(tab);
     if (body.includes(ALICE) || body.includes('Signed in as')) fail(`Back shows: ${body.slice(0, 300)}`);
     // Once more (the profile page): at most the authority's sign-in page, never the
     // app's page with alice's data.
-    await tab.goBack({ waitUntil: 'load' }).catch(() => {});
+    await back();
     const body2 = await text(tab);
     if (body2.includes('Signed in as') || body2.includes('userPrincipalName')) {
       fail(`Back twice shows: ${body2.slice(0, 300)}`);
