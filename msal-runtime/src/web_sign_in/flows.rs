@@ -159,12 +159,14 @@ impl<T> Inner<T> {
         }
     }
 
-    fn evict_oldest(&mut self) {
+    /// Forgets the oldest pending flow; `false` when there is none.
+    fn evict_oldest(&mut self) -> bool {
         while let Some(state) = self.order.pop_front() {
             if self.remove(&state).is_some() {
-                return;
+                return true;
             }
         }
+        false
     }
 }
 
@@ -284,7 +286,9 @@ impl<T> PendingFlows<T> {
             inner.by_state.remove(&old);
         }
         while inner.by_state.len() >= self.limits.total {
-            inner.evict_oldest();
+            if !inner.evict_oldest() {
+                break;
+            }
         }
         inner.order.push_back(state.clone());
         inner.by_state.insert(
@@ -554,6 +558,23 @@ mod tests {
         }
         assert_eq!(p.len(), 1);
         assert!(p.lock().order.len() <= 2 + 16 + 1);
+    }
+
+    #[test]
+    fn the_same_state_again_replaces_the_flow() {
+        let p: PendingFlows<u8> = PendingFlows::with_limits(FlowLimits::default().total(2));
+        p.insert("a", flow("s"), 1);
+        p.insert("b", flow("s"), 2);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.pending_for("a"), 0);
+        assert_eq!(
+            p.take(Some("a"), Some("s")).unwrap_err(),
+            FlowError::OtherBrowser
+        );
+        p.insert("c", flow("t"), 3);
+        p.insert("c", flow("u"), 4);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.take(Some("c"), Some("u")).unwrap().data, 4);
     }
 
     #[test]
