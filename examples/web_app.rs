@@ -8,32 +8,42 @@
 //! | page        | what it does |
 //! |-------------|--------------|
 //! | `/`         | who is signed in |
-//! | `/login`    | `initiate_auth_code_flow`; the flow (PKCE verifier, nonce, state) stays in a server-side session, the browser only gets an opaque `HttpOnly; SameSite=Lax` cookie |
-//! | `/callback` | `acquire_token_by_auth_code_flow` (state, PKCE, ID-token checks), then a new session id |
+//! | `/login`    | `initiate_auth_code_flow`; the flow (PKCE verifier, nonce) is kept server-side in [`PendingFlows`] by its `state`, bound to this browser by a short-lived `HttpOnly; SameSite=None; Secure` flow cookie. `?return_to=/profile` comes back there, `?response_mode=form_post` has the authority POST the answer |
+//! | `/callback` | GET (query) or POST (`form_post`): the pending flow named by `state`, then `acquire_token_by_auth_code_flow` (PKCE, nonce, ID-token checks), then a new session id. An unknown or forged `state` consumes nothing |
 //! | `/profile`  | `acquire_token_silent` for the signed-in account, then the downstream API with that token |
-//! | `/logout`   | `remove_account`, drop the session, redirect to the authority's `sign_out_url` |
+//! | `/logout`   | POST: drop the session (and the account's tokens when it was the user's last session, or with "sign out everywhere"), clear the browser's cache of this site, redirect to the authority's end-session URL, which returns here |
+//!
+//! Every answer is `Cache-Control: no-store`, so Back after sign-out cannot show a signed-in
+//! page from the cache; the sign-out answer also sends `Clear-Site-Data: "cache"` (Chromium
+//! otherwise restores the signed-in page from its back/forward cache after the hop to the
+//! authority and back). The app lives at `http://localhost:PORT`; opened as
+//! `http://127.0.0.1:PORT` it redirects there first (cookies are per host name, and the
+//! authority sends the browser back to the registered `localhost` address).
 //!
 //! By default the authority is msal-testkit, started in-process on loopback (plain HTTP so a
-//! browser needs no certificate exception) with this app and two users registered; its
-//! scripted sign-in page signs in `alice@contoso.onmicrosoft.com` at once
-//! (`/login?user=bob@contoso.onmicrosoft.com` for the other one). The downstream API is a
-//! route of this server (`/downstream/me`) that checks the bearer token with the test
-//! authority. Nothing leaves the machine, and no request goes to the instance metadata
-//! service.
+//! browser needs no certificate exception) with this app and two users registered. It shows a
+//! sign-in page (pick `alice@contoso.onmicrosoft.com` or `bob@contoso.onmicrosoft.com`, accept
+//! or cancel); `--scripted-sign-in` signs in the `login_hint` user (`/login?user=...`, else
+//! alice) at once instead. The downstream API is a route of this server (`/downstream/me`)
+//! that checks the bearer token with the test authority. Nothing leaves the machine, and no
+//! request goes to the instance metadata service.
 //!
 //! With `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` it signs users in to
-//! that tenant instead (register `http://localhost:8400/callback` as a web redirect URI)
-//! and calls Microsoft Graph `/me` with the `User.Read` permission. `MSAL_EXAMPLE_PORT`
-//! changes the port.
+//! that tenant instead (register `http://localhost:8400/callback` and `http://localhost:8400/`
+//! as web redirect URIs) and calls Microsoft Graph `/me` with the `User.Read` permission.
+//! `MSAL_EXAMPLE_PORT` changes the port.
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Query, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use msal::web_sign_in::sign_out;
 use msal::{
-    Account, AuthCodeFlow, AuthCodeFlowOptions, ClientCredential, ConfidentialClientApplication,
-    TokenCache, Verify,
+    Account, AuthCodeFlowOptions, AuthResponse, ClientCredential, ConfidentialClientApplication,
+    FlowCookie, PendingFlows, SignOutScope, TokenCache, Verify,
 };
 use msal_testkit::{AppRegistration, TestAuthority, TestUser};
 use serde_json::{json, Value};
@@ -45,8 +55,10 @@ use std::time::{Duration, Instant};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const SESSION_COOKIE: &str = "msal_example_session";
-/// A sign-in that is not completed within this time is forgotten.
-const PENDING_SIGN_IN_LIFETIME: Duration = Duration::from_secs(600);
+/// The cookie binding pending sign-ins to a browser (see [`FlowCookie`]).
+const FLOW_COOKIE: &str = "msal_example_flow";
+/// A session not used for this long is forgotten.
+const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
 
 const LOCAL_CLIENT_ID: &str = "5f0c2d3e-0000-4000-8000-0000000000b1";
 const LOCAL_SECRET: &str = "web-app-example-secret";
@@ -57,10 +69,11 @@ pub const BOB: &str = "bob@contoso.onmicrosoft.com";
 async fn main() {
     let self_test = std::env::args().any(|a| a == "--self-test")
         || std::env::var("MSAL_EXAMPLE_SELF_TEST").is_ok_and(|v| v == "1");
+    let scripted = std::env::args().any(|a| a == "--scripted-sign-in");
     let outcome = if self_test {
         self_test_run().await
     } else {
-        serve_until_ctrl_c().await
+        serve_until_ctrl_c(!scripted).await
     };
     if let Err(e) = outcome {
         eprintln!("web_app: {e}");
@@ -72,13 +85,10 @@ async fn main() {
 // The web app
 // ---------------------------------------------------------------------------------------
 
-/// One browser's server-side session.
-#[derive(Default)]
+/// One signed-in browser's server-side session.
 struct Session {
-    /// A sign-in in progress (holds the PKCE verifier and nonce: never sent to the browser).
-    flow: Option<(AuthCodeFlow, Instant)>,
-    /// The signed-in user.
-    account: Option<Account>,
+    account: Account,
+    last_seen: Instant,
 }
 
 struct WebApp {
@@ -91,8 +101,34 @@ struct WebApp {
     public_url: String,
     http: reqwest::Client,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Sign-ins in progress, by `state`; each keeps the page to return to.
+    flows: PendingFlows<String>,
+    flow_cookie: FlowCookie,
     /// The embedded authority, when there is one (it validates the downstream API's tokens).
     local: Option<Arc<TestAuthority>>,
+}
+
+impl WebApp {
+    fn new(
+        msal: ConfidentialClientApplication,
+        downstream: String,
+        public_url: String,
+        http: reqwest::Client,
+        local: Option<Arc<TestAuthority>>,
+    ) -> WebApp {
+        WebApp {
+            msal,
+            scopes: vec!["User.Read".into()],
+            downstream,
+            public_url,
+            http,
+            sessions: Mutex::new(HashMap::new()),
+            flows: PendingFlows::new(),
+            // Path=/: /login must see it too, so a second tab joins the same browser id.
+            flow_cookie: FlowCookie::new(FLOW_COOKIE, "/"),
+            local,
+        }
+    }
 }
 
 type Shared = Arc<WebApp>;
@@ -101,34 +137,76 @@ fn router(app: Shared) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login))
-        .route("/callback", get(callback))
+        .route("/callback", get(callback_query).post(callback_form))
         .route("/profile", get(profile))
-        .route("/logout", get(logout))
+        .route("/logout", get(logout_page).post(logout))
         .route("/downstream/me", get(downstream_me))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), canonical_host))
+        .layer(middleware::map_response(no_store))
         .with_state(app)
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// Nothing this app answers may be kept by the browser or a proxy: pages show user data,
+/// redirects carry codes. No referrer leaves it either.
+async fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The app has one address (`public_url`, registered with the authority). Opened under
+/// another name (`127.0.0.1` for `localhost`), a page is redirected there, so the cookies
+/// and the authority's redirect back meet the same host.
+async fn canonical_host(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let want = app
+        .public_url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest)
+        .to_ascii_lowercase();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if host.is_empty() || host == want {
+        return next.run(req).await;
+    }
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        return Redirect::to(&format!("{}{path}", app.public_url)).into_response();
+    }
+    error_page(
+        StatusCode::MISDIRECTED_REQUEST,
+        "Wrong address",
+        &format!("This app lives at {}/ — open it there.", app.public_url),
+    )
+}
+
+fn cookie_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
 }
 
-fn new_session_id() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    openssl::rand::rand_bytes(&mut bytes).expect("the OS random generator works");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    FlowCookie::new(SESSION_COOKIE, "/")
+        .read(cookie_values(headers))
+        .map(str::to_string)
 }
 
-/// The session cookie: not readable by scripts, not sent on cross-site sub-requests
-/// (Lax still allows the top-level redirect back from the authority). Add `Secure`
-/// when serving over HTTPS.
+/// The session cookie: not readable by scripts, not sent on cross-site sub-requests or
+/// POSTs. Add `Secure` when serving over HTTPS.
 fn session_cookie(id: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"
@@ -150,8 +228,11 @@ fn escape(s: &str) -> String {
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} · msal web app</title></head>\
+         <body><header><nav><a href=\"/\">msal web app</a></nav></header>\
+         <main><h1>{t}</h1>{body}</main></body></html>",
         t = escape(title)
     ))
 }
@@ -161,37 +242,103 @@ fn error_page(status: StatusCode, what: &str, detail: &str) -> Response {
         status,
         page(
             what,
-            &format!("<p>{}</p><p><a href=\"/\">Home</a></p>", escape(detail)),
+            &format!(
+                "<p id=\"detail\">{}</p><p><a href=\"/\">Home</a> · \
+                 <a id=\"sign-in\" href=\"/login\">Sign in</a></p>",
+                escape(detail)
+            ),
         ),
     )
         .into_response()
 }
 
+async fn not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address.",
+    )
+}
+
+/// Only a path of this app is a place to return to after sign-in (no open redirect).
+fn safe_return_to(asked: Option<&String>) -> String {
+    match asked {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control)
+                && !["/login", "/callback", "/logout"]
+                    .iter()
+                    .any(|x| p == x || p.starts_with(&format!("{x}?"))) =>
+        {
+            p.clone()
+        }
+        _ => "/".into(),
+    }
+}
+
 impl WebApp {
-    fn account_of(&self, headers: &HeaderMap) -> Option<Account> {
+    /// The signed-in account of this browser, if its session is alive and the account is
+    /// still in the token cache (a "sign out everywhere" elsewhere removes it).
+    async fn account_of(&self, headers: &HeaderMap) -> Option<Account> {
         let id = session_id(headers)?;
-        self.sessions
-            .lock()
-            .unwrap()
-            .get(&id)
-            .and_then(|s| s.account.clone())
+        let account = {
+            let mut sessions = self.sessions.lock().unwrap();
+            let session = sessions.get_mut(&id)?;
+            if session.last_seen.elapsed() > SESSION_IDLE {
+                sessions.remove(&id);
+                return None;
+            }
+            session.last_seen = Instant::now();
+            session.account.clone()
+        };
+        let cached = self.msal.get_accounts(None).await.ok()?;
+        if cached
+            .iter()
+            .any(|a| a.home_account_id == account.home_account_id)
+        {
+            Some(account)
+        } else {
+            self.sessions.lock().unwrap().remove(&id);
+            None
+        }
+    }
+
+    fn new_session(&self, account: Account) -> String {
+        let id = PendingFlows::<()>::new_browser_id().expect("the OS random generator works");
+        let mut sessions = self.sessions.lock().unwrap();
+        sessions.retain(|_, s| s.last_seen.elapsed() < SESSION_IDLE);
+        sessions.insert(
+            id.clone(),
+            Session {
+                account,
+                last_seen: Instant::now(),
+            },
+        );
+        id
     }
 }
 
 async fn home(State(app): State<Shared>, headers: HeaderMap) -> Html<String> {
-    match app.account_of(&headers) {
+    match app.account_of(&headers).await {
         Some(account) => page(
-            "msal web app",
+            "Home",
             &format!(
-                "<p>Signed in as <b>{}</b>.</p>\
-                 <p><a href=\"/profile\">Profile (calls the downstream API)</a> · \
-                 <a href=\"/logout\">Sign out</a></p>",
+                "<p id=\"who\">Signed in as <b>{}</b>.</p>\
+                 <p><a id=\"profile-link\" href=\"/profile\">Profile (calls the downstream API)</a></p>\
+                 <form method=\"post\" action=\"/logout\">\
+                 <button id=\"sign-out\" type=\"submit\">Sign out</button> \
+                 <button id=\"sign-out-everywhere\" type=\"submit\" name=\"scope\" value=\"everywhere\">\
+                 Sign out everywhere</button></form>",
                 escape(&account.username)
             ),
         ),
         None => page(
-            "msal web app",
-            "<p>Not signed in.</p><p><a href=\"/login\">Sign in</a></p>",
+            "Home",
+            "<p id=\"who\">Not signed in.</p>\
+             <p><a id=\"sign-in\" href=\"/login\">Sign in</a> · \
+             <a id=\"sign-in-form-post\" href=\"/login?response_mode=form_post\">Sign in (form_post)</a></p>",
         ),
     }
 }
@@ -201,9 +348,21 @@ async fn login(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let return_to = safe_return_to(query.get("return_to"));
     let mut options = AuthCodeFlowOptions::new(format!("{}/callback", app.public_url));
     if let Some(user) = query.get("user") {
         options = options.login_hint(user);
+    }
+    match query.get("response_mode").map(String::as_str) {
+        None | Some("query") => {}
+        Some("form_post") => options = options.response_mode("form_post"),
+        Some(other) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in could not start",
+                &format!("response_mode={other} is not supported here (query or form_post)"),
+            )
+        }
     }
     let flow = match app.msal.initiate_auth_code_flow(&app.scopes, options).await {
         Ok(flow) => flow,
@@ -215,60 +374,68 @@ async fn login(
             )
         }
     };
+    let browser = match app.flow_cookie.read(cookie_values(&headers)) {
+        Some(b) => b.to_string(),
+        None => match PendingFlows::<()>::new_browser_id() {
+            Ok(b) => b,
+            Err(e) => {
+                return error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Sign-in could not start",
+                    &e.to_string(),
+                )
+            }
+        },
+    };
     let auth_uri = flow.auth_uri.clone();
-    let id = session_id(&headers)
-        .filter(|id| app.sessions.lock().unwrap().contains_key(id))
-        .unwrap_or_else(new_session_id);
-    {
-        let mut sessions = app.sessions.lock().unwrap();
-        // Forget abandoned sign-ins of anonymous sessions.
-        sessions.retain(|_, s| {
-            s.account.is_some()
-                || s.flow
-                    .as_ref()
-                    .is_some_and(|(_, at)| at.elapsed() < PENDING_SIGN_IN_LIFETIME)
-        });
-        sessions.entry(id.clone()).or_default().flow = Some((flow, Instant::now()));
-    }
+    app.flows.insert(&browser, flow, return_to);
     let mut response = Redirect::to(&auth_uri).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&id));
+    let cookie = app.flow_cookie.set(&browser, app.flows.limits().max_age);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
     response
 }
 
-async fn callback(
+/// `response_mode=query`: the authority redirects the browser here with the answer.
+async fn callback_query(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(id) = session_id(&headers) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "no sign-in is in progress in this browser (the session cookie is missing)",
-        );
+    complete_sign_in(
+        &app,
+        &headers,
+        AuthResponse::from_query(&query.unwrap_or_default()),
+    )
+    .await
+}
+
+/// `response_mode=form_post`: the authority's page POSTs the answer here from its own
+/// site, so the `SameSite=Lax` session cookie is absent; the flow cookie is not.
+async fn callback_form(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    complete_sign_in(&app, &headers, AuthResponse::from_form(&body)).await
+}
+
+async fn complete_sign_in(app: &WebApp, headers: &HeaderMap, response: AuthResponse) -> Response {
+    let browser = app.flow_cookie.read(cookie_values(headers));
+    // Only the flow this response names, and only for the browser that started it: a
+    // forged or stray callback takes nothing away from a sign-in in progress.
+    let pending = match app.flows.take(browser, response.state()) {
+        Ok(p) => p,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                &format!("{e} (state)."),
+            )
+        }
     };
-    // The flow is used once: a replayed redirect finds nothing.
-    let flow = app
-        .sessions
-        .lock()
-        .unwrap()
-        .get_mut(&id)
-        .and_then(|s| s.flow.take())
-        .filter(|(_, at)| at.elapsed() < PENDING_SIGN_IN_LIFETIME);
-    let Some((flow, _)) = flow else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "no sign-in is in progress in this session (expired, or already completed)",
-        );
-    };
-    match app
+    let result = app
         .msal
-        .acquire_token_by_auth_code_flow(&flow, params)
-        .await
-    {
+        .acquire_token_by_auth_code_flow(&pending.flow, response.pairs())
+        .await;
+    match result {
         Ok(result) => {
             let Some(account) = result.account else {
                 return error_page(
@@ -278,25 +445,26 @@ async fn callback(
                 );
             };
             // A new session id after sign-in: an id planted before it (session fixation)
-            // is worth nothing.
-            let new_id = new_session_id();
-            {
-                let mut sessions = app.sessions.lock().unwrap();
-                sessions.remove(&id);
-                sessions.insert(
-                    new_id.clone(),
-                    Session {
-                        flow: None,
-                        account: Some(account),
-                    },
-                );
+            // is worth nothing; the browser's previous session (if its cookie came) ends.
+            if let Some(old) = session_id(headers) {
+                app.sessions.lock().unwrap().remove(&old);
             }
-            let mut response = Redirect::to("/").into_response();
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session_cookie(&new_id));
+            let id = app.new_session(account);
+            let mut response = Redirect::to(&pending.data).into_response();
+            let h = response.headers_mut();
+            h.append(header::SET_COOKIE, session_cookie(&id));
+            if browser.is_some_and(|b| app.flows.pending_for(b) == 0) {
+                if let Ok(v) = HeaderValue::from_str(&app.flow_cookie.clear()) {
+                    h.append(header::SET_COOKIE, v);
+                }
+            }
             response
         }
+        Err(msal::Error::Server(e)) if e.error == "access_denied" => error_page(
+            StatusCode::UNAUTHORIZED,
+            "Sign-in cancelled",
+            "You cancelled the sign-in. Nothing was shared with this app.",
+        ),
         Err(msal::Error::Server(e)) => error_page(
             StatusCode::UNAUTHORIZED,
             "Sign-in failed",
@@ -311,13 +479,14 @@ async fn callback(
 }
 
 async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let Some(account) = app.account_of(&headers) else {
-        return Redirect::to("/login").into_response();
+    let sign_in = || Redirect::to("/login?return_to=%2Fprofile").into_response();
+    let Some(account) = app.account_of(&headers).await else {
+        return sign_in();
     };
     let token = match app.msal.acquire_token_silent(&app.scopes, &account).await {
         Ok(Some(token)) => token,
         // Nothing usable cached and no refresh possible: the user signs in again.
-        Ok(None) => return Redirect::to("/login").into_response(),
+        Ok(None) => return sign_in(),
         Err(e) => return error_page(StatusCode::BAD_GATEWAY, "Token error", &e.to_string()),
     };
     let answer = app
@@ -350,7 +519,9 @@ async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
         "Profile",
         &format!(
             "<p>Token for the API: {} (expires in {} s).</p><pre id=\"profile\">{}</pre>\
-             <p><a href=\"/\">Home</a> · <a href=\"/logout\">Sign out</a></p>",
+             <p><a href=\"/\">Home</a></p>\
+             <form method=\"post\" action=\"/logout\">\
+             <button id=\"sign-out\" type=\"submit\">Sign out</button></form>",
             token.token_source.as_str(),
             token.expires_in(),
             escape(&serde_json::to_string_pretty(&body).unwrap_or_default())
@@ -359,24 +530,53 @@ async fn profile(State(app): State<Shared>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(id) = session_id(&headers) {
-        let session = app.sessions.lock().unwrap().remove(&id);
-        if let Some(account) = session.and_then(|s| s.account) {
-            if let Err(e) = app.msal.remove_account(&account).await {
-                eprintln!("web_app: could not remove the account from the cache: {e}");
-            }
-        }
-    }
+/// `GET /logout` (a bookmark, an old link): sign-out changes state, so it asks first.
+async fn logout_page() -> Html<String> {
+    page(
+        "Sign out",
+        "<form method=\"post\" action=\"/logout\">\
+         <button id=\"sign-out\" type=\"submit\">Sign out</button> \
+         <button id=\"sign-out-everywhere\" type=\"submit\" name=\"scope\" value=\"everywhere\">\
+         Sign out everywhere</button></form><p><a href=\"/\">Home</a></p>",
+    )
+}
+
+/// `POST /logout`. Signing out ends this browser's session; the account's tokens leave the
+/// shared cache when this was the user's last session here, or with "sign out everywhere"
+/// (every session of the user ends). See `msal::web_sign_in` for the reasoning.
+async fn logout(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let everywhere = AuthResponse::from_form(&body).get("scope") == Some("everywhere");
+    let account = session_id(&headers).and_then(|id| {
+        let mut sessions = app.sessions.lock().unwrap();
+        sessions.remove(&id).map(|s| s.account)
+    });
+    let last_session = account.as_ref().is_some_and(|a| {
+        !app.sessions
+            .lock()
+            .unwrap()
+            .values()
+            .any(|s| s.account.home_account_id == a.home_account_id)
+    });
+    let scope = if everywhere || last_session {
+        SignOutScope::EverySession
+    } else {
+        SignOutScope::ThisSession
+    };
     let back = format!("{}/", app.public_url);
-    let target = match app.msal.sign_out_url(Some(&back)).await {
-        Ok(Some(url)) => url,
-        _ => "/".to_string(),
+    let target = match sign_out(&app.msal, account.as_ref(), scope, &back).await {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("web_app: sign-out: {e}");
+            sign_out(&app.msal, None, SignOutScope::ThisSession, &back)
+                .await
+                .unwrap_or(back)
+        }
     };
     let mut response = Redirect::to(&target).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, clear_cookie());
+    let h = response.headers_mut();
+    h.insert(header::SET_COOKIE, clear_cookie());
+    // Back must not bring the signed-in pages back from the browser's caches.
+    h.insert("clear-site-data", HeaderValue::from_static("\"cache\""));
     response
 }
 
@@ -384,17 +584,28 @@ async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
 /// checks the bearer token with the embedded authority.
 async fn downstream_me(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let Some(authority) = &app.local else {
-        return StatusCode::NOT_FOUND.into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "not_found", "error_description": "the local downstream API runs only with the embedded authority"})),
+        )
+            .into_response();
     };
-    let unauthorized = |error: &str, description: &str| {
+    // Every refusal has a body a person can read, besides the RFC 6750 challenge.
+    let refuse = |status: StatusCode, error: &str, description: &str| {
         let challenge = if error.is_empty() {
             "Bearer".to_string()
         } else {
             format!("Bearer error=\"{error}\", error_description=\"{description}\"")
         };
+        let error = if error.is_empty() {
+            "unauthorized"
+        } else {
+            error
+        };
         (
-            StatusCode::UNAUTHORIZED,
+            status,
             [(header::WWW_AUTHENTICATE, challenge)],
+            Json(json!({"error": error, "error_description": description})),
         )
             .into_response()
     };
@@ -403,25 +614,36 @@ async fn downstream_me(State(app): State<Shared>, headers: HeaderMap) -> Respons
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     else {
-        return unauthorized("", "");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "",
+            "this API needs a bearer token (Authorization: Bearer ...)",
+        );
     };
     let claims = match authority.verify_access_token(token) {
         Ok(c) => c,
-        Err(_) => return unauthorized("invalid_token", "the token is invalid or expired"),
+        Err(_) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is invalid or expired",
+            )
+        }
     };
     if claims["aud"] != "https://graph.microsoft.com" {
-        return unauthorized("invalid_token", "the token is for another audience");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the token is for another audience",
+        );
     }
     let scp = claims["scp"].as_str().unwrap_or_default();
     if !scp.split(' ').any(|s| s == "User.Read") {
-        return (
+        return refuse(
             StatusCode::FORBIDDEN,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer error=\"insufficient_scope\", scope=\"User.Read\"",
-            )],
-        )
-            .into_response();
+            "insufficient_scope",
+            "the token lacks the User.Read scope",
+        );
     }
     Json(json!({
         "displayName": claims["name"],
@@ -441,6 +663,13 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The app's address, `http://localhost:PORT`.
+    pub fn public_url(&self) -> &str {
+        &self.app.public_url
+    }
 }
 
 impl Drop for Running {
@@ -463,14 +692,25 @@ async fn start(app: WebApp, listener: tokio::net::TcpListener) -> Running {
     Running { app, addr, server }
 }
 
-/// The web app against a fresh embedded authority, listening on `listener`.
-async fn start_local(listener: tokio::net::TcpListener) -> Result<Running, BoxError> {
+/// The web app against a fresh embedded authority, listening on `listener`. With
+/// `sign_in_page` the authority shows its sign-in page (pick a user, accept or cancel);
+/// without, it signs the `login_hint` user (else alice) in at once.
+pub async fn start_local(
+    listener: tokio::net::TcpListener,
+    sign_in_page: bool,
+) -> Result<Running, BoxError> {
     let port = listener.local_addr()?.port();
     let public_url = format!("http://localhost:{port}");
-    let authority = TestAuthority::builder().https(false).start().await?;
+    let authority = TestAuthority::builder()
+        .https(false)
+        .sign_in_page(sign_in_page)
+        .start()
+        .await?;
     authority.register_app(
         AppRegistration::with_secret(LOCAL_CLIENT_ID, LOCAL_SECRET)
-            .redirect_uri(format!("{public_url}/callback")),
+            .redirect_uri(format!("{public_url}/callback"))
+            // Where sign-out returns (post_logout_redirect_uri must be registered).
+            .redirect_uri(format!("{public_url}/")),
     );
     authority.add_user(TestUser::new(ALICE));
     authority.add_user(TestUser::new(BOB));
@@ -486,15 +726,13 @@ async fn start_local(listener: tokio::net::TcpListener) -> Result<Running, BoxEr
         builder = builder.verify(Verify::CaBundle(authority.ca_path().to_path_buf()));
     }
     let msal = builder.build()?;
-    let app = WebApp {
+    let app = WebApp::new(
         msal,
-        scopes: vec!["User.Read".into()],
-        downstream: format!("{public_url}/downstream/me"),
+        format!("{public_url}/downstream/me"),
         public_url,
-        http: reqwest::Client::builder().no_proxy().build()?,
-        sessions: Mutex::new(HashMap::new()),
-        local: Some(Arc::new(authority)),
-    };
+        reqwest::Client::builder().no_proxy().build()?,
+        Some(Arc::new(authority)),
+    );
     Ok(start(app, listener).await)
 }
 
@@ -514,20 +752,18 @@ fn real_tenant(port: u16) -> Option<Result<WebApp, BoxError>> {
             .client_credential(ClientCredential::secret(secret))
             .app_name("msal-web-app-example")
             .build()?;
-        Ok(WebApp {
+        Ok(WebApp::new(
             msal,
-            scopes: vec!["User.Read".into()],
-            downstream: "https://graph.microsoft.com/v1.0/me".into(),
-            public_url: format!("http://localhost:{port}"),
-            http: reqwest::Client::new(),
-            sessions: Mutex::new(HashMap::new()),
-            local: None,
-        })
+            "https://graph.microsoft.com/v1.0/me".into(),
+            format!("http://localhost:{port}"),
+            reqwest::Client::new(),
+            None,
+        ))
     };
     Some(build())
 }
 
-async fn serve_until_ctrl_c() -> Result<(), BoxError> {
+async fn serve_until_ctrl_c(sign_in_page: bool) -> Result<(), BoxError> {
     let port: u16 = match std::env::var("MSAL_EXAMPLE_PORT") {
         Ok(p) => p
             .parse()
@@ -543,7 +779,7 @@ async fn serve_until_ctrl_c() -> Result<(), BoxError> {
             start(app?, listener).await
         }
         None => {
-            let running = start_local(listener).await?;
+            let running = start_local(listener, sign_in_page).await?;
             let local = running.app.local.as_ref().expect("local set-up");
             println!(
                 "authority: msal-testkit at {} (users {ALICE}, {BOB})",
@@ -552,7 +788,10 @@ async fn serve_until_ctrl_c() -> Result<(), BoxError> {
             running
         }
     };
-    println!("web app: {}/  (Ctrl-C to stop)", running.app.public_url);
+    println!(
+        "web app: {}/  (open this address; 127.0.0.1 redirects to it. Ctrl-C to stop)",
+        running.app.public_url
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
@@ -578,11 +817,21 @@ fn location(r: &reqwest::Response) -> String {
         .to_string()
 }
 
-fn set_cookie(r: &reqwest::Response) -> Option<String> {
+/// Every `Set-Cookie` of a response.
+fn set_cookies(r: &reqwest::Response) -> Vec<String> {
     r.headers()
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
         .map(str::to_string)
+        .collect()
+}
+
+/// The `Set-Cookie` of cookie `name`.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    set_cookies(r)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 fn cookie_value(set_cookie: &str) -> String {
@@ -600,124 +849,191 @@ pub async fn self_test_run() -> Result<(), BoxError> {
         println!("(the self-test always uses the embedded authority, not AZURE_* settings)");
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let running = start_local(listener).await?;
+    let running = start_local(listener, false).await?;
     let authority = running.app.local.clone().expect("local set-up");
     let base = running.app.public_url.clone();
     println!("web app {base}, authority {}", authority.base_url());
-    // A browser without a cookie jar: the test carries the session cookie itself.
+    // A browser without a cookie jar: the test carries the cookies itself.
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .resolve("localhost", running.addr)
         .build()?;
-    let get = |url: String, cookie: Option<&str>| {
+    let get = |url: String, cookies: &[(&str, &str)]| {
         let mut req = browser.get(url);
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, format!("{SESSION_COOKIE}={c}"));
+        if !cookies.is_empty() {
+            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, header.join("; "));
+        }
+        req.send()
+    };
+    let post = |url: String, cookies: &[(&str, &str)], form: &[(&str, &str)]| {
+        let mut req = browser.post(url).form(form);
+        if !cookies.is_empty() {
+            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, header.join("; "));
         }
         req.send()
     };
 
-    let r = get(format!("{base}/"), None).await?;
+    let r = get(format!("{base}/"), &[]).await?;
     check(
-        r.status() == StatusCode::OK && r.text().await?.contains("Not signed in"),
-        "/ shows the anonymous page",
+        r.status() == StatusCode::OK
+            && r.headers()
+                .get(header::CACHE_CONTROL)
+                .is_some_and(|v| v == "no-store"),
+        "/ is sent with Cache-Control: no-store",
     )?;
-    let r = get(format!("{base}/profile"), None).await?;
+    let text = r.text().await?;
     check(
-        r.status().is_redirection() && location(&r) == "/login",
-        "/profile without a session redirects to /login",
+        text.contains("Not signed in") && text.contains("<html lang=\"en\">"),
+        "/ shows the anonymous page, with lang",
+    )?;
+    let r = get(format!("{base}/nowhere"), &[]).await?;
+    check(
+        r.status() == StatusCode::NOT_FOUND && r.text().await?.contains("Page not found"),
+        "an unknown page is a readable 404",
+    )?;
+    let r = browser
+        .get(format!(
+            "http://127.0.0.1:{}/profile?x=1",
+            running.addr.port()
+        ))
+        .send()
+        .await?;
+    check(
+        r.status().is_redirection() && location(&r) == format!("{base}/profile?x=1"),
+        "opened as 127.0.0.1, a page redirects to the localhost address",
+    )?;
+    let r = get(format!("{base}/profile"), &[]).await?;
+    check(
+        r.status().is_redirection() && location(&r) == "/login?return_to=%2Fprofile",
+        "/profile without a session redirects to /login, to come back",
     )?;
 
-    // Sign-in starts: a cookie for the session, a redirect to the authority.
-    let r = get(format!("{base}/login"), None).await?;
-    let cookie = set_cookie(&r).unwrap_or_default();
+    // Sign-in starts: a flow cookie for this browser, a redirect to the authority.
+    let r = get(format!("{base}/login?return_to=/profile"), &[]).await?;
+    let cookie = set_cookie(&r, FLOW_COOKIE).unwrap_or_default();
     let auth_uri = location(&r);
     check(r.status().is_redirection(), "/login redirects")?;
     check(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
-        &format!("the session cookie is HttpOnly, SameSite=Lax ({cookie})"),
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=None")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/;")
+            && cookie.contains("Max-Age=600"),
+        &format!("the flow cookie is HttpOnly, SameSite=None, Secure, short-lived ({cookie})"),
     )?;
-    let pre_login_session = cookie_value(&cookie);
+    let flow_browser = cookie_value(&cookie);
     check(
         auth_uri.starts_with(&format!(
             "{}/oauth2/v2.0/authorize?",
             authority.authority(authority.tenant_id())
         )) && auth_uri.contains("code_challenge_method=S256")
-            && !auth_uri.contains(&pre_login_session),
-        "the authorization request carries PKCE and nothing of the session",
+            && !auth_uri.contains(&flow_browser),
+        "the authorization request carries PKCE and nothing of the flow cookie",
     )?;
+    // A second sign-in of the same browser (another tab) while the first is pending.
+    let r = get(format!("{base}/login"), &[(FLOW_COOKIE, &flow_browser)]).await?;
+    check(
+        set_cookie(&r, FLOW_COOKIE).is_some_and(|c| cookie_value(&c) == flow_browser),
+        "a second sign-in in the same browser keeps its flow cookie",
+    )?;
+    let second_auth_uri = location(&r);
 
     // The "browser" at the authority: it signs the user in and sends it back.
-    let r = get(auth_uri.clone(), None).await?;
+    let r = get(auth_uri.clone(), &[]).await?;
     let back = location(&r);
     check(
         r.status().is_redirection() && back.starts_with(&format!("{base}/callback?code=")),
         "the authority redirects back to /callback with a code",
     )?;
 
-    // The redirect without the session cookie (another browser) is refused.
-    let r = get(back.clone(), None).await?;
+    // Refusals that must not consume the pending sign-in.
+    let r = get(back.clone(), &[]).await?;
     check(
-        r.status() == StatusCode::BAD_REQUEST,
-        "/callback without the session cookie is refused",
+        r.status() == StatusCode::BAD_REQUEST && r.text().await?.contains("another browser"),
+        "/callback without the flow cookie (another browser) is refused",
     )?;
-    // A forged state is refused (tried on a separate sign-in: each flow is used once).
-    {
-        let r = get(format!("{base}/login"), None).await?;
-        let other = cookie_value(&set_cookie(&r).unwrap_or_default());
-        let r = get(location(&r), None).await?;
-        let mut forged = url::Url::parse(&location(&r))?;
-        let pairs: Vec<(String, String)> = forged
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "state" {
-                    "forged".into()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        forged.query_pairs_mut().clear().extend_pairs(pairs);
-        let r = get(forged.to_string(), Some(&other)).await?;
-        check(
-            r.status() == StatusCode::BAD_REQUEST && r.text().await?.contains("state"),
-            "/callback with a forged state is refused",
-        )?;
-    }
+    let r = get(
+        format!("{base}/callback?code=junk&state=junk"),
+        &[(FLOW_COOKIE, &flow_browser)],
+    )
+    .await?;
+    check(
+        r.status() == StatusCode::BAD_REQUEST && r.text().await?.contains("state"),
+        "/callback with a forged state is refused",
+    )?;
 
-    let r = get(back.clone(), Some(&pre_login_session)).await?;
-    let cookie = set_cookie(&r).unwrap_or_default();
-    let session = cookie_value(&cookie);
+    let r = get(back.clone(), &[(FLOW_COOKIE, &flow_browser)]).await?;
+    let session = cookie_value(&set_cookie(&r, SESSION_COOKIE).unwrap_or_default());
     check(
-        r.status().is_redirection() && location(&r) == "/",
-        "/callback completes the sign-in",
+        r.status().is_redirection() && location(&r) == "/profile",
+        "/callback completes the sign-in after those refusals, back on the page asked for",
     )?;
     check(
-        !session.is_empty() && session != pre_login_session,
-        "the session id changes at sign-in",
+        set_cookie(&r, SESSION_COOKIE)
+            .is_some_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+        "the session cookie is HttpOnly, SameSite=Lax",
     )?;
-    let r = get(back.clone(), Some(&session)).await?;
+    check(
+        set_cookie(&r, FLOW_COOKIE).is_none(),
+        "the flow cookie stays while the other tab's sign-in is pending",
+    )?;
+    let r = get(back.clone(), &[(FLOW_COOKIE, &flow_browser)]).await?;
     check(
         r.status() == StatusCode::BAD_REQUEST,
         "replaying the redirect is refused",
     )?;
-    let r = get(format!("{base}/"), Some(&pre_login_session)).await?;
-    check(
-        r.text().await?.contains("Not signed in"),
-        "the pre-sign-in session id is worth nothing",
-    )?;
-    let r = get(format!("{base}/"), Some(&session)).await?;
+    let r = get(format!("{base}/"), &[(SESSION_COOKIE, &session)]).await?;
     check(
         r.text().await?.contains(ALICE),
         "/ shows the signed-in user",
     )?;
 
+    // The other tab completes too, with response_mode=query; then a form_post sign-in.
+    let params = authority.sign_in(&second_auth_uri, BOB).await?;
+    let r = get(
+        format!("{base}/callback?{}", serde_urlencoded_pairs(&params)),
+        &[(FLOW_COOKIE, &flow_browser)],
+    )
+    .await?;
+    check(
+        r.status().is_redirection()
+            && location(&r) == "/"
+            && set_cookie(&r, FLOW_COOKIE).is_some_and(|c| c.contains("Max-Age=0")),
+        "the second tab's sign-in completes as well, and the flow cookie is cleared",
+    )?;
+    let r = get(format!("{base}/login?response_mode=form_post"), &[]).await?;
+    let fp_browser = cookie_value(&set_cookie(&r, FLOW_COOKIE).unwrap_or_default());
+    let fp_auth_uri = location(&r);
+    check(
+        fp_auth_uri.contains("response_mode=form_post"),
+        "/login?response_mode=form_post asks for form_post",
+    )?;
+    let fields = authority.sign_in(&fp_auth_uri, BOB).await?;
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = post(
+        format!("{base}/callback"),
+        &[(FLOW_COOKIE, &fp_browser)],
+        &form,
+    )
+    .await?;
+    let bob_session = cookie_value(&set_cookie(&r, SESSION_COOKIE).unwrap_or_default());
+    check(
+        r.status() == StatusCode::SEE_OTHER && location(&r) == "/",
+        "a form_post answer POSTed to /callback completes the sign-in",
+    )?;
+    let r = get(format!("{base}/"), &[(SESSION_COOKIE, &bob_session)]).await?;
+    check(r.text().await?.contains(BOB), "/ shows bob in his session")?;
+
     // The API, twice: the token from the sign-in is served from the cache both times.
     let requests_after_sign_in = authority.token_requests().len();
     for round in 1..=2 {
-        let r = get(format!("{base}/profile"), Some(&session)).await?;
+        let r = get(format!("{base}/profile"), &[(SESSION_COOKIE, &session)]).await?;
         let status = r.status();
         let body = r.text().await?;
         check(
@@ -743,17 +1059,23 @@ pub async fn self_test_run() -> Result<(), BoxError> {
             && r.headers()
                 .get(header::WWW_AUTHENTICATE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("invalid_token")),
-        "the downstream API refuses a bad token with WWW-Authenticate",
+                .is_some_and(|v| v.contains("invalid_token"))
+            && r.text().await?.contains("invalid or expired"),
+        "the downstream API refuses a bad token with WWW-Authenticate and a body",
     )?;
 
-    // Sign-out: the account leaves the cache, the cookie is cleared, the browser goes to
-    // the authority's sign-out page and comes back here.
+    // Sign-out: alice's last session ends, so her account leaves the cache; bob stays. The
+    // browser goes to the authority's sign-out page and comes back here.
     check(
-        running.app.msal.get_accounts(None).await?.len() == 1,
-        "one account in the cache",
+        running.app.msal.get_accounts(None).await?.len() == 2,
+        "two accounts in the cache",
     )?;
-    let r = get(format!("{base}/logout"), Some(&session)).await?;
+    let r = get(format!("{base}/logout"), &[(SESSION_COOKIE, &session)]).await?;
+    check(
+        r.status() == StatusCode::OK && r.text().await?.contains("id=\"sign-out\""),
+        "GET /logout asks (signing out is a POST)",
+    )?;
+    let r = post(format!("{base}/logout"), &[(SESSION_COOKIE, &session)], &[]).await?;
     let target = location(&r);
     check(
         r.status().is_redirection()
@@ -767,23 +1089,44 @@ pub async fn self_test_run() -> Result<(), BoxError> {
         "/logout redirects to the authority's sign-out URL, returning here",
     )?;
     check(
-        set_cookie(&r).is_some_and(|c| c.contains("Max-Age=0")),
-        "/logout clears the cookie",
+        set_cookie(&r, SESSION_COOKIE).is_some_and(|c| c.contains("Max-Age=0"))
+            && r.headers()
+                .get("clear-site-data")
+                .is_some_and(|v| v == "\"cache\""),
+        "/logout clears the cookie and the browser's cache of this site",
     )?;
+    let r = get(target, &[]).await?;
     check(
-        running.app.msal.get_accounts(None).await?.is_empty(),
-        "the account is removed from the cache",
+        r.status().is_redirection() && location(&r) == format!("{base}/"),
+        "the authority's sign-out page sends the browser back to the app",
     )?;
-    let r = get(format!("{base}/"), Some(&session)).await?;
+    let accounts = running.app.msal.get_accounts(None).await?;
+    check(
+        accounts.len() == 1 && accounts[0].username == BOB,
+        "alice's account left the cache (her last session), bob's stayed",
+    )?;
+    let r = get(format!("{base}/"), &[(SESSION_COOKIE, &session)]).await?;
     check(
         r.text().await?.contains("Not signed in"),
         "the old session is signed out",
     )?;
-    let r = get(format!("{base}/profile"), Some(&session)).await?;
+    let r = get(format!("{base}/profile"), &[(SESSION_COOKIE, &session)]).await?;
     check(
-        location(&r) == "/login",
+        location(&r) == "/login?return_to=%2Fprofile",
         "/profile after sign-out redirects to /login",
     )?;
+    let r = get(format!("{base}/"), &[(SESSION_COOKIE, &bob_session)]).await?;
+    check(r.text().await?.contains(BOB), "bob's session is untouched")?;
     println!("web_app self-test passed");
     Ok(())
+}
+
+fn serde_urlencoded_pairs(params: &[(String, String)]) -> String {
+    form_urlencoded_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn form_urlencoded_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut url = url::Url::parse("http://x/").expect("a fixed URL parses");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_string()
 }

@@ -10,6 +10,8 @@ need_apt=()
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# Headless Chromium for the web_app browser test (tests/web_app_browser.rs).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
@@ -28,4 +30,9 @@ fi
 if [ -f tests/oidc-provider/install.sh ]; then
   echo "== oidc-provider (npm)"
   bash tests/oidc-provider/install.sh
+fi
+
+if [ -f tests/browser/install.sh ]; then
+  echo "== playwright-core (npm) for the browser test"
+  bash tests/browser/install.sh
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and every test, as CI does. Installs what the tests need first:
-# OpenSSL headers, redis-server (Debian), MSAL Python (PyPI, in a venv), oidc-provider (npm).
+# OpenSSL headers, redis-server and chromium (Debian), MSAL Python (PyPI, in a venv),
+# oidc-provider and playwright-core (npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

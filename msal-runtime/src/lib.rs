@@ -42,6 +42,7 @@ mod http;
 mod id_token;
 mod result;
 mod secret;
+pub mod web_sign_in;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};
 pub use authority::{
@@ -56,6 +57,9 @@ pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptio
 pub use http::Verify;
 pub use result::{Account, AuthenticationResult, TokenSource};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
+pub use web_sign_in::{
+    AuthResponse, FlowCookie, FlowError, FlowLimits, PendingFlow, PendingFlows, SignOutScope,
+};
 
 /// The re-exported reqwest, so a client passed to
 /// [`http_client`](ConfidentialClientApplicationBuilder::http_client) is always the same version.

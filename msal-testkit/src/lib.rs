@@ -32,7 +32,8 @@
 //! | `GET /{tenant}/{b2c_policy}/v2.0/.well-known/openid-configuration`, `GET /adfs/.well-known/openid-configuration` | B2C and ADFS shapes |
 //! | `GET /{tenant}/discovery/v2.0/keys` | JWKS of the token signing key |
 //! | `POST /{tenant}/oauth2/v2.0/token` (+ B2C, `/adfs/oauth2/token`) | `client_credentials`, `authorization_code`, `refresh_token`, jwt-bearer on-behalf-of |
-//! | `GET /{tenant}/oauth2/v2.0/authorize` | scripted sign-in: 302 to the redirect URI (or a `form_post` page) |
+//! | `GET /{tenant}/oauth2/v2.0/authorize` | scripted sign-in: 302 to the redirect URI (or a `form_post` page); or, with [`TestAuthority::set_sign_in_page`], a sign-in page (account picker, requested permissions, Accept / Cancel) that POSTs back here |
+//! | `GET`/`POST /{tenant}/oauth2/v2.0/logout` (+ B2C, `/adfs/oauth2/logout`) | the advertised `end_session_endpoint`: 302 to `post_logout_redirect_uri` (with `state`) when it is a registered redirect URI (of `client_id` when given), a "signed out" page without one, an error page for an unregistered one |
 //! | `GET /common/discovery/instance` | knows only this server's host names |
 //! | `GET /metadata/instance/compute` | IMDS; needs `Metadata: true`; 404 until a region is set |
 //!
@@ -148,6 +149,7 @@ pub struct TestAuthorityBuilder {
     tenants: Vec<(String, Option<String>)>,
     imds_region: Option<String>,
     unique_signing_key: bool,
+    sign_in_page: bool,
 }
 
 impl Default for TestAuthorityBuilder {
@@ -163,6 +165,7 @@ impl Default for TestAuthorityBuilder {
             tenants: Vec::new(),
             imds_region: None,
             unique_signing_key: false,
+            sign_in_page: false,
         }
     }
 }
@@ -238,6 +241,13 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// Show a sign-in page at the authorization endpoint (default `false`: scripted sign-in).
+    /// See [`TestAuthority::set_sign_in_page`].
+    pub fn sign_in_page(mut self, show: bool) -> Self {
+        self.sign_in_page = show;
+        self
+    }
+
     /// Generates the keys and certificates, binds the listener(s) and starts serving.
     pub async fn start(self) -> std::io::Result<TestAuthority> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
@@ -293,6 +303,7 @@ impl TestAuthorityBuilder {
 
         let mut state = State::new(self.token_lifetime, self.refresh_in);
         state.imds_region = self.imds_region;
+        state.sign_in_page = self.sign_in_page;
         for (id, domain) in &self.tenants {
             state.add_tenant(id, domain.as_deref());
         }
@@ -555,6 +566,24 @@ impl TestAuthority {
     /// (default: the first registered user).
     pub fn sign_in_as(&self, username: &str) {
         self.shared.lock().sign_in_as = Some(username.to_string());
+    }
+
+    /// Whether the authorization endpoint shows a sign-in page, as a person meets it in a
+    /// browser: the registered users to pick from (the `login_hint` one preselected), the
+    /// permissions the app asks for, and Accept / Cancel buttons. Accept sends the browser
+    /// back with a code for the picked user, Cancel with `error=access_denied`; `prompt=none`
+    /// gets `interaction_required`. Off (the default), sign-in is scripted: the user is picked
+    /// by [`sign_in_as`](Self::sign_in_as) or `login_hint` and the browser is sent straight
+    /// back. [`sign_in`](Self::sign_in) is always scripted.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let authority = msal_testkit::TestAuthority::builder().https(false).start().await.unwrap();
+    /// authority.set_sign_in_page(true);
+    /// # }
+    /// ```
+    pub fn set_sign_in_page(&self, show: bool) {
+        self.shared.lock().sign_in_page = show;
     }
 
     /// Makes the next authorization request redirect back with `error=<error>` (one-shot).

@@ -35,6 +35,10 @@ enum Command {
         /// Redirect URI registered for the demo app (auth code flow).
         #[arg(long, default_value = "http://localhost:8400/callback")]
         redirect_uri: String,
+        /// Show a sign-in page (account picker, consent, cancel) instead of signing the
+        /// first user in at once.
+        #[arg(long)]
+        sign_in_page: bool,
     },
 }
 
@@ -48,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         apps,
         ca_out,
         redirect_uri,
+        sign_in_page,
     } = Cli::parse().command;
 
     let demo_secret = format!("demo~{}", uuid::Uuid::new_v4().simple());
@@ -60,7 +65,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .redirect_uri(redirect_uri.clone())
                 .identifier_uri(format!("api://{DEMO_CLIENT_ID}")),
         )
-        .user(demo_user.clone());
+        .user(demo_user.clone())
+        .sign_in_page(sign_in_page);
     for spec in &apps {
         let (id, secret) = spec
             .split_once(':')

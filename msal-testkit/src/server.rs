@@ -278,6 +278,18 @@ async fn route(shared: &Shared, req: &Req) -> Reply {
         [_, p, "oauth2", "v2.0", "authorize"] if get && is_b2c_policy(p) => {
             authorize::authorize(shared, req, &b2c(0))
         }
+        [_, "oauth2", "v2.0", "authorize"] if post => authorize::sign_in_page_answer(shared, req),
+        [_, p, "oauth2", "v2.0", "authorize"] if post && is_b2c_policy(p) => {
+            authorize::sign_in_page_answer(shared, req)
+        }
+        ["adfs", "oauth2", "authorize"] if post => authorize::sign_in_page_answer(shared, req),
+        [_, "oauth2", "v2.0", "logout"] if get || post => authorize::logout(shared, req, &aad(0)),
+        [_, p, "oauth2", "v2.0", "logout"] if (get || post) && is_b2c_policy(p) => {
+            authorize::logout(shared, req, &b2c(0))
+        }
+        ["adfs", "oauth2", "logout"] if get || post => {
+            authorize::logout(shared, req, &Endpoint::Adfs)
+        }
         [_, "oauth2", "v2.0", "token"] | [_, "oauth2", "v2.0", "authorize"] => {
             Reply::text(405, "Method Not Allowed")
         }

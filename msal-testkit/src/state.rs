@@ -89,6 +89,10 @@ pub(crate) struct State {
     pub next_authorize_error: Option<String>,
     pub id_tokens_with_wrong_key: bool,
     pub id_token_nonce_override: Option<String>,
+    /// Show a sign-in page at the authorization endpoint instead of scripted sign-in.
+    pub sign_in_page: bool,
+    /// Sign-in pages shown and not answered yet.
+    pub sign_in_pages: crate::authorize::OpenPages,
 }
 
 impl State {
@@ -114,6 +118,8 @@ impl State {
             next_authorize_error: None,
             id_tokens_with_wrong_key: false,
             id_token_nonce_override: None,
+            sign_in_page: false,
+            sign_in_pages: Default::default(),
         }
     }
 
