@@ -110,6 +110,10 @@ pub enum Error {
     /// (state or nonce mismatch, signature, issuer, audience, expiry).
     #[error("security check failed: {0}")]
     Validation(String),
+    /// A managed identity source refused, failed or was misconfigured; keeps the source,
+    /// the HTTP status and the (bounded) body.
+    #[error("{0}")]
+    ManagedIdentity(Box<crate::managed_identity::ManagedIdentityError>),
 }
 
 /// How an HTTP exchange failed.
