@@ -57,6 +57,7 @@ pub mod certs;
 mod discovery;
 mod faults;
 mod grants;
+pub mod managed_identity;
 mod server;
 mod state;
 mod tokens;
@@ -74,6 +75,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind};
+pub use managed_identity::{FederatedCredential, ManagedIdentityRecord};
 pub use types::{AppRegistration, RecordedRequest, TestUser};
 
 use state::{Shared, State, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID};
@@ -116,6 +118,8 @@ pub struct TestAuthority {
     ca_file: tempfile::TempPath,
     addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// SHA-1 (lower-case hex) of the HTTPS server certificate.
+    server_sha1: Option<String>,
 }
 
 impl std::fmt::Debug for TestAuthority {
@@ -254,6 +258,7 @@ impl TestAuthorityBuilder {
             }
         }
 
+        let mut server_sha1 = None;
         let (tls, ca_pem) = if self.https {
             let ca = certs::tls_ca("msal-testkit Root CA");
             let mut dns: Vec<String> = vec!["localhost".into(), "*.localhost".into()];
@@ -278,6 +283,11 @@ impl TestAuthorityBuilder {
             );
             let server_cert = certs::server_cert(&ca, &dns, &ips);
             let acceptor = server::tls_acceptor(&server_cert)?;
+            server_sha1 = server_cert
+                .x509()
+                .digest(openssl::hash::MessageDigest::sha1())
+                .ok()
+                .map(|d| d.iter().map(|b| format!("{b:02x}")).collect());
             (Some(Arc::new(acceptor)), ca.cert_pem)
         } else {
             (None, Vec::new())
@@ -331,6 +341,7 @@ impl TestAuthorityBuilder {
             ca_file,
             addr,
             tasks,
+            server_sha1,
         })
     }
 }
@@ -384,6 +395,12 @@ impl TestAuthority {
     /// The default tenant's domain, `contoso.onmicrosoft.com`.
     pub fn tenant_domain(&self) -> &str {
         DEFAULT_TENANT_DOMAIN
+    }
+
+    /// SHA-1 thumbprint (lower-case hex) of the HTTPS server certificate, as Service Fabric's
+    /// `IDENTITY_SERVER_THUMBPRINT` gives it; `None` for plain HTTP.
+    pub fn server_cert_sha1_thumbprint(&self) -> Option<String> {
+        self.server_sha1.clone()
     }
 
     /// PEM of the generated CA (empty for plain HTTP).

@@ -89,6 +89,8 @@ pub(crate) struct State {
     pub next_authorize_error: Option<String>,
     pub id_tokens_with_wrong_key: bool,
     pub id_token_nonce_override: Option<String>,
+    /// Managed identity sources and federated credentials.
+    pub mi: crate::managed_identity::MiState,
 }
 
 impl State {
@@ -114,6 +116,7 @@ impl State {
             next_authorize_error: None,
             id_tokens_with_wrong_key: false,
             id_token_nonce_override: None,
+            mi: Default::default(),
         }
     }
 
