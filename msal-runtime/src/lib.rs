@@ -49,7 +49,9 @@ pub use authority::{Authority, AuthorityKind, Region, WELL_KNOWN_HOSTS};
 pub use cache::{
     AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
 };
-pub use credential::{AssertionContext, Certificate, ClientCredential};
+pub use credential::{
+    AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
+};
 pub use error::{Error, HttpErrorKind, Result, ServerError};
 pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};
 pub use http::Verify;
