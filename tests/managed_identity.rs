@@ -23,6 +23,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "../examples/managed_identity.rs"]
+#[allow(dead_code)]
+mod example;
+
 const VAULT: &str = "https://vault.azure.net";
 const ARM: &str = "https://management.azure.com/";
 
@@ -1361,4 +1365,16 @@ async fn msal_python_finds_rust_managed_identity_tokens_and_back() {
         py["access_token"].as_str().unwrap()
     );
     assert_eq!(mi_requests(&auth).len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example's local mode (what `cargo run --example managed_identity` runs)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_local_mode_runs() {
+    match tokio::time::timeout(Duration::from_secs(60), example::local()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("the managed_identity example failed: {e}"),
+        Err(_) => panic!("the managed_identity example did not finish within 60 s"),
+    }
 }
