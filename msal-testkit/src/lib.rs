@@ -35,6 +35,7 @@
 //! | `GET /{tenant}/oauth2/v2.0/authorize` | scripted sign-in: 302 to the redirect URI (or a `form_post` page) |
 //! | `GET /common/discovery/instance` | knows only this server's host names |
 //! | `GET /metadata/instance/compute` | IMDS; needs `Metadata: true`; 404 until a region is set |
+//! | managed identity sources | IMDS, App Service, Azure ML, Azure Arc, Service Fabric, Cloud Shell: see [`managed_identity`] |
 //!
 //! Errors have Entra's JSON shape (`error`, `error_description` starting `AADSTSnnn:`,
 //! `error_codes`, `timestamp`, `trace_id`, `correlation_id` echoing `client-request-id`,
