@@ -1378,3 +1378,143 @@ async fn example_local_mode_runs() {
         Err(_) => panic!("the managed_identity example did not finish within 60 s"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The wire, side by side with MSAL Python's
+
+/// Runs MSAL Python's `ManagedIdentityClient` once with `vars` as its whole MI environment.
+fn msal_python_with_env(identity: &str, vars: &[(&str, String)]) -> serde_json::Value {
+    let python = python().expect("MSAL Python is not installed: run scripts/setup.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/mi_cache_peer.py");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("empty.json");
+    std::fs::write(&cache, "").unwrap();
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script).arg(&cache).arg(identity).arg(VAULT);
+    for v in [
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "IDENTITY_SERVER_THUMBPRINT",
+        "IMDS_ENDPOINT",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        "AZUREPS_HOST_ENVIRONMENT",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.env("NO_PROXY", "*").output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "MSAL Python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    serde_json::from_str(&line).unwrap()
+}
+
+/// Method, path, query and the headers that carry meaning (transport defaults of `requests`
+/// and reqwest, and the per-request id's value, left out).
+fn wire_shape(
+    r: &RecordedRequest,
+) -> (String, String, Vec<(String, String)>, Vec<(String, String)>) {
+    const TRANSPORT: &[&str] = &[
+        "user-agent",
+        "accept-encoding",
+        "accept",
+        "connection",
+        "host",
+        "content-length",
+    ];
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| !TRANSPORT.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                // deliberate: another SKU and version; a fresh id per request either way
+                "x-client-sku" | "x-client-ver" | "x-ms-client-request-id" => "<varies>".into(),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    headers.sort();
+    (r.method.clone(), r.path.clone(), r.query.clone(), headers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wire_requests_match_msal_python_per_source() {
+    let http = http_authority().await;
+    let https = TestAuthority::start().await;
+    let uai = ManagedIdentityRecord::new("wire");
+    http.add_user_assigned_identity(uai.clone());
+    https.add_user_assigned_identity(uai.clone());
+    let thumbprint = https.server_cert_sha1_thumbprint().unwrap();
+    let sources: Vec<(&str, &TestAuthority, Vec<(&str, String)>)> = vec![
+        (
+            "imds",
+            &http,
+            vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST", http.imds_host())],
+        ),
+        (
+            "app service",
+            &http,
+            vec![
+                ("IDENTITY_ENDPOINT", http.app_service_endpoint()),
+                ("IDENTITY_HEADER", http.managed_identity_secret()),
+            ],
+        ),
+        (
+            "machine learning",
+            &http,
+            vec![
+                ("MSI_ENDPOINT", http.machine_learning_endpoint()),
+                ("MSI_SECRET", http.managed_identity_secret()),
+            ],
+        ),
+        (
+            "service fabric",
+            &https,
+            vec![
+                ("IDENTITY_ENDPOINT", https.service_fabric_endpoint()),
+                ("IDENTITY_HEADER", https.managed_identity_secret()),
+                ("IDENTITY_SERVER_THUMBPRINT", thumbprint.clone()),
+            ],
+        ),
+    ];
+    for (name, auth, vars) in &sources {
+        for (py_identity, identity) in [
+            ("system".to_string(), ManagedIdentity::system_assigned()),
+            (
+                format!("client_id:{}", uai.client_id),
+                ManagedIdentity::user_assigned_client_id(&uai.client_id),
+            ),
+        ] {
+            auth.clear_requests();
+            let py = msal_python_with_env(&py_identity, vars);
+            assert!(py["access_token"].is_string(), "{name}: {py}");
+            let py_reqs = auth.managed_identity_requests();
+            auth.clear_requests();
+            client(identity, env_of(vars))
+                .acquire_token_for_client(VAULT)
+                .await
+                .unwrap();
+            let rs_reqs = auth.managed_identity_requests();
+            assert_eq!(py_reqs.len(), 1, "{name}");
+            assert_eq!(rs_reqs.len(), 1, "{name}");
+            assert_eq!(
+                wire_shape(&rs_reqs[0]),
+                wire_shape(&py_reqs[0]),
+                "{name}, {py_identity}: Rust (left) and MSAL Python (right) differ"
+            );
+        }
+    }
+}
