@@ -1420,11 +1420,13 @@ fn msal_python_with_env(identity: &str, vars: &[(&str, String)]) -> serde_json::
     serde_json::from_str(&line).unwrap()
 }
 
+type Pairs = Vec<(String, String)>;
+/// A source under test: its name, the authority serving it, its environment.
+type SourceCase<'a> = (&'a str, &'a TestAuthority, Vec<(&'a str, String)>);
+
 /// Method, path, query and the headers that carry meaning (transport defaults of `requests`
 /// and reqwest, and the per-request id's value, left out).
-fn wire_shape(
-    r: &RecordedRequest,
-) -> (String, String, Vec<(String, String)>, Vec<(String, String)>) {
+fn wire_shape(r: &RecordedRequest) -> (String, String, Pairs, Pairs) {
     const TRANSPORT: &[&str] = &[
         "user-agent",
         "accept-encoding",
@@ -1458,7 +1460,7 @@ async fn wire_requests_match_msal_python_per_source() {
     http.add_user_assigned_identity(uai.clone());
     https.add_user_assigned_identity(uai.clone());
     let thumbprint = https.server_cert_sha1_thumbprint().unwrap();
-    let sources: Vec<(&str, &TestAuthority, Vec<(&str, String)>)> = vec![
+    let sources: Vec<SourceCase<'_>> = vec![
         (
             "imds",
             &http,
