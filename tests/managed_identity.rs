@@ -418,6 +418,60 @@ async fn imds_faults_retries_throttle_and_deadline() {
         }
     }
 
+    // 410 ("IMDS is updating") is retried for its window even with no other retries left;
+    // 404 then is not.
+    let gone = ManagedIdentityClient::builder(ManagedIdentity::system_assigned())
+        .env(imds_env(&auth))
+        .arc_himds_path("/nonexistent/msal-tests/himds")
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(0)
+                .backoff(Duration::from_millis(100))
+                .imds_gone_window(Duration::from_millis(1000)),
+        )
+        .build()
+        .unwrap();
+    auth.clear_requests();
+    auth.push_fault(Fault::status(IMDS_PATH, 410, "{}").times(10));
+    let e = gone
+        .acquire_token_for_client("https://gone.example")
+        .await
+        .unwrap_err();
+    assert_eq!(mi_error(&e).status, Some(410));
+    // delays 100, 200, 400 ms fit in 1 s, 800 more would not
+    assert_eq!(mi_requests(&auth).len(), 4);
+    auth.clear_faults();
+    auth.clear_requests();
+    auth.push_fault(Fault::status(IMDS_PATH, 404, "{}"));
+    assert!(gone
+        .acquire_token_for_client("https://gone.example")
+        .await
+        .is_err());
+    assert_eq!(mi_requests(&auth).len(), 1);
+
+    // Retries stop where the next wait would cross the deadline: 1 s fits in 2.5 s, 2 s more
+    // would not.
+    let bounded = ManagedIdentityClient::builder(ManagedIdentity::system_assigned())
+        .env(imds_env(&auth))
+        .arc_himds_path("/nonexistent/msal-tests/himds")
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(5)
+                .backoff(Duration::from_secs(1)),
+        )
+        .timeout(Duration::from_millis(2500))
+        .build()
+        .unwrap();
+    auth.clear_requests();
+    auth.push_fault(Fault::status(IMDS_PATH, 503, "{}").times(10));
+    let e = bounded
+        .acquire_token_for_client("https://busy.example")
+        .await
+        .unwrap_err();
+    assert_eq!(mi_error(&e).status, Some(503));
+    assert_eq!(mi_requests(&auth).len(), 2);
+    auth.clear_faults();
+
     // A slow source past the overall deadline.
     auth.push_fault(Fault::once(
         IMDS_PATH,

@@ -154,6 +154,11 @@ impl Error {
             Error::Server(e) => {
                 e.status == 429 || e.status >= 500 || e.error == "temporarily_unavailable"
             }
+            Error::ManagedIdentity(e) => {
+                use crate::managed_identity::ManagedIdentityErrorKind as K;
+                matches!(e.kind, K::Throttled | K::Deadline)
+                    || e.status.is_some_and(|s| s == 429 || s >= 500)
+            }
             _ => false,
         }
     }
