@@ -1319,6 +1319,50 @@ async fn azure_environment_secret_and_certificate() {
     )
     .unwrap();
     assert!(header.get("x5c").is_some(), "{header}");
+
+    // PKCS#12 with a password; a wrong password is a credential error.
+    let pfx_path = dir.path().join("cert.pfx");
+    std::fs::write(&pfx_path, cert.to_pkcs12_der("pfx-pass")).unwrap();
+    let pfx_env = |password: &str| {
+        env_of(&[
+            ("AZURE_CLIENT_ID", cert_client.into()),
+            ("AZURE_TENANT_ID", auth.tenant_id().into()),
+            ("AZURE_AUTHORITY_HOST", auth.base_url()),
+            (
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+                pfx_path.display().to_string(),
+            ),
+            ("AZURE_CLIENT_CERTIFICATE_PASSWORD", password.into()),
+        ])
+    };
+    let app = AzureEnvironment::from_env(&pfx_env("pfx-pass"))
+        .unwrap()
+        .application_builder()
+        .verify(Verify::CaBundle(auth.ca_path().to_path_buf()))
+        .instance_discovery_endpoint(auth.instance_discovery_url())
+        .build()
+        .unwrap();
+    app.acquire_token_for_client(&["https://storage.azure.com/.default"])
+        .await
+        .unwrap();
+    let assertion = auth.token_requests()[2]
+        .form_value("client_assertion")
+        .unwrap()
+        .to_string();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(assertion.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        header.get("x5c").is_none(),
+        "no chain unless asked: {header}"
+    );
+    assert!(matches!(
+        AzureEnvironment::from_env(&pfx_env("wrong")).unwrap_err(),
+        Error::Credential(_)
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
