@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # Belt and braces: nothing here may ever reach the Azure metadata address. Any region
 # discovery that forgets its own IMDS endpoint lands on a closed loopback port instead.
 export MSAL_IMDS_ENDPOINT="http://127.0.0.1:9/metadata/instance/compute"
+# Managed identity: a client that would use the default metadata address errors instead.
+export MSAL_FORBID_DEFAULT_IMDS=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 bash scripts/setup.sh

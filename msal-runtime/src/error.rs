@@ -111,6 +111,10 @@ pub enum Error {
     /// (state or nonce mismatch, signature, issuer, audience, expiry).
     #[error("security check failed: {0}")]
     Validation(String),
+    /// A managed identity source refused, failed or was misconfigured; keeps the source,
+    /// the HTTP status and the (bounded) body.
+    #[error("{0}")]
+    ManagedIdentity(Box<crate::managed_identity::ManagedIdentityError>),
 }
 
 /// How an HTTP exchange failed.
@@ -150,6 +154,11 @@ impl Error {
             }
             Error::Server(e) => {
                 e.status == 429 || e.status >= 500 || e.error == "temporarily_unavailable"
+            }
+            Error::ManagedIdentity(e) => {
+                use crate::managed_identity::ManagedIdentityErrorKind as K;
+                matches!(e.kind, K::Throttled | K::Deadline)
+                    || e.status.is_some_and(|s| s == 429 || s >= 500)
             }
             _ => false,
         }

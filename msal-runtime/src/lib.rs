@@ -40,6 +40,7 @@ mod error;
 mod grant;
 mod http;
 mod id_token;
+mod managed_identity;
 mod result;
 mod secret;
 pub mod web_sign_in;
@@ -51,10 +52,17 @@ pub use authority::{
 pub use cache::{
     AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
 };
-pub use credential::{AssertionContext, Certificate, ClientCredential};
+pub use credential::{
+    AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
+};
 pub use error::{Error, HttpErrorKind, Result, ServerError};
 pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};
 pub use http::Verify;
+pub use managed_identity::{
+    EnvLookup, ManagedIdentity, ManagedIdentityClient, ManagedIdentityClientBuilder,
+    ManagedIdentityError, ManagedIdentityErrorKind, ManagedIdentitySource,
+    ManagedIdentityTokenOptions, RetryPolicy, FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID,
+};
 pub use result::{Account, AuthenticationResult, TokenSource};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
 pub use web_sign_in::{

@@ -38,6 +38,11 @@ pub(crate) fn authenticate(
                 format!("Invalid client_assertion_type; expected '{JWT_BEARER_ASSERTION}'."),
             ));
         }
+        if let Some(result) =
+            crate::managed_identity::federated_assertion(shared, &app.reg.client_id, assertion)
+        {
+            return result;
+        }
         return verify_assertion(shared, app, assertion, expected_auds);
     }
     Err(EntraError::new(

@@ -36,6 +36,7 @@
 //! | `GET`/`POST /{tenant}/oauth2/v2.0/logout` (+ B2C, `/adfs/oauth2/logout`) | the advertised `end_session_endpoint`: 302 to `post_logout_redirect_uri` (with `state`) when it is a registered redirect URI (of `client_id` when given), a "signed out" page without one, an error page for an unregistered one |
 //! | `GET /common/discovery/instance` | knows only this server's host names |
 //! | `GET /metadata/instance/compute` | IMDS; needs `Metadata: true`; 404 until a region is set |
+//! | managed identity sources | IMDS, App Service, Azure ML, Azure Arc, Service Fabric, Cloud Shell: see [`managed_identity`] |
 //!
 //! Errors have Entra's JSON shape (`error`, `error_description` starting `AADSTSnnn:`,
 //! `error_codes`, `timestamp`, `trace_id`, `correlation_id` echoing `client-request-id`,
@@ -58,6 +59,7 @@ pub mod certs;
 mod discovery;
 mod faults;
 mod grants;
+pub mod managed_identity;
 mod server;
 mod state;
 mod tokens;
@@ -75,6 +77,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind};
+pub use managed_identity::{FederatedCredential, ManagedIdentityRecord};
 pub use types::{AppRegistration, RecordedRequest, TestUser};
 
 use state::{Shared, State, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID};
@@ -117,6 +120,8 @@ pub struct TestAuthority {
     ca_file: tempfile::TempPath,
     addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// SHA-1 (lower-case hex) of the HTTPS server certificate.
+    server_sha1: Option<String>,
 }
 
 impl std::fmt::Debug for TestAuthority {
@@ -264,6 +269,7 @@ impl TestAuthorityBuilder {
             }
         }
 
+        let mut server_sha1 = None;
         let (tls, ca_pem) = if self.https {
             let ca = certs::tls_ca("msal-testkit Root CA");
             let mut dns: Vec<String> = vec!["localhost".into(), "*.localhost".into()];
@@ -288,6 +294,11 @@ impl TestAuthorityBuilder {
             );
             let server_cert = certs::server_cert(&ca, &dns, &ips);
             let acceptor = server::tls_acceptor(&server_cert)?;
+            server_sha1 = server_cert
+                .x509()
+                .digest(openssl::hash::MessageDigest::sha1())
+                .ok()
+                .map(|d| d.iter().map(|b| format!("{b:02x}")).collect());
             (Some(Arc::new(acceptor)), ca.cert_pem)
         } else {
             (None, Vec::new())
@@ -342,6 +353,7 @@ impl TestAuthorityBuilder {
             ca_file,
             addr,
             tasks,
+            server_sha1,
         })
     }
 }
@@ -395,6 +407,12 @@ impl TestAuthority {
     /// The default tenant's domain, `contoso.onmicrosoft.com`.
     pub fn tenant_domain(&self) -> &str {
         DEFAULT_TENANT_DOMAIN
+    }
+
+    /// SHA-1 thumbprint (lower-case hex) of the HTTPS server certificate, as Service Fabric's
+    /// `IDENTITY_SERVER_THUMBPRINT` gives it; `None` for plain HTTP.
+    pub fn server_cert_sha1_thumbprint(&self) -> Option<String> {
+        self.server_sha1.clone()
     }
 
     /// PEM of the generated CA (empty for plain HTTP).

@@ -236,6 +236,9 @@ async fn route(shared: &Shared, req: &Req) -> Reply {
     };
     let get = req.method == "GET";
     let post = req.method == "POST";
+    if let Some(reply) = crate::managed_identity::route(shared, req) {
+        return reply;
+    }
 
     match seg.as_slice() {
         ["metadata", "instance", "compute"] | ["metadata", "instance"] if get => {

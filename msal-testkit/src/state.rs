@@ -93,6 +93,8 @@ pub(crate) struct State {
     pub sign_in_page: bool,
     /// Sign-in pages shown and not answered yet.
     pub sign_in_pages: crate::authorize::OpenPages,
+    /// Managed identity sources and federated credentials.
+    pub mi: crate::managed_identity::MiState,
 }
 
 impl State {
@@ -120,6 +122,7 @@ impl State {
             id_token_nonce_override: None,
             sign_in_page: false,
             sign_in_pages: Default::default(),
+            mi: Default::default(),
         }
     }
 

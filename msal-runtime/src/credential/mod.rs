@@ -3,9 +3,11 @@
 
 mod assertion;
 mod certificate;
+mod workload;
 
 pub(crate) use assertion::AssertionCache;
 pub use certificate::Certificate;
+pub use workload::{AzureCredentialKind, AzureEnvironment};
 
 use crate::error::Result;
 use crate::secret::{Assertion, ClientSecret};
