@@ -38,6 +38,7 @@ mod diagnostic;
 mod env;
 mod layer;
 mod model;
+mod outline;
 mod regions;
 mod resolve;
 mod suggest;
@@ -67,6 +68,7 @@ pub use model::{
     AppConfig, AuthorityKind, AuthoritySpec, CacheSpec, CredentialSpec, Grant, RedisUrl,
     RegionSpec, ScopeSet, Source,
 };
+pub use outline::scope_set_outline;
 pub use regions::KNOWN_REGIONS;
 
 pub mod reference {
