@@ -226,6 +226,21 @@ pub mod __private {
     /// A compile-time check that generated types are `Send + Sync`.
     pub const fn assert_send_sync<T: Send + Sync>() {}
 
+    /// One type per grant, named as in `msal.toml`: the parameter of the per-app trait
+    /// that the methods of a grant an app does not enable require, whose
+    /// `#[diagnostic::on_unimplemented]` message names the grant with `{G}`.
+    #[allow(non_camel_case_types)]
+    pub mod grant {
+        /// `client_credentials`.
+        pub enum client_credentials {}
+        /// `authorization_code`.
+        pub enum authorization_code {}
+        /// `on_behalf_of`.
+        pub enum on_behalf_of {}
+        /// `refresh_token`.
+        pub enum refresh_token {}
+    }
+
     /// What the macro knows about one app at compile time.
     #[derive(Debug)]
     pub struct AppSpec {
