@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use msal_config::{AppConfig, Code, Diagnostic, Grant};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Fields, Ident, ItemStruct, LitStr};
+use syn::{Fields, Ident, ItemStruct, LitStr, Visibility};
 
 use crate::args::{self, Args};
 use crate::load::{self, Located};
@@ -329,35 +329,113 @@ enum Gate {
     Accounts,
 }
 
-/// A method group's docs, generics and where-clause: enabled methods are documented
-/// plainly; the methods of a grant the app does not enable exist too, hidden, and require
-/// a per-app trait that nothing implements, whose `#[diagnostic::on_unimplemented]` says
-/// which grant to add to which app. (A lifetime parameter keeps that bound from being
-/// "trivially false", which rustc rejects at the definition.)
+/// A method group's gate: enabled methods are documented plainly; the methods of a grant
+/// the app does not enable exist too, hidden, and require a per-app trait that nothing
+/// implements, whose `#[diagnostic::on_unimplemented]` says which grant to add to which
+/// app. (A lifetime parameter keeps that bound from being "trivially false", which rustc
+/// rejects at the definition.)
 struct Gated {
+    /// "Enabled by ..." (nothing when the file is broken).
     docs: TokenStream,
-    lifetime: Option<TokenStream>,
-    bound: TokenStream,
+    /// `Self: __XHasGrant<'__g, G>,` when the group is not enabled.
+    bound: Option<TokenStream>,
+}
+
+/// One generated method.
+struct Sig {
+    /// Its `///` docs.
+    docs: TokenStream,
+    name: &'static str,
+    /// Type parameters, without angle brackets.
+    generics: TokenStream,
+    /// The parameters after `&self`, written with [`Gated::r`] for references.
+    inputs: TokenStream,
+    output: TokenStream,
+    /// Where-predicates, each with a trailing comma.
+    bounds: TokenStream,
+    /// Type parameters the future of a gated method holds (bounded by its lifetime).
+    captured: Vec<Ident>,
+    /// The body (it may `.await` when `is_async`).
+    body: TokenStream,
+    is_async: bool,
 }
 
 impl Gated {
-    /// `<'__g, extra>`, `<extra>` or nothing.
-    fn generics(&self, extra: TokenStream) -> TokenStream {
-        match (&self.lifetime, extra.is_empty()) {
-            (None, true) => quote!(),
-            (None, false) => quote!(<#extra>),
-            (Some(lt), true) => quote!(<#lt>),
-            (Some(lt), false) => quote!(<#lt, #extra>),
+    /// `&` for an enabled method; `&'__a` for a gated one (whose parameters all live as
+    /// long as the future it returns).
+    fn r(&self) -> TokenStream {
+        if self.bound.is_some() {
+            quote!(&'__a)
+        } else {
+            quote!(&)
         }
     }
 
-    /// `where bound, extra` or nothing.
-    fn where_clause(&self, extra: TokenStream) -> TokenStream {
-        let bound = &self.bound;
-        if bound.is_empty() && extra.is_empty() {
-            quote!()
-        } else {
-            quote!(where #bound #extra)
+    /// The method. A gated `async fn` is a plain `fn` returning a boxed future: rustc
+    /// then reports the missing grant once per call (an `async fn`'s opaque future would
+    /// repeat it at the call and at the `.await`).
+    fn emit(&self, vis: &Visibility, sig: Sig) -> TokenStream {
+        let Sig {
+            docs,
+            name,
+            generics,
+            inputs,
+            output,
+            bounds,
+            captured,
+            body,
+            is_async,
+        } = sig;
+        let name = format_ident!("{}", name);
+        match &self.bound {
+            None => {
+                let gate_docs = &self.docs;
+                let generics = if generics.is_empty() {
+                    quote!()
+                } else {
+                    quote!(<#generics>)
+                };
+                let where_clause = if bounds.is_empty() {
+                    quote!()
+                } else {
+                    quote!(where #bounds)
+                };
+                let asyncness = if is_async { quote!(async) } else { quote!() };
+                quote! {
+                    #docs
+                    #gate_docs
+                    #vis #asyncness fn #name #generics (&self, #inputs) -> #output #where_clause {
+                        #body
+                    }
+                }
+            }
+            Some(gate) => {
+                let generics = if generics.is_empty() {
+                    quote!(<'__g, '__a>)
+                } else {
+                    quote!(<'__g, '__a, #generics>)
+                };
+                let (output, body) = if is_async {
+                    (
+                        quote!(::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #output> + '__a>>),
+                        quote!(::std::boxed::Box::pin(async move { #body })),
+                    )
+                } else {
+                    (output, body)
+                };
+                quote! {
+                    #docs
+                    #[doc(hidden)]
+                    #vis fn #name #generics (&'__a self, #inputs) -> #output
+                    where
+                        #gate
+                        #bounds
+                        #(#captured: '__a,)*
+                    {
+                        #body
+                    }
+                }
+            }
         }
     }
 }
@@ -478,17 +556,13 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
                 )),
                 _ => quote!(),
             };
-            return Gated {
-                docs,
-                lifetime: None,
-                bound: quote!(),
-            };
+            return Gated { docs, bound: None };
         }
         let bound = match g {
             Gate::Grant(g) => {
                 need_grant_trait = true;
                 let marker = format_ident!("{}", g.to_string());
-                quote!(Self: #grant_trait<'__g, #krate::__private::grant::#marker>,)
+                quote!(Self: #grant_trait<'__g, #krate::grants::#marker>,)
             }
             Gate::Accounts => {
                 need_accounts_trait = true;
@@ -496,188 +570,292 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
             }
         };
         Gated {
-            docs: quote!(#[doc(hidden)]),
-            lifetime: Some(quote!('__g)),
-            bound,
+            docs: quote!(),
+            bound: Some(bound),
         }
     };
 
     let mut methods = Vec::new();
-    {
-        let g = gate(Gate::Grant(Grant::ClientCredentials));
-        let e = &g.docs;
-        let gen = g.generics(quote!());
-        let wc = g.where_clause(quote!());
-        methods.push(quote! {
-            /// An app-only token for a `.default` scope set (client credentials), from the
-            /// cache while it has more than five minutes left.
-            #e
-            #vis async fn acquire_token_for_client #gen (&self, scopes: #app_set) -> #res #wc {
-                self.__msal.for_client(scopes.__index(), ::core::default::Default::default()).await
-            }
-            /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options
-            /// (e.g. a claims challenge).
-            #e
-            #vis async fn acquire_token_for_client_with #gen (
-                &self,
-                scopes: #app_set,
-                options: #krate::ForClientOptions,
-            ) -> #res #wc {
-                self.__msal.for_client(scopes.__index(), options).await
-            }
-            /// Removes this app's app-only tokens from the cache; returns how many were removed.
-            #e
-            #vis async fn remove_tokens_for_client #gen (&self) -> #krate::Result<usize> #wc {
-                self.__msal.app().remove_tokens_for_client().await
-            }
-        });
-    }
-    {
-        let g = gate(Gate::Grant(Grant::AuthorizationCode));
-        let e = &g.docs;
-        let gen = g.generics(quote!());
-        let gen_k = g.generics(k.clone());
-        let gen_ikv = g.generics(quote!(I, K, V));
-        let wc = g.where_clause(quote!());
-        let wc_ikv = g.where_clause(quote! {
-            I: ::core::iter::IntoIterator<Item = (K, V)>,
-            K: ::core::convert::Into<::std::string::String>,
-            V: ::core::convert::Into<::std::string::String>,
-        });
-        let redirect = doc(format!(
-            "The `redirect_uri` of {app_at} (after profile and `MSAL_{}_REDIRECT_URI` overrides).",
-            model.name.to_ascii_uppercase()
-        ));
-        methods.push(quote! {
-            /// Starts a sign-in (authorization code with PKCE): the URL to send the user to
-            /// and the flow to keep in the session. The configured redirect URI is used
-            /// unless `options` sets one.
-            #e
-            #vis async fn initiate_auth_code_flow #gen_k (
-                &self,
-                scopes: #any_set,
-                options: #krate::AuthCodeFlowOptions,
-            ) -> #krate::Result<#krate::AuthCodeFlow> #wc {
-                self.__msal.initiate_auth_code_flow(scopes.__index(), options).await
-            }
-            /// Completes a sign-in with the redirect's query (or form-post) parameters.
-            #e
-            #vis async fn acquire_token_by_auth_code_flow #gen_ikv (
-                &self,
-                flow: &#krate::AuthCodeFlow,
-                auth_response: I,
-            ) -> #res
-            #wc_ikv
-            {
-                self.__msal.app().acquire_token_by_auth_code_flow(flow, auth_response).await
-            }
-            #redirect
-            #e
-            #vis fn redirect_uri #gen (&self) -> &str #wc {
-                self.__msal.redirect_uri()
-            }
-            /// The authority's sign-out URL (`None` when it advertises none).
-            #e
-            #vis async fn sign_out_url #gen (
-                &self,
-                post_logout_redirect_uri: ::core::option::Option<&str>,
-            ) -> #krate::Result<::core::option::Option<::std::string::String>> #wc {
-                self.__msal.app().sign_out_url(post_logout_redirect_uri).await
-            }
-        });
-    }
-    {
-        let g = gate(Gate::Accounts);
-        let e = &g.docs;
-        let gen = g.generics(quote!());
-        let gen_k = g.generics(k.clone());
-        let wc = g.where_clause(quote!());
-        methods.push(quote! {
-            /// The signed-in accounts in the cache, filtered by username when given.
-            #e
-            #vis async fn get_accounts #gen (
-                &self,
-                username: ::core::option::Option<&str>,
-            ) -> #krate::Result<::std::vec::Vec<#krate::Account>> #wc {
-                self.__msal.app().get_accounts(username).await
-            }
-            /// A token for the account from the cache, refreshed if needed; `Ok(None)`
-            /// when nothing usable is cached or the refresh fails.
-            #e
-            #vis async fn acquire_token_silent #gen_k (
-                &self,
-                scopes: #any_set,
-                account: &#krate::Account,
-            ) -> #krate::Result<::core::option::Option<#krate::AuthenticationResult>> #wc {
-                self.__msal.silent(scopes.__index(), account).await
-            }
-            /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
-            /// returning the refresh failure instead of `None`.
-            #e
-            #vis async fn acquire_token_silent_with_error #gen_k (
-                &self,
-                scopes: #any_set,
-                account: &#krate::Account,
-                options: #krate::SilentOptions,
-            ) -> #krate::Result<::core::option::Option<#krate::AuthenticationResult>> #wc {
-                self.__msal.silent_with_error(scopes.__index(), account, options).await
-            }
-            /// Removes the account's tokens and entries from this app's cache.
-            #e
-            #vis async fn remove_account #gen (&self, account: &#krate::Account) -> #krate::Result<()> #wc {
-                self.__msal.app().remove_account(account).await
-            }
-        });
-    }
-    {
-        let g = gate(Gate::Grant(Grant::OnBehalfOf));
-        let e = &g.docs;
-        let gen_k = g.generics(k.clone());
-        let wc = g.where_clause(quote!());
-        methods.push(quote! {
-            /// A token for a downstream API on behalf of the user whose token
-            /// (`user_assertion`) this web API received.
-            #e
-            #vis async fn acquire_token_on_behalf_of #gen_k (
-                &self,
-                user_assertion: &str,
-                scopes: #any_set,
-            ) -> #res #wc {
-                self.__msal.on_behalf_of(user_assertion, scopes.__index(), ::core::option::Option::None).await
-            }
-            /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a
-            /// claims challenge from the downstream API.
-            #e
-            #vis async fn acquire_token_on_behalf_of_with_claims #gen_k (
-                &self,
-                user_assertion: &str,
-                scopes: #any_set,
-                claims_challenge: &str,
-            ) -> #res #wc {
+    let g = gate(Gate::Grant(Grant::ClientCredentials));
+    methods.push(
+        g.emit(
+            vis,
+            Sig {
+                docs: quote! {
+                    /// An app-only token for a `.default` scope set (client credentials), from the
+                    /// cache while it has more than five minutes left.
+                },
+                name: "acquire_token_for_client",
+                generics: quote!(),
+                inputs: quote!(scopes: #app_set),
+                output: res.clone(),
+                bounds: quote!(),
+                captured: vec![],
+                body: quote!(
+                    self.__msal
+                        .for_client(scopes.__index(), ::core::default::Default::default())
+                        .await
+                ),
+                is_async: true,
+            },
+        ),
+    );
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options
+                /// (e.g. a claims challenge).
+            },
+            name: "acquire_token_for_client_with",
+            generics: quote!(),
+            inputs: quote!(scopes: #app_set, options: #krate::ForClientOptions),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.for_client(scopes.__index(), options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Removes this app's app-only tokens from the cache; returns how many were removed.
+            },
+            name: "remove_tokens_for_client",
+            generics: quote!(),
+            inputs: quote!(),
+            output: quote!(#krate::Result<usize>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().remove_tokens_for_client().await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::AuthorizationCode));
+    let r = g.r();
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Starts a sign-in (authorization code with PKCE): the URL to send the user to
+                /// and the flow to keep in the session. The configured redirect URI is used
+                /// unless `options` sets one.
+            },
+            name: "initiate_auth_code_flow",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, options: #krate::AuthCodeFlowOptions),
+            output: quote!(#krate::Result<#krate::AuthCodeFlow>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.initiate_auth_code_flow(scopes.__index(), options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(
+        g.emit(
+            vis,
+            Sig {
+                docs: quote! {
+                    /// Completes a sign-in with the redirect's query (or form-post) parameters.
+                },
+                name: "acquire_token_by_auth_code_flow",
+                generics: quote!(I, K, V),
+                inputs: quote!(flow: #r #krate::AuthCodeFlow, auth_response: I),
+                output: res.clone(),
+                bounds: quote! {
+                    I: ::core::iter::IntoIterator<Item = (K, V)>,
+                    K: ::core::convert::Into<::std::string::String>,
+                    V: ::core::convert::Into<::std::string::String>,
+                },
+                captured: vec![format_ident!("I")],
+                body: quote!(
+                    self.__msal
+                        .app()
+                        .acquire_token_by_auth_code_flow(flow, auth_response)
+                        .await
+                ),
+                is_async: true,
+            },
+        ),
+    );
+    let redirect = doc(format!(
+        "The `redirect_uri` of {app_at} (after profile and `MSAL_{}_REDIRECT_URI` overrides).",
+        model.name.to_ascii_uppercase()
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: redirect,
+            name: "redirect_uri",
+            generics: quote!(),
+            inputs: quote!(),
+            output: quote!(&str),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.redirect_uri()),
+            is_async: false,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// The authority's sign-out URL (`None` when it advertises none).
+            },
+            name: "sign_out_url",
+            generics: quote!(),
+            inputs: quote!(post_logout_redirect_uri: ::core::option::Option<#r str>),
+            output: quote!(#krate::Result<::core::option::Option<::std::string::String>>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().sign_out_url(post_logout_redirect_uri).await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Accounts);
+    let r = g.r();
+    let maybe_result = quote!(#krate::Result<::core::option::Option<#krate::AuthenticationResult>>);
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// The signed-in accounts in the cache, filtered by username when given.
+            },
+            name: "get_accounts",
+            generics: quote!(),
+            inputs: quote!(username: ::core::option::Option<#r str>),
+            output: quote!(#krate::Result<::std::vec::Vec<#krate::Account>>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().get_accounts(username).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// A token for the account from the cache, refreshed if needed; `Ok(None)`
+                /// when nothing usable is cached or the refresh fails.
+            },
+            name: "acquire_token_silent",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, account: #r #krate::Account),
+            output: maybe_result.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.silent(scopes.__index(), account).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
+                /// returning the refresh failure instead of `None`.
+            },
+            name: "acquire_token_silent_with_error",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, account: #r #krate::Account, options: #krate::SilentOptions),
+            output: maybe_result,
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.silent_with_error(scopes.__index(), account, options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Removes the account's tokens and entries from this app's cache.
+            },
+            name: "remove_account",
+            generics: quote!(),
+            inputs: quote!(account: #r #krate::Account),
+            output: quote!(#krate::Result<()>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().remove_account(account).await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::OnBehalfOf));
+    let r = g.r();
+    methods.push(
+        g.emit(
+            vis,
+            Sig {
+                docs: quote! {
+                    /// A token for a downstream API on behalf of the user whose token
+                    /// (`user_assertion`) this web API received.
+                },
+                name: "acquire_token_on_behalf_of",
+                generics: k.clone(),
+                inputs: quote!(user_assertion: #r str, scopes: #any_set),
+                output: res.clone(),
+                bounds: quote!(),
+                captured: vec![],
+                body: quote!(
+                    self.__msal
+                        .on_behalf_of(
+                            user_assertion,
+                            scopes.__index(),
+                            ::core::option::Option::None
+                        )
+                        .await
+                ),
+                is_async: true,
+            },
+        ),
+    );
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a
+                /// claims challenge from the downstream API.
+            },
+            name: "acquire_token_on_behalf_of_with_claims",
+            generics: k.clone(),
+            inputs: quote!(user_assertion: #r str, scopes: #any_set, claims_challenge: #r str),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote! {
                 self.__msal
                     .on_behalf_of(user_assertion, scopes.__index(), ::core::option::Option::Some(claims_challenge))
                     .await
-            }
-        });
-    }
-    {
-        let g = gate(Gate::Grant(Grant::RefreshToken));
-        let e = &g.docs;
-        let gen_k = g.generics(k.clone());
-        let wc = g.where_clause(quote!());
-        methods.push(quote! {
-            /// Redeems a refresh token obtained elsewhere (e.g. migrating from another
-            /// library) and caches the result.
-            #e
-            #vis async fn acquire_token_by_refresh_token #gen_k (
-                &self,
-                refresh_token: &str,
-                scopes: #any_set,
-            ) -> #res #wc {
-                self.__msal.by_refresh_token(refresh_token, scopes.__index()).await
-            }
-        });
-    }
+            },
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::RefreshToken));
+    let r = g.r();
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Redeems a refresh token obtained elsewhere (e.g. migrating from another
+                /// library) and caches the result.
+            },
+            name: "acquire_token_by_refresh_token",
+            generics: k.clone(),
+            inputs: quote!(refresh_token: #r str, scopes: #any_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.by_refresh_token(refresh_token, scopes.__index()).await),
+            is_async: true,
+        },
+    ));
 
     // The traits behind the gates: never implemented; their message is the error.
     let mut gate_traits = Vec::new();
@@ -955,9 +1133,11 @@ scopes.inventory = ["api://inventory/Items.Read"]
         // A method of a grant the app does not enable exists, hidden, and requires a
         // trait nothing implements, whose message names the grant and the app.
         assert!(daemon.contains(
-            "# [doc (hidden)] pub async fn acquire_token_on_behalf_of < '__g , K : :: msal :: scope :: ScopeKind >"
+            "# [doc (hidden)] pub fn acquire_token_on_behalf_of < '__g , '__a , K : :: msal :: scope :: ScopeKind > (& '__a self , user_assertion : & '__a str"
         ));
-        assert!(daemon.contains("where Self : __OrdersDaemonHasGrant < '__g , :: msal :: __private :: grant :: on_behalf_of > ,"));
+        assert!(daemon.contains(
+            "where Self : __OrdersDaemonHasGrant < '__g , :: msal :: grants :: on_behalf_of > ,"
+        ));
         assert!(daemon.contains("where Self : __OrdersDaemonHasAccounts < '__g > ,"));
         assert!(daemon.contains(
             "message = \"`{Self}` cannot do this: app `orders_daemon` does not enable the `{G}` grant\""
@@ -979,13 +1159,13 @@ scopes.inventory = ["api://inventory/Items.Read"]
         );
         assert_eq!(messages(&api), Vec::<String>::new());
         assert!(
-            api.contains("# [doc (hidden)] pub (crate) async fn acquire_token_for_client < '__g >")
+            api.contains("# [doc (hidden)] pub (crate) fn acquire_token_for_client < '__g , '__a > (& '__a self , scopes")
         );
         assert!(api.contains("pub (crate) async fn acquire_token_on_behalf_of < K :"));
         assert!(api.contains("pub (crate) async fn acquire_token_by_refresh_token < K :"));
         assert!(api.contains("pub (crate) async fn acquire_token_silent < K :"));
         assert!(api
-            .contains("# [doc (hidden)] pub (crate) async fn initiate_auth_code_flow < '__g , K"));
+            .contains("# [doc (hidden)] pub (crate) fn initiate_auth_code_flow < '__g , '__a , K"));
         // Accounts come with `refresh_token`: no accounts gate.
         assert!(!api.contains("__ApiHasAccounts"));
         assert!(api.contains("pub (crate) trait __ApiHasGrant < '__g , G >"));
@@ -1006,7 +1186,7 @@ scopes.inventory = ["api://inventory/Items.Read"]
         assert!(!out.contains(":: msal ::"), "{out}");
         assert!(out.contains("my_msal :: scope :: ScopeSet"));
         assert!(out.contains("my_msal :: __private :: State"));
-        assert!(out.contains("my_msal :: __private :: grant :: on_behalf_of"));
+        assert!(out.contains("my_msal :: grants :: on_behalf_of"));
     }
 
     #[test]
