@@ -9,8 +9,9 @@
 //!
 //! [`macro@msal_app`] turns a unit struct into a client for one `[apps.NAME]` table of
 //! an `msal.toml`, checked at compile time: a broken file is a compile error that names
-//! `msal.toml:LINE:COL`, a method exists only for a grant the app enables, and a scope set
-//! is a typed value of one app ([`scope::ScopeSet`]).
+//! `msal.toml:LINE:COL`, a method is usable only for a grant the app enables (calling
+//! another names the grant to add, see [`grants`]), and a scope set is a typed value of one
+//! app ([`scope::ScopeSet`]).
 //!
 //! ```no_run
 //! use msal::msal_app;
@@ -48,7 +49,9 @@
 //!   `redirect_uri()`, `sign_out_url`; `on_behalf_of` → `acquire_token_on_behalf_of` (and
 //!   `_with_claims`); `refresh_token` → `acquire_token_by_refresh_token`; and with
 //!   `authorization_code` or `refresh_token`: `get_accounts`, `acquire_token_silent`,
-//!   `acquire_token_silent_with_error`, `remove_account`.
+//!   `acquire_token_silent_with_error`, `remove_account`. The methods of the other grants
+//!   exist, hidden, and calling one is a compile error that says which grant to add to
+//!   which app.
 //!
 //! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
 #![forbid(unsafe_code)]

@@ -577,29 +577,27 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
 
     let mut methods = Vec::new();
     let g = gate(Gate::Grant(Grant::ClientCredentials));
-    methods.push(
-        g.emit(
-            vis,
-            Sig {
-                docs: quote! {
-                    /// An app-only token for a `.default` scope set (client credentials), from the
-                    /// cache while it has more than five minutes left.
-                },
-                name: "acquire_token_for_client",
-                generics: quote!(),
-                inputs: quote!(scopes: #app_set),
-                output: res.clone(),
-                bounds: quote!(),
-                captured: vec![],
-                body: quote!(
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// An app-only token for a `.default` scope set (client credentials), from the
+                /// cache while it has more than five minutes left.
+            },
+            name: "acquire_token_for_client",
+            generics: quote!(),
+            inputs: quote!(scopes: #app_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(
                     self.__msal
                         .for_client(scopes.__index(), ::core::default::Default::default())
                         .await
                 ),
-                is_async: true,
-            },
-        ),
-    );
+            is_async: true,
+        },
+    ));
     methods.push(g.emit(
         vis,
         Sig {
@@ -654,33 +652,31 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
             is_async: true,
         },
     ));
-    methods.push(
-        g.emit(
-            vis,
-            Sig {
-                docs: quote! {
-                    /// Completes a sign-in with the redirect's query (or form-post) parameters.
-                },
-                name: "acquire_token_by_auth_code_flow",
-                generics: quote!(I, K, V),
-                inputs: quote!(flow: #r #krate::AuthCodeFlow, auth_response: I),
-                output: res.clone(),
-                bounds: quote! {
-                    I: ::core::iter::IntoIterator<Item = (K, V)>,
-                    K: ::core::convert::Into<::std::string::String>,
-                    V: ::core::convert::Into<::std::string::String>,
-                },
-                captured: vec![format_ident!("I")],
-                body: quote!(
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Completes a sign-in with the redirect's query (or form-post) parameters.
+            },
+            name: "acquire_token_by_auth_code_flow",
+            generics: quote!(I, K, V),
+            inputs: quote!(flow: #r #krate::AuthCodeFlow, auth_response: I),
+            output: res.clone(),
+            bounds: quote! {
+                I: ::core::iter::IntoIterator<Item = (K, V)>,
+                K: ::core::convert::Into<::std::string::String>,
+                V: ::core::convert::Into<::std::string::String>,
+            },
+            captured: vec![format_ident!("I")],
+            body: quote!(
                     self.__msal
                         .app()
                         .acquire_token_by_auth_code_flow(flow, auth_response)
                         .await
                 ),
-                is_async: true,
-            },
-        ),
-    );
+            is_async: true,
+        },
+    ));
     let redirect = doc(format!(
         "The `redirect_uri` of {app_at} (after profile and `MSAL_{}_REDIRECT_URI` overrides).",
         model.name.to_ascii_uppercase()
@@ -788,21 +784,20 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
 
     let g = gate(Gate::Grant(Grant::OnBehalfOf));
     let r = g.r();
-    methods.push(
-        g.emit(
-            vis,
-            Sig {
-                docs: quote! {
-                    /// A token for a downstream API on behalf of the user whose token
-                    /// (`user_assertion`) this web API received.
-                },
-                name: "acquire_token_on_behalf_of",
-                generics: k.clone(),
-                inputs: quote!(user_assertion: #r str, scopes: #any_set),
-                output: res.clone(),
-                bounds: quote!(),
-                captured: vec![],
-                body: quote!(
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// A token for a downstream API on behalf of the user whose token
+                /// (`user_assertion`) this web API received.
+            },
+            name: "acquire_token_on_behalf_of",
+            generics: k.clone(),
+            inputs: quote!(user_assertion: #r str, scopes: #any_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(
                     self.__msal
                         .on_behalf_of(
                             user_assertion,
@@ -811,10 +806,9 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
                         )
                         .await
                 ),
-                is_async: true,
-            },
-        ),
-    );
+            is_async: true,
+        },
+    ));
     methods.push(g.emit(
         vis,
         Sig {
