@@ -102,7 +102,7 @@ fn unreadable(display: &Path, detail: &str, help: &str) -> String {
 /// generate anyway.
 struct Failed {
     errors: Vec<TokenStream>,
-    model: Model,
+    model: Box<Model>,
 }
 
 fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStream, Failed> {
@@ -115,7 +115,7 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
     };
     let failed = |errors, sets| Failed {
         errors,
-        model: Model::broken(strukt, Some(&name), sets),
+        model: Box::new(Model::broken(strukt, Some(&name), sets)),
     };
     let loc = load::locate(
         &written,
@@ -872,7 +872,12 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
             "`{{Self}}` cannot do this: app `{app_name}` does not enable the `{{G}}` grant"
         );
         let note = format!("add \"{{G}}\" to the `grants` of {where_} {now}");
+        let d = doc(format!(
+            "Never implemented: required by the methods of the grants `[apps.{}]` does not enable, so calling one says which grant to add.",
+            model.name
+        ));
         gate_traits.push(quote! {
+            #d
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             #[diagnostic::on_unimplemented(
@@ -890,7 +895,12 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
         let note = format!(
             "add \"authorization_code\" (users sign in to this app) or \"refresh_token\" to the `grants` of {where_} {now}"
         );
+        let d = doc(format!(
+            "Never implemented: required by the account methods, which `[apps.{}]` does not enable.",
+            model.name
+        ));
         gate_traits.push(quote! {
+            #d
             #[doc(hidden)]
             #[allow(non_camel_case_types)]
             #[diagnostic::on_unimplemented(
