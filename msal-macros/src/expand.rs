@@ -535,9 +535,15 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
     ));
     let enabled = |g: Grant| doc(format!("\n\nEnabled by `{g}` in the `grants` of {app_at}."));
     let set_ty = |kind: TokenStream| quote!(#krate::scope::ScopeSet<#ident, #kind>);
-    let app_set = set_ty(quote!(#krate::scope::AppScopes));
     let any_set = set_ty(quote!(K));
     let k = quote!(K: #krate::scope::ScopeKind);
+    // Client credentials take `.default` sets only; when the file is broken, any set (the
+    // kind read from a broken set may be wrong, and the file's errors come first).
+    let (app_set, app_k) = if model.grants.is_some() {
+        (set_ty(quote!(#krate::scope::AppScopes)), quote!())
+    } else {
+        (any_set.clone(), k.clone())
+    };
     let res = quote!(#krate::Result<#krate::AuthenticationResult>);
 
     // Gates, and the per-app traits the methods of missing grants require.
@@ -585,7 +591,7 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
                 /// cache while it has more than five minutes left.
             },
             name: "acquire_token_for_client",
-            generics: quote!(),
+            generics: app_k.clone(),
             inputs: quote!(scopes: #app_set),
             output: res.clone(),
             bounds: quote!(),
@@ -606,7 +612,7 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
                 /// (e.g. a claims challenge).
             },
             name: "acquire_token_for_client_with",
-            generics: quote!(),
+            generics: app_k.clone(),
             inputs: quote!(scopes: #app_set, options: #krate::ForClientOptions),
             output: res.clone(),
             bounds: quote!(),
@@ -1309,7 +1315,7 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ["unknown #[msal_app] argument `confg`; did you mean `config`?"]
         );
         assert!(out.contains("pub fn from_env ()"));
-        assert!(out.contains("pub async fn acquire_token_for_client ("));
+        assert!(out.contains("pub async fn acquire_token_for_client < K"));
     }
 
     #[test]

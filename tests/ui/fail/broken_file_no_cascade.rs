@@ -20,6 +20,11 @@ async fn run() -> msal::Result<()> {
             .await?;
     }
     let _: &str = web.redirect_uri();
+    // Not enabled, and a set of named scopes: with a valid file, two errors; here none,
+    // since the file says neither what is enabled nor, for sure, what kind a set is.
+    let _ = web
+        .acquire_token_for_client(OrdersWeb::scopes().user)
+        .await?;
     let _ = OrdersWeb::APP_NAME;
     Ok(())
 }
