@@ -69,6 +69,9 @@
 /// See the [crate documentation](crate#apps-from-msaltoml) for what it generates, and
 /// [`msal_macros::msal_app`] for the attribute's reference.
 pub use msal_macros::msal_app;
+/// The re-exported reqwest (see [`msal_runtime::reqwest`]).
+#[doc(no_inline)]
+pub use msal_runtime::reqwest;
 pub use msal_runtime::*;
 
 pub mod scope {
@@ -254,7 +257,7 @@ pub mod __private {
     use msal_runtime::{
         Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult,
         ConfidentialClientApplication, ConfidentialClientApplicationBuilder, Error,
-        ForClientOptions, Result, SilentOptions,
+        ForClientOptions, Result, Scopes, SilentOptions,
     };
     use std::fmt;
     use std::path::Path;
@@ -319,7 +322,7 @@ pub mod __private {
         pub fn from_env_with(&'static self, env: &dyn Fn(&str) -> Option<String>) -> Result<State> {
             let app = self.resolve(env)?;
             let built = config::builder(&app, env)?.build()?;
-            Ok(self.state(built, &app))
+            self.state(built, &app)
         }
 
         /// `from_config(path)`: a file read now, which must match the compiled shape.
@@ -329,7 +332,7 @@ pub mod __private {
             let app = config::resolve_app(path, &source, self.name, &process_env)?;
             self.check(&app, path)?;
             let built = config::builder(&app, &process_env)?.build()?;
-            Ok(self.state(built, &app))
+            self.state(built, &app)
         }
 
         /// `from_application(app)`: scope sets and redirect URI from the embedded file
@@ -339,31 +342,31 @@ pub mod __private {
             application: ConfidentialClientApplication,
         ) -> Result<State> {
             let app = self.resolve(&process_env)?;
-            Ok(self.state(application, &app))
+            self.state(application, &app)
         }
 
+        /// Each compiled scope set in canonical form, built once here so that no token
+        /// call validates or sorts scopes again.
         fn state(
             &'static self,
             application: ConfidentialClientApplication,
             app: &AppConfig,
-        ) -> State {
-            // `check` guarantees every compiled set exists.
+        ) -> Result<State> {
             let scopes = self
                 .scope_sets
                 .iter()
                 .map(|(name, _)| {
-                    app.scopes
-                        .get(*name)
-                        .map(|s| s.scopes.clone().into_boxed_slice())
-                        .unwrap_or_default()
+                    // `check` guarantees every compiled set exists.
+                    let set = app.scopes.get(*name).map_or(&[][..], |s| &s.scopes[..]);
+                    Scopes::new(set)
                 })
-                .collect();
-            State {
+                .collect::<Result<_>>()?;
+            Ok(State {
                 spec: self,
                 app: application,
                 scopes,
                 redirect_uri: app.redirect_uri.as_deref().map(Arc::from),
-            }
+            })
         }
     }
 
@@ -372,7 +375,7 @@ pub mod __private {
     pub struct State {
         spec: &'static AppSpec,
         app: ConfidentialClientApplication,
-        scopes: Arc<[Box<[String]>]>,
+        scopes: Arc<[Scopes]>,
         redirect_uri: Option<Arc<str>>,
     }
 
@@ -389,7 +392,15 @@ pub mod __private {
 
         /// The run-time scopes of set `index`.
         pub fn scopes(&self, index: usize) -> &[String] {
-            self.scopes.get(index).map_or(&[], |s| s)
+            self.scopes.get(index).map_or(&[], Scopes::as_slice)
+        }
+
+        /// Set `index` in canonical form (validated when the client was built).
+        fn set(&self, index: usize) -> Result<&Scopes> {
+            // Generated code only passes indices of its own sets, which `state` built.
+            self.scopes
+                .get(index)
+                .ok_or_else(|| Error::InvalidInput(format!("no scope set #{index}")))
         }
 
         /// The configured redirect URI (auth code apps).
@@ -413,7 +424,7 @@ pub mod __private {
             options: ForClientOptions,
         ) -> Result<AuthenticationResult> {
             self.app
-                .acquire_token_for_client_with(self.scopes(set), options)
+                .acquire_token_for_client_with(self.set(set)?, options)
                 .await
         }
 
@@ -427,7 +438,7 @@ pub mod __private {
                 options.redirect_uri = self.redirect_uri.as_deref().map(str::to_string);
             }
             self.app
-                .initiate_auth_code_flow(self.scopes(set), options)
+                .initiate_auth_code_flow(self.set(set)?, options)
                 .await
         }
 
@@ -441,12 +452,12 @@ pub mod __private {
             match claims_challenge {
                 None => {
                     self.app
-                        .acquire_token_on_behalf_of(user_assertion, self.scopes(set))
+                        .acquire_token_on_behalf_of(user_assertion, self.set(set)?)
                         .await
                 }
                 Some(c) => {
                     self.app
-                        .acquire_token_on_behalf_of_with_claims(user_assertion, self.scopes(set), c)
+                        .acquire_token_on_behalf_of_with_claims(user_assertion, self.set(set)?, c)
                         .await
                 }
             }
@@ -458,9 +469,7 @@ pub mod __private {
             set: usize,
             account: &Account,
         ) -> Result<Option<AuthenticationResult>> {
-            self.app
-                .acquire_token_silent(self.scopes(set), account)
-                .await
+            self.app.acquire_token_silent(self.set(set)?, account).await
         }
 
         /// Silent with options and errors.
@@ -471,7 +480,7 @@ pub mod __private {
             options: SilentOptions,
         ) -> Result<Option<AuthenticationResult>> {
             self.app
-                .acquire_token_silent_with_error(self.scopes(set), account, options)
+                .acquire_token_silent_with_error(self.set(set)?, account, options)
                 .await
         }
 
@@ -482,7 +491,7 @@ pub mod __private {
             set: usize,
         ) -> Result<AuthenticationResult> {
             self.app
-                .acquire_token_by_refresh_token(refresh_token, self.scopes(set))
+                .acquire_token_by_refresh_token(refresh_token, self.set(set)?)
                 .await
         }
     }

@@ -396,7 +396,7 @@ async fn an_unusable_cache_path_is_a_typed_error() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
     let err = TokenCache::file(blocker.join("cache.json")).unwrap_err();
-    assert!(matches!(err, Error::Cache(_)), "{err:?}");
+    assert!(matches!(err, Error::Cache { .. }), "{err:?}");
     assert!(err.to_string().contains("not-a-dir"), "{err}");
     let err = TokenCache::file("").unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");

@@ -400,7 +400,7 @@ async fn encrypted_key_needs_the_right_passphrase() {
 
     let wrong =
         Certificate::from_pem(&encrypted, &cert.cert_pem, Some("battery staple")).unwrap_err();
-    assert!(matches!(wrong, Error::Credential(_)));
+    assert!(matches!(wrong, Error::Credential { .. }));
     assert!(wrong.to_string().contains("wrong passphrase"), "{wrong}");
     assert!(!wrong.to_string().contains("battery"));
     let missing = Certificate::from_pem(&encrypted, &cert.cert_pem, None).unwrap_err();
@@ -457,7 +457,7 @@ async fn assertion_callback_is_called_for_each_request() {
         auth.tenant_id(),
     )
     .client_credential(ClientCredential::assertion_callback(|_| {
-        Err(Error::Credential("the token file is missing".into()))
+        Err(msal_runtime::Error::credential("the token file is missing"))
     }))
     .build()
     .unwrap();

@@ -195,7 +195,7 @@ fn a_missing_secret_variable_is_named() {
         NoSecret::from_env().unwrap_err(),
         NoSecret::builder().unwrap_err(),
     ] {
-        assert!(matches!(err, Error::Credential(_)), "{err:?}");
+        assert!(matches!(err, Error::Credential { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("MSAL_MACRO_TEST_NEVER_SET_5C1E"), "{msg}");
         assert!(msg.contains("unset_daemon"), "{msg}");

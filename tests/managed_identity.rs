@@ -1238,7 +1238,7 @@ async fn workload_identity_reads_the_file_per_request_on_the_wire() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, Error::Credential(ref m) if m.contains("azure-identity-token")),
+        matches!(e, Error::Credential { ref message, .. } if message.contains("azure-identity-token")),
         "{e:?}"
     );
     assert_eq!(auth.token_requests().len(), before);
@@ -1361,7 +1361,7 @@ async fn azure_environment_secret_and_certificate() {
     );
     assert!(matches!(
         AzureEnvironment::from_env(&pfx_env("wrong")).unwrap_err(),
-        Error::Credential(_)
+        Error::Credential { .. }
     ));
 }
 

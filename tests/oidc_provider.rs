@@ -672,7 +672,7 @@ async fn sign_in(
         claims["preferred_username"],
         format!("{login}@example.test")
     );
-    let nonce_hash: String = openssl::sha::sha256(flow.nonce.as_bytes())
+    let nonce_hash: String = openssl::sha::sha256(flow.nonce().as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

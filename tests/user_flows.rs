@@ -214,20 +214,20 @@ async fn auth_uri_carries_pkce_state_nonce_and_client_info_in_msal_order() {
     assert_eq!(param(&q, "state"), Some(flow.state.as_str()));
     assert_eq!(flow.state.len(), 22, "token_urlsafe(16)");
     // PKCE S256 over a 43-character verifier the flow keeps.
-    assert_eq!(flow.code_verifier.len(), 43);
+    assert_eq!(flow.code_verifier().len(), 43);
     assert!(flow
-        .code_verifier
+        .code_verifier()
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)));
     assert_eq!(
         param(&q, "code_challenge"),
-        Some(s256(&flow.code_verifier).as_str())
+        Some(s256(flow.code_verifier()).as_str())
     );
     assert_eq!(param(&q, "code_challenge_method"), Some("S256"));
     // The URL carries the hex SHA-256 of the nonce, never the raw nonce.
-    assert_eq!(param(&q, "nonce"), Some(sha256_hex(&flow.nonce).as_str()));
-    assert!(!flow.auth_uri.contains(&flow.nonce));
-    assert!(!flow.auth_uri.contains(&flow.code_verifier));
+    assert_eq!(param(&q, "nonce"), Some(sha256_hex(flow.nonce()).as_str()));
+    assert!(!flow.auth_uri.contains(flow.nonce()));
+    assert!(!flow.auth_uri.contains(flow.code_verifier()));
     assert_eq!(param(&q, "client_info"), Some("1"));
 
     let mut scope = flow.scope.clone();
@@ -241,8 +241,8 @@ async fn auth_uri_carries_pkce_state_nonce_and_client_info_in_msal_order() {
         .await
         .unwrap();
     assert_ne!(other.state, flow.state);
-    assert_ne!(other.nonce, flow.nonce);
-    assert_ne!(other.code_verifier, flow.code_verifier);
+    assert_ne!(other.nonce(), flow.nonce());
+    assert_ne!(other.code_verifier(), flow.code_verifier());
 
     // Reserved scopes are the library's to add.
     for reserved in ["openid", "profile", "offline_access"] {
@@ -371,7 +371,7 @@ async fn sign_in_redeems_the_code_with_the_verifier_and_caches_the_user() {
         Some("authorization_code")
     );
     let idc = t.id_token_claims.as_ref().unwrap();
-    assert_eq!(idc["nonce"], sha256_hex(&flow.nonce).as_str());
+    assert_eq!(idc["nonce"], sha256_hex(flow.nonce()).as_str());
     assert_eq!(idc["aud"], CLIENT_ID);
     assert_eq!(t.tenant_id.as_deref(), Some(w.auth.tenant_id()));
     let mut scopes = t.scopes.clone();
@@ -384,10 +384,7 @@ async fn sign_in_redeems_the_code_with_the_verifier_and_caches_the_user() {
     let p = &posts[0];
     assert_eq!(p.form_value("grant_type"), Some("authorization_code"));
     assert_eq!(p.form_value("code"), Some(code.as_str()));
-    assert_eq!(
-        p.form_value("code_verifier"),
-        Some(flow.code_verifier.as_str())
-    );
+    assert_eq!(p.form_value("code_verifier"), Some(flow.code_verifier()));
     assert_eq!(p.form_value("redirect_uri"), Some(REDIRECT));
     assert_eq!(
         p.form_value("scope"),
@@ -468,7 +465,7 @@ async fn flow_survives_a_json_round_trip_through_session_storage() {
         .unwrap();
     // Debug output is safe to log: neither the verifier nor the nonce shows.
     let debug = format!("{flow:?}");
-    assert!(!debug.contains(&flow.code_verifier) && !debug.contains(&flow.nonce));
+    assert!(!debug.contains(flow.code_verifier()) && !debug.contains(flow.nonce()));
 
     let stored = serde_json::to_string(&flow).unwrap();
     let response = w.auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
@@ -483,7 +480,7 @@ async fn flow_survives_a_json_round_trip_through_session_storage() {
     assert_eq!(account_of(&t).username, ALICE);
     assert_eq!(
         w.last_post().form_value("code_verifier"),
-        Some(flow.code_verifier.as_str())
+        Some(flow.code_verifier())
     );
 }
 

@@ -107,7 +107,7 @@ impl From<Error> for Failure {
             }
             Error::Server(_) | Error::AuthorityValidation { .. } => 3,
             Error::Http { .. } | Error::Discovery { .. } => 4,
-            Error::Credential(_) => 5,
+            Error::Credential { .. } => 5,
             _ => 1,
         };
         let mut message = format!("error: {e}");

@@ -69,6 +69,7 @@ pub use model::{
 };
 pub use outline::scope_set_outline;
 pub use regions::KNOWN_REGIONS;
+pub use suggest::did_you_mean;
 
 pub mod reference {
     //! The annotated reference `msal.toml` (a daemon, a web app and a web API). A test

@@ -4,8 +4,14 @@
 ///
 /// Case and `-`/`_`/space differences are ignored first (`Client-ID` → `client_id`),
 /// then a prefix of at least 3 characters matches (`enviroment` → `env`); otherwise the Damerau-Levenshtein distance must be at most a third of the length
-/// (at least 1), or the Jaro-Winkler similarity at least 0.88.
-pub(crate) fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
+/// (at least 1), or the Jaro-Winkler similarity at least 0.88. The one "did you mean" of
+/// the workspace: msal.toml diagnostics and the macro's own arguments use it.
+///
+/// ```
+/// assert_eq!(msal_config::did_you_mean("confg", ["config", "app"]), Some("config"));
+/// assert_eq!(msal_config::did_you_mean("path", ["config", "app"]), None);
+/// ```
+pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {

@@ -57,7 +57,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
                 .get_ident()
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "this".into());
-            let hint = match crate::suggest(&name, KNOWN) {
+            let hint = match msal_config::did_you_mean(&name, KNOWN.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "expected `config = \"msal.toml\"`, `app = \"name\"` or `crate = \"path\"`"
                     .into(),

@@ -97,39 +97,3 @@ fn source_file() -> Option<PathBuf> {
         std::env::current_dir().ok().map(|d| d.join(file))
     }
 }
-
-/// The closest candidate within edit distance 2 (for "did you mean").
-pub(crate) fn suggest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(input, c), *c))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn suggestions() {
-        assert_eq!(super::suggest("confg", &["config", "app"]), Some("config"));
-        assert_eq!(super::suggest("ap", &["config", "app"]), Some("app"));
-        assert_eq!(super::suggest("path", &["config", "app"]), None);
-        assert_eq!(super::levenshtein("kitten", "sitting"), 3);
-    }
-}

@@ -9,6 +9,7 @@ use crate::grant::{AuthCodeFlow, AuthCodeFlowOptions, SilentOptions};
 use crate::http::{ClientOptions, HttpClient, Verify};
 use crate::result::Account;
 use crate::result::AuthenticationResult;
+use crate::scope::IntoScopes;
 use crate::state::{AppOptions, AppState};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -76,9 +77,9 @@ impl ConfidentialClientApplication {
     /// more than five minutes left; refreshed ahead of expiry when the server set `refresh_in`.
     ///
     /// Scopes are `{resource}/.default`, e.g. `https://graph.microsoft.com/.default`.
-    pub async fn acquire_token_for_client<S: AsRef<str>>(
+    pub async fn acquire_token_for_client(
         &self,
-        scopes: &[S],
+        scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
         self.acquire_token_for_client_with(scopes, ForClientOptions::default())
             .await
@@ -86,13 +87,13 @@ impl ConfidentialClientApplication {
 
     /// [`acquire_token_for_client`](Self::acquire_token_for_client) with per-call options
     /// (a claims challenge).
-    pub async fn acquire_token_for_client_with<S: AsRef<str>>(
+    pub async fn acquire_token_for_client_with(
         &self,
-        scopes: &[S],
+        scopes: impl IntoScopes,
         options: ForClientOptions,
     ) -> Result<AuthenticationResult> {
-        let scopes = crate::grant::validate_client_scopes(scopes)?;
-        self.inner.acquire_token_for_client(scopes, options).await
+        let scopes = scopes.into_scopes()?;
+        self.inner.acquire_token_for_client(&scopes, options).await
     }
 
     /// Removes this application's app-only tokens from the cache, in every tenant.
@@ -104,13 +105,15 @@ impl ConfidentialClientApplication {
     /// Starts an authorization-code sign-in with PKCE: returns the URL to send the user to,
     /// and the flow to keep in the session until the redirect comes back.
     /// `openid`, `profile` and `offline_access` are added (minus `exclude_scopes`).
-    pub async fn initiate_auth_code_flow<S: AsRef<str>>(
+    pub async fn initiate_auth_code_flow(
         &self,
-        scopes: &[S],
+        scopes: impl IntoScopes,
         options: AuthCodeFlowOptions,
     ) -> Result<AuthCodeFlow> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
-        self.inner.initiate_auth_code_flow(&scopes, options).await
+        let scopes = scopes.into_scopes()?;
+        self.inner
+            .initiate_auth_code_flow(scopes.as_slice(), options)
+            .await
     }
 
     /// Completes a sign-in: checks `state`, passes the authority's `error` through,
@@ -139,28 +142,29 @@ impl ConfidentialClientApplication {
 
     /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
     /// your web API received. Cached per assertion; refreshed with the OBO refresh token.
-    pub async fn acquire_token_on_behalf_of<S: AsRef<str>>(
+    pub async fn acquire_token_on_behalf_of(
         &self,
         user_assertion: &str,
-        scopes: &[S],
+        scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let scopes = scopes.into_scopes()?;
         self.inner
-            .acquire_token_on_behalf_of(user_assertion, &scopes, None)
+            .acquire_token_on_behalf_of(user_assertion, scopes.as_slice(), None)
             .await
     }
 
     /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a claims
     /// challenge from the downstream API (bypasses the cache).
-    pub async fn acquire_token_on_behalf_of_with_claims<S: AsRef<str>>(
+    pub async fn acquire_token_on_behalf_of_with_claims(
         &self,
         user_assertion: &str,
-        scopes: &[S],
+        scopes: impl IntoScopes,
         claims_challenge: &str,
     ) -> Result<AuthenticationResult> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let scopes = scopes.into_scopes()?;
+        let claims = Some(claims_challenge.to_string());
         self.inner
-            .acquire_token_on_behalf_of(user_assertion, &scopes, Some(claims_challenge.to_string()))
+            .acquire_token_on_behalf_of(user_assertion, scopes.as_slice(), claims)
             .await
     }
 
@@ -176,9 +180,9 @@ impl ConfidentialClientApplication {
     /// [`acquire_token_silent_with_error`](Self::acquire_token_silent_with_error)).
     /// An outage (network failure, HTTP 5xx, an unusable answer) is an `Err`, as MSAL
     /// Python raises it: it is no reason to send the user to sign in.
-    pub async fn acquire_token_silent<S: AsRef<str>>(
+    pub async fn acquire_token_silent(
         &self,
-        scopes: &[S],
+        scopes: impl IntoScopes,
         account: &Account,
     ) -> Result<Option<AuthenticationResult>> {
         match self
@@ -198,28 +202,28 @@ impl ConfidentialClientApplication {
     /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
     /// returning the refresh failure (e.g. `invalid_grant` with its `suberror` and claims)
     /// instead of `None`.
-    pub async fn acquire_token_silent_with_error<S: AsRef<str>>(
+    pub async fn acquire_token_silent_with_error(
         &self,
-        scopes: &[S],
+        scopes: impl IntoScopes,
         account: &Account,
         options: SilentOptions,
     ) -> Result<Option<AuthenticationResult>> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let scopes = scopes.into_scopes()?;
         self.inner
-            .acquire_token_silent(&scopes, account, options)
+            .acquire_token_silent(scopes.as_slice(), account, options)
             .await
     }
 
     /// Redeems a refresh token obtained elsewhere (migration from another library) and
     /// caches the result, so later calls can be silent.
-    pub async fn acquire_token_by_refresh_token<S: AsRef<str>>(
+    pub async fn acquire_token_by_refresh_token(
         &self,
         refresh_token: &str,
-        scopes: &[S],
+        scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let scopes = scopes.into_scopes()?;
         self.inner
-            .acquire_token_by_refresh_token(refresh_token, &scopes)
+            .acquire_token_by_refresh_token(refresh_token, scopes.as_slice())
             .await
     }
 

@@ -28,6 +28,9 @@ use msal_config::{
 use std::path::Path;
 use std::time::Duration;
 
+/// The `msal.toml` model this module builds from; generated code and the `msal` command
+/// reach it here. Not part of this crate's documented API.
+#[doc(hidden)]
 pub use msal_config;
 
 /// Reads and checks `path` with the run-time overlays of the process environment
@@ -170,7 +173,7 @@ fn credential(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<C
             let key = read_bytes(private_key, "private key", who, env)?;
             let passphrase = match passphrase_env {
                 Some(var) => Some(env(var).ok_or_else(|| {
-                    Error::Credential(format!(
+                    Error::credential(format!(
                         "app `{who}`: the private key passphrase variable `{var}` is not set"
                     ))
                 })?),
@@ -188,7 +191,10 @@ fn credential(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<C
                 (None, None) => Certificate::from_pem(&key, &key, passphrase.as_deref()),
             }
             .map_err(|e| match e {
-                Error::Credential(m) => Error::Credential(format!("app `{who}`: {m}")),
+                Error::Credential { message, source } => Error::Credential {
+                    message: format!("app `{who}`: {message}"),
+                    source,
+                },
                 other => other,
             })?;
             Ok(if *send_x5c {
@@ -239,7 +245,7 @@ pub fn token_cache(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Res
             let url = match url {
                 RedisUrl::Literal(u) => u.clone(),
                 RedisUrl::Env(var) => env(var).ok_or_else(|| {
-                    Error::Cache(format!(
+                    Error::cache(format!(
                         "app `{}`: the Redis URL variable `{var}` is not set",
                         app.name
                     ))
@@ -250,7 +256,7 @@ pub fn token_cache(app: &AppConfig, env: &dyn Fn(&str) -> Option<String>) -> Res
         #[cfg(not(feature = "redis"))]
         CacheSpec::Redis { .. } => {
             let _ = (env, RedisUrl::Literal(String::new()));
-            Err(Error::Cache(format!(
+            Err(Error::cache(format!(
                 "app `{}` asks for a Redis cache, but msal was built without the `redis` feature",
                 app.name
             )))
@@ -266,7 +272,7 @@ fn read_text(
 ) -> Result<String> {
     let bytes = read_bytes(src, what, who, env)?;
     String::from_utf8(bytes)
-        .map_err(|_| Error::Credential(format!("app `{who}`: the {what} is not UTF-8 text")))
+        .map_err(|_| Error::credential(format!("app `{who}`: the {what} is not UTF-8 text")))
 }
 
 fn read_bytes(
@@ -277,20 +283,20 @@ fn read_bytes(
 ) -> Result<Vec<u8>> {
     let bytes = match src {
         Source::Env(var) => env(var).map(String::into_bytes).ok_or_else(|| {
-            Error::Credential(format!(
+            Error::credential(format!(
                 "app `{who}`: the {what} variable `{var}` is not set"
             ))
         })?,
         // The error names the file, never its content.
         Source::File(path) => std::fs::read(path).map_err(|e| {
-            Error::Credential(format!(
+            Error::credential(format!(
                 "app `{who}`: cannot read the {what} file {}: {e}",
                 path.display()
             ))
         })?,
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::Credential(format!(
+        return Err(Error::credential(format!(
             "app `{who}`: the {what} ({}) is empty",
             describe(src)
         )));

@@ -42,6 +42,7 @@ mod http;
 mod id_token;
 mod managed_identity;
 mod result;
+mod scope;
 mod secret;
 mod state;
 pub mod web_sign_in;
@@ -56,7 +57,7 @@ pub use cache::{
 pub use credential::{
     AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
 };
-pub use error::{Error, HttpErrorKind, Result, ServerError};
+pub use error::{BoxError, Error, HttpErrorKind, Result, ServerError};
 pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};
 pub use http::Verify;
 pub use managed_identity::{
@@ -65,6 +66,7 @@ pub use managed_identity::{
     ManagedIdentityTokenOptions, RetryPolicy, FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID,
 };
 pub use result::{Account, AuthenticationResult, TokenSource};
+pub use scope::{IntoScopes, Scopes};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
 pub use web_sign_in::{
     AuthResponse, FlowCookie, FlowError, FlowLimits, PendingFlow, PendingFlows, SignOutScope,
@@ -72,6 +74,7 @@ pub use web_sign_in::{
 
 /// The re-exported reqwest, so a client passed to
 /// [`http_client`](ConfidentialClientApplicationBuilder::http_client) is always the same version.
+#[doc(no_inline)]
 pub use reqwest;
 
 /// The SKU this library reports in `x-client-sku`.

@@ -73,7 +73,7 @@ impl FileStore {
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
-                .map_err(|e| Error::Cache(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| Error::cache(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut lock_path = path.clone().into_os_string();
         lock_path.push(".lock");
@@ -96,7 +96,7 @@ impl FileStore {
                 inode: inode(&m),
             })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Cache(format!(
+            Err(e) => Err(Error::cache(format!(
                 "cannot read {}: {e}",
                 self.path.display()
             ))),
@@ -110,13 +110,13 @@ impl FileStore {
             .write(true)
             .open(&self.lock_path)
             .map_err(|e| {
-                Error::Cache(format!(
+                Error::cache(format!(
                     "cannot open lock file {}: {e}",
                     self.lock_path.display()
                 ))
             })?;
         lock.lock()
-            .map_err(|e| Error::Cache(format!("cannot lock {}: {e}", self.lock_path.display())))?;
+            .map_err(|e| Error::cache(format!("cannot lock {}: {e}", self.lock_path.display())))?;
         Ok(Locked(lock))
     }
 
@@ -145,7 +145,7 @@ impl FileStore {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {
-                return Err(Error::Cache(format!(
+                return Err(Error::cache(format!(
                     "cannot read {}: {e}",
                     self.path.display()
                 )))
@@ -245,7 +245,7 @@ impl FileStore {
 
     fn write_atomically(&self, bytes: &[u8]) -> Result<()> {
         let err =
-            |e: std::io::Error| Error::Cache(format!("cannot write {}: {e}", self.path.display()));
+            |e: std::io::Error| Error::cache(format!("cannot write {}: {e}", self.path.display()));
         let mut opts = OpenOptions::new();
         // A new file of our own: never follow or reuse whatever else has the name.
         opts.create_new(true).write(true);

@@ -131,7 +131,7 @@ impl TokenCache {
 
     /// Replaces the cache's contents with a serialized cache. On error nothing changes.
     pub fn deserialize(&self, json: &str) -> Result<()> {
-        let mut data = CacheData::deserialize(json).map_err(Error::Cache)?;
+        let mut data = CacheData::deserialize(json).map_err(Error::cache)?;
         let mut current = self.write();
         data.track_changes = current.track_changes;
         *current = data;
@@ -190,7 +190,7 @@ impl TokenCache {
                     _ => Ok(()),
                 })
                 .await
-                .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+                .map_err(|e| Error::cache_from("the cache task failed", e))?
             }
             #[cfg(feature = "redis")]
             Backend::Redis(r) => {
@@ -265,7 +265,7 @@ impl TokenCache {
                     _ => unreachable!("the back-end of a cache never changes"),
                 })
                 .await
-                .map_err(|e| Error::Cache(format!("the cache task failed: {e}")))?
+                .map_err(|e| Error::cache_from("the cache task failed", e))?
             }
             #[cfg(feature = "redis")]
             Backend::Redis(r) => {

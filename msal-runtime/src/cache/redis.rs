@@ -77,7 +77,7 @@ impl RedisStore {
                     .set_number_of_retries(1);
                 ConnectionManager::new_with_config(self.client.clone(), config)
                     .await
-                    .map_err(|e| Error::Cache(format!("cannot connect to Redis: {}", e.category())))
+                    .map_err(|e| Error::cache(format!("cannot connect to Redis: {}", e.category())))
             })
             .await
             .cloned()
@@ -97,7 +97,7 @@ impl RedisStore {
         let fetched: Vec<HashMap<String, String>> = pipe
             .query_async(&mut conn)
             .await
-            .map_err(|e| Error::Cache(format!("Redis read failed: {}", e.category())))?;
+            .map_err(|e| Error::cache(format!("Redis read failed: {}", e.category())))?;
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         let mut d = data.write().unwrap_or_else(|p| p.into_inner());
         for (shard, fields) in shards.iter().zip(fetched) {
@@ -149,7 +149,7 @@ impl RedisStore {
                 .arg(500)
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| Error::Cache(format!("Redis scan failed: {}", e.category())))?;
+                .map_err(|e| Error::cache(format!("Redis scan failed: {}", e.category())))?;
             keys.extend(batch);
             if next == 0 {
                 break;
@@ -240,7 +240,7 @@ impl RedisStore {
             let mut conn = self.conn().await?;
             pipe.query_async::<()>(&mut conn)
                 .await
-                .map_err(|e| Error::Cache(format!("Redis write failed: {}", e.category())))
+                .map_err(|e| Error::cache(format!("Redis write failed: {}", e.category())))
         }
         .await;
         match written {

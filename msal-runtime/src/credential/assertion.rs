@@ -101,7 +101,9 @@ fn sign(
     let encode =
         |m: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string());
     let signing_input = format!("{}.{}", encode(&header), encode(&claims));
-    let sign_err = |_| Error::Credential("signing the client assertion failed".into());
+    let sign_err = |e: openssl::error::ErrorStack| {
+        Error::credential_from("signing the client assertion failed", e)
+    };
     let mut signer = Signer::new(MessageDigest::sha256(), &cert.key).map_err(sign_err)?;
     if pss {
         signer

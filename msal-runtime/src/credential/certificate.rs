@@ -44,10 +44,10 @@ impl Certificate {
     ) -> Result<Self> {
         let key = load_key(private_key_pem, passphrase)?;
         let chain = X509::stack_from_pem(certificate_pem)
-            .map_err(|_| Error::Credential("the certificate is not valid PEM".into()))?;
-        let leaf = chain.first().ok_or_else(|| {
-            Error::Credential("no certificate found in the certificate PEM".into())
-        })?;
+            .map_err(|e| Error::credential_from("the certificate is not valid PEM", e))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| Error::credential("no certificate found in the certificate PEM"))?;
         Self::from_parts(key, leaf, &chain)
     }
 
@@ -62,9 +62,7 @@ impl Certificate {
         let sha1 = decode_hex(thumbprint_hex)
             .filter(|b| b.len() == 20)
             .ok_or_else(|| {
-                Error::Credential(
-                    "the thumbprint must be 40 hex digits (a SHA-1 thumbprint)".into(),
-                )
+                Error::credential("the thumbprint must be 40 hex digits (a SHA-1 thumbprint)")
             })?;
         Ok(Certificate {
             key: Arc::new(key),
@@ -78,18 +76,16 @@ impl Certificate {
     /// A PKCS#12 (`.pfx`) file holding the key and its certificate.
     pub fn from_pkcs12(der: &[u8], passphrase: &str) -> Result<Self> {
         let p12 = openssl::pkcs12::Pkcs12::from_der(der)
-            .map_err(|_| Error::Credential("the PKCS#12 data is not valid".into()))?;
+            .map_err(|e| Error::credential_from("the PKCS#12 data is not valid", e))?;
         let parsed = p12.parse2(passphrase).map_err(|_| {
-            Error::Credential(
-                "cannot open the PKCS#12 data: wrong passphrase or corrupt file".into(),
-            )
+            Error::credential("cannot open the PKCS#12 data: wrong passphrase or corrupt file")
         })?;
         let key = parsed
             .pkey
-            .ok_or_else(|| Error::Credential("the PKCS#12 data holds no private key".into()))?;
+            .ok_or_else(|| Error::credential("the PKCS#12 data holds no private key"))?;
         let leaf = parsed
             .cert
-            .ok_or_else(|| Error::Credential("the PKCS#12 data holds no certificate".into()))?;
+            .ok_or_else(|| Error::credential("the PKCS#12 data holds no certificate"))?;
         let mut chain = vec![leaf.clone()];
         if let Some(ca) = parsed.ca {
             chain.extend(ca);
@@ -111,22 +107,22 @@ impl Certificate {
     fn from_parts(key: PKey<Private>, leaf: &X509, chain: &[X509]) -> Result<Self> {
         let public = leaf
             .public_key()
-            .map_err(|_| Error::Credential("the certificate has no usable public key".into()))?;
+            .map_err(|e| Error::credential_from("the certificate has no usable public key", e))?;
         if !key.public_eq(&public) {
-            return Err(Error::Credential(
-                "the private key does not belong to the certificate".into(),
+            return Err(Error::credential(
+                "the private key does not belong to the certificate",
             ));
         }
         let digest = |md| {
             leaf.digest(md)
                 .map(|d| d.to_vec())
-                .map_err(|_| Error::Credential("cannot compute the certificate thumbprint".into()))
+                .map_err(|e| Error::credential_from("cannot compute the certificate thumbprint", e))
         };
         let chain = chain
             .iter()
             .map(|c| c.to_der())
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|_| Error::Credential("cannot encode the certificate".into()))?;
+            .map_err(|e| Error::credential_from("cannot encode the certificate", e))?;
         Ok(Certificate {
             key: Arc::new(key),
             chain,
@@ -150,31 +146,30 @@ impl fmt::Debug for Certificate {
 fn load_key(pem: &[u8], passphrase: Option<&str>) -> Result<PKey<Private>> {
     let text = String::from_utf8_lossy(pem);
     if !text.contains("-----BEGIN") || !text.contains("PRIVATE KEY-----") {
-        return Err(Error::Credential(
-            "the private key is not PEM (expected a `-----BEGIN ... PRIVATE KEY-----` block)"
-                .into(),
+        return Err(Error::credential(
+            "the private key is not PEM (expected a `-----BEGIN ... PRIVATE KEY-----` block)",
         ));
     }
     let encrypted = text.contains("ENCRYPTED");
     let key = match passphrase {
         Some(pass) => PKey::private_key_from_pem_passphrase(pem, pass.as_bytes()),
         None if encrypted => {
-            return Err(Error::Credential(
-                "the private key is encrypted; a passphrase is required".into(),
+            return Err(Error::credential(
+                "the private key is encrypted; a passphrase is required",
             ))
         }
         None => PKey::private_key_from_pem(pem),
     };
     let key = key.map_err(|_| {
         if encrypted {
-            Error::Credential("cannot decrypt the private key: wrong passphrase".into())
+            Error::credential("cannot decrypt the private key: wrong passphrase")
         } else {
-            Error::Credential("the private key PEM cannot be parsed".into())
+            Error::credential("the private key PEM cannot be parsed")
         }
     })?;
     if key.rsa().is_err() {
-        return Err(Error::Credential(
-            "only RSA keys can sign client assertions for Entra ID".into(),
+        return Err(Error::credential(
+            "only RSA keys can sign client assertions for Entra ID",
         ));
     }
     Ok(key)

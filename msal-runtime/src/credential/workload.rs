@@ -15,26 +15,26 @@ const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 /// Reads the federated token file: called for each token request that goes on the wire.
 fn read_token_file(path: &Path) -> Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        Error::Credential(format!(
+        Error::credential(format!(
             "cannot read the federated token file {}: {e}",
             path.display()
         ))
     })?;
     if meta.len() > MAX_TOKEN_FILE {
-        return Err(Error::Credential(format!(
+        return Err(Error::credential(format!(
             "the federated token file {} is larger than 64 KiB",
             path.display()
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Credential(format!(
+        Error::credential(format!(
             "cannot read the federated token file {}: {e}",
             path.display()
         ))
     })?;
     let token = text.trim();
     if token.is_empty() {
-        return Err(Error::Credential(format!(
+        return Err(Error::credential(format!(
             "the federated token file {} is empty",
             path.display()
         )));
@@ -56,7 +56,7 @@ impl ClientCredential {
     pub fn workload_identity() -> Self {
         ClientCredential::assertion_callback(|_| {
             let path = std::env::var_os("AZURE_FEDERATED_TOKEN_FILE")
-                .ok_or_else(|| Error::Credential("AZURE_FEDERATED_TOKEN_FILE is not set".into()))?;
+                .ok_or_else(|| Error::credential("AZURE_FEDERATED_TOKEN_FILE is not set"))?;
             read_token_file(Path::new(&path))
         })
     }
@@ -264,7 +264,7 @@ fn certificate_from_env(env: &EnvLookup) -> Result<ClientCredential> {
     let send_chain = present(env, "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"));
     let bytes = std::fs::read(&path).map_err(|e| {
-        Error::Credential(format!(
+        Error::credential(format!(
             "cannot read AZURE_CLIENT_CERTIFICATE_PATH {path}: {e}"
         ))
     })?;

@@ -9,6 +9,9 @@ pub(crate) mod managed_identity;
 
 use std::fmt;
 
+/// The cause of an [`Error`], as returned by [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -75,9 +78,16 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
-    /// A credential could not be loaded or used (bad PEM, wrong passphrase, missing thumbprint).
-    #[error("client credential error: {0}")]
-    Credential(String),
+    /// A credential could not be loaded or used (bad PEM, wrong passphrase, missing
+    /// thumbprint, an unreadable key or token file).
+    #[error("client credential error: {message}")]
+    Credential {
+        /// What went wrong (never the secret itself).
+        message: String,
+        /// The underlying OpenSSL or I/O error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A caller-supplied argument is not acceptable (e.g. reserved scopes).
     #[error("invalid argument: {0}")]
     InvalidInput(String),
@@ -96,6 +106,9 @@ pub enum Error {
         kind: HttpErrorKind,
         /// A human readable description.
         detail: String,
+        /// The underlying transport error (reqwest, hyper, TLS, I/O), when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The server answered, but not in a form this library can use
     /// (not JSON, no `access_token`, a bad `expires_in`, a body over the size limit).
@@ -107,8 +120,14 @@ pub enum Error {
         reason: String,
     },
     /// The token cache could not be read or written.
-    #[error("token cache error: {0}")]
-    Cache(String),
+    #[error("token cache error: {message}")]
+    Cache {
+        /// What went wrong.
+        message: String,
+        /// The underlying I/O, JSON or Redis error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The authorization-code flow or ID token failed a security check
     /// (state or nonce mismatch, signature, issuer, audience, expiry).
     #[error("security check failed: {0}")]
@@ -163,6 +182,77 @@ impl Error {
                     || e.status.is_some_and(|s| s == 429 || s >= 500)
             }
             _ => false,
+        }
+    }
+
+    /// Whether the request timed out (the configured timeout or a source's deadline).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::Http {
+                kind: HttpErrorKind::Timeout,
+                ..
+            }
+        )
+    }
+
+    /// Whether no connection could be made (refused, DNS, TLS handshake).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Error::Http {
+                kind: HttpErrorKind::Connect,
+                ..
+            }
+        )
+    }
+
+    /// The HTTP status of the failed exchange, when a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } | Error::Discovery { status, .. } => *status,
+            Error::Server(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// A credential error, e.g. from an [assertion callback](crate::ClientCredential::assertion_callback).
+    ///
+    /// ```
+    /// let e = msal_runtime::Error::credential("the federated token file is missing");
+    /// assert!(e.to_string().contains("federated token file"));
+    /// ```
+    pub fn credential(message: impl Into<String>) -> Self {
+        Error::Credential {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn credential_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Credential {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    pub(crate) fn cache(message: impl Into<String>) -> Self {
+        Error::Cache {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn cache_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Cache {
+            message: message.into(),
+            source: Some(Box::new(source)),
         }
     }
 

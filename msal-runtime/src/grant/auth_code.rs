@@ -106,16 +106,30 @@ pub struct AuthCodeFlow {
     pub redirect_uri: Option<String>,
     /// The decorated scopes requested.
     pub scope: Vec<String>,
-    /// The PKCE code verifier.
-    pub code_verifier: String,
+    /// The PKCE code verifier (a secret of this flow: see [`code_verifier`](Self::code_verifier)).
+    pub(crate) code_verifier: String,
     /// The raw nonce (its SHA-256 went into the URL).
-    pub nonce: String,
+    pub(crate) nonce: String,
     /// The claims challenge, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims_challenge: Option<String>,
     /// `max_age`, if requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u64>,
+}
+
+impl AuthCodeFlow {
+    /// The PKCE code verifier, which redeems the code. Keep it server-side: whoever holds it
+    /// and the code can redeem the sign-in.
+    pub fn code_verifier(&self) -> &str {
+        &self.code_verifier
+    }
+
+    /// The raw nonce; its SHA-256 went into the authorization URL and comes back in the ID
+    /// token.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
 }
 
 impl fmt::Debug for AuthCodeFlow {
@@ -135,7 +149,7 @@ const VERIFIER_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
     openssl::rand::rand_bytes(&mut buf)
-        .map_err(|_| Error::Credential("the system random generator failed".into()))?;
+        .map_err(|e| Error::credential_from("the system random generator failed", e))?;
     Ok(buf)
 }
 

@@ -3,11 +3,12 @@
 
 use super::cached::{access_token_entry, from_entry, judge, serve_aging_or, CacheVerdict};
 use super::pipeline::TokenRequest;
-use crate::cache::key;
+
 use crate::cache::store::{shard, AtQuery, CacheData};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
+use crate::scope::Scopes;
 use crate::state::AppState;
 
 /// Per-call options of [`acquire_token_for_client_with`](crate::ConfidentialClientApplication::acquire_token_for_client_with).
@@ -32,27 +33,10 @@ impl ForClientOptions {
     }
 }
 
-pub(crate) fn validate_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>> {
-    if scopes.is_empty() {
-        return Err(Error::InvalidInput("at least one scope is required".into()));
-    }
-    let mut out = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        let s = s.as_ref();
-        if s.trim().is_empty() || s.contains(char::is_whitespace) {
-            return Err(Error::InvalidInput(format!(
-                "`{s}` is not a scope (blank or contains spaces)"
-            )));
-        }
-        out.push(s.to_string());
-    }
-    Ok(out)
-}
-
 impl AppState {
     pub(crate) async fn acquire_token_for_client(
         &self,
-        scopes: Vec<String>,
+        scopes: &Scopes,
         opts: ForClientOptions,
     ) -> Result<AuthenticationResult> {
         let meta = self.metadata().await?;
@@ -67,7 +51,7 @@ impl AppState {
                 environment: &environment,
                 client_id: &self.client_id,
                 realm: &query_realm,
-                scopes: &scopes,
+                scopes: scopes.as_slice(),
                 user_assertion_hash: None,
             };
             judge(
@@ -76,7 +60,7 @@ impl AppState {
             )
         };
 
-        let flight_key = format!("cc|{}|{}", query_realm, key::target(&scopes));
+        let flight_key = format!("cc|{}|{}", query_realm, scopes.target());
         let (verdict, _flight) = if claims_challenge.is_some() {
             // A claims challenge bypasses the cache; it still queues behind a fetch in flight.
             let guard = self.single_flight(&flight_key).await;
@@ -91,7 +75,7 @@ impl AppState {
             CacheVerdict::Miss(reason) => (reason, None),
         };
 
-        let mut fields = vec![("scope".to_string(), key::target(&scopes))];
+        let mut fields = vec![("scope".to_string(), scopes.target().to_string())];
         if let Some(claims) =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?
         {
@@ -110,7 +94,7 @@ impl AppState {
                 "POST {} client_id={} scope={}",
                 meta.token_endpoint,
                 self.client_id,
-                key::target(&scopes)
+                scopes.target()
             ),
         };
         let issued = match self.send_token_request(req).await {
@@ -124,7 +108,7 @@ impl AppState {
             &environment,
             &self.client_id,
             &meta.realm,
-            &scopes,
+            scopes.as_slice(),
             now,
         );
         let result = from_entry(&entry, issued.correlation_id.clone());

@@ -13,5 +13,4 @@ mod user;
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use silent::SilentOptions;
 
-pub(crate) use client_credentials::validate_scopes as validate_client_scopes;
 pub use client_credentials::ForClientOptions;

@@ -89,8 +89,8 @@ impl AppState {
                 };
                 let a = cb(&ctx)?;
                 if a.trim().is_empty() {
-                    return Err(Error::Credential(
-                        "the assertion callback returned an empty assertion".into(),
+                    return Err(Error::credential(
+                        "the assertion callback returned an empty assertion",
                     ));
                 }
                 a

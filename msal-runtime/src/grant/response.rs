@@ -69,6 +69,7 @@ pub(crate) fn parse(url: &str, resp: &HttpResponse) -> Result<TokenResponse> {
             status: Some(resp.status),
             kind: HttpErrorKind::Status,
             detail: format!("HTTP status {} without an OAuth error", resp.status),
+            source: None,
         });
     }
     let Some(Value::Object(obj)) = body else {

@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 /// Scopes MSAL adds to every user flow itself.
 pub(crate) const RESERVED_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
 
-/// Validates user scopes and adds the reserved ones (minus `exclude_scopes`).
+/// Refuses the reserved scopes in a (validated) user scope set and adds them (minus
+/// `exclude_scopes`).
 pub(crate) fn decorate<S: AsRef<str>>(
     scopes: &[S],
     exclude: &[String],
@@ -24,11 +25,6 @@ pub(crate) fn decorate<S: AsRef<str>>(
     let mut user = Vec::with_capacity(scopes.len());
     for s in scopes {
         let s = s.as_ref();
-        if s.trim().is_empty() || s.contains(char::is_whitespace) {
-            return Err(Error::InvalidInput(format!(
-                "`{s}` is not a scope (blank or contains spaces)"
-            )));
-        }
         if RESERVED_SCOPES.contains(&s) {
             return Err(Error::InvalidInput(format!(
                 "`{s}` is reserved: the library adds openid, profile and offline_access itself"

@@ -129,7 +129,7 @@ impl HttpClient {
     }
 
     async fn execute(&self, url: &str, req: reqwest::RequestBuilder) -> Result<HttpResponse> {
-        let mut resp = req.send().await.map_err(|e| transport_error(url, &e))?;
+        let mut resp = req.send().await.map_err(|e| transport_error(url, e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -146,7 +146,7 @@ impl HttpClient {
             ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(url, &e))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(url, e))? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(Error::invalid_response(
                     url,
@@ -163,7 +163,7 @@ impl HttpClient {
     }
 }
 
-fn transport_error(url: &str, e: &reqwest::Error) -> Error {
+pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout
     } else if e.is_connect() {
@@ -177,7 +177,7 @@ fn transport_error(url: &str, e: &reqwest::Error) -> Error {
         HttpErrorKind::Connect => "could not connect".to_string(),
         _ => "the connection failed".to_string(),
     };
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
@@ -188,5 +188,7 @@ fn transport_error(url: &str, e: &reqwest::Error) -> Error {
         status: None,
         kind,
         detail,
+        // reqwest's error names the URL without its query (`without_url` drops it all).
+        source: Some(Box::new(e.without_url())),
     }
 }

@@ -104,7 +104,10 @@ pub(crate) async fn send_plain(
     for (k, v) in &req.headers {
         rb = rb.header(*k, v.as_str());
     }
-    let mut resp = rb.send().await.map_err(|e| reqwest_error(&url, &e))?;
+    let mut resp = rb
+        .send()
+        .await
+        .map_err(|e| crate::http::transport_error(&url, e))?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -117,7 +120,11 @@ pub(crate) async fn send_plain(
         })
         .collect();
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| reqwest_error(&url, &e))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| crate::http::transport_error(&url, e))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(Error::invalid_response(
                 &url,
@@ -133,39 +140,13 @@ pub(crate) async fn send_plain(
     })
 }
 
-fn reqwest_error(url: &str, e: &reqwest::Error) -> Error {
-    let kind = if e.is_timeout() {
-        HttpErrorKind::Timeout
-    } else if e.is_connect() {
-        HttpErrorKind::Connect
-    } else {
-        HttpErrorKind::Transport
-    };
-    let mut detail = match kind {
-        HttpErrorKind::Timeout => "timed out".to_string(),
-        HttpErrorKind::Connect => "could not connect".to_string(),
-        _ => "the connection failed".to_string(),
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    Error::Http {
-        url: url.to_string(),
-        status: None,
-        kind,
-        detail,
-    }
-}
-
 fn io_error(url: &str, kind: HttpErrorKind, detail: impl Into<String>) -> Error {
     Error::Http {
-        url: url.to_string(),
+        url: crate::error::strip_query(url),
         status: None,
         kind,
         detail: detail.into(),
+        source: None,
     }
 }
 

@@ -257,7 +257,7 @@ impl<T> PendingFlows<T> {
     pub fn new_browser_id() -> crate::Result<String> {
         let mut bytes = [0u8; 32];
         openssl::rand::rand_bytes(&mut bytes)
-            .map_err(|_| crate::Error::Credential("the system random generator failed".into()))?;
+            .map_err(|_| crate::Error::credential("the system random generator failed"))?;
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
