@@ -326,7 +326,8 @@ impl fmt::Display for Untrusted<'_> {
     }
 }
 
-/// Like [`Untrusted`], keeping line breaks (rendered diagnostics span several lines).
+/// Like [`Untrusted`], keeping line breaks and tabs (rendered diagnostics span several
+/// lines, and a tab in a quoted line is kept so that the caret underline lines up).
 struct UntrustedLines<'a>(&'a str);
 
 impl fmt::Display for UntrustedLines<'_> {
@@ -341,7 +342,7 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str, max: usize, lines: bool) -
         if shown == max {
             return write!(f, "... ({} more characters)", s[i..].chars().count());
         }
-        if c.is_control() && !(lines && c == '\n') {
+        if c.is_control() && !(lines && matches!(c, '\n' | '\t')) {
             write!(f, "{}", c.escape_default())?;
         } else {
             f.write_char(c)?;

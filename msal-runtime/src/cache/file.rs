@@ -369,6 +369,9 @@ impl LockFile {
                         continue;
                     }
                 }
+                // Windows refuses to create a name whose deletion is pending (a holder
+                // letting go right now): wait as for a held lock.
+                Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::PermissionDenied => {}
                 Err(e) => {
                     return Err(Error::Cache(format!(
                         "cannot create the lock file {}: {e}",
