@@ -3,6 +3,7 @@
 //! app, rendered as the CLI renders it) and prints the median time of each.
 //!
 //! `cargo bench -p msal-config --bench check_many_apps` (add `-- 20000` to run one size).
+//! Under `cargo test --all-targets` it only checks a small file once.
 
 use msal_config::Config;
 use std::fmt::Write as _;
@@ -88,6 +89,15 @@ fn cpu_time() -> Option<Duration> {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
+    // it (unoptimized): then one small check, as a smoke test.
+    if !std::env::args().any(|a| a == "--bench") {
+        let source = generate(300, true);
+        assert_eq!(check(Path::new("msal.toml"), &source), 60);
+        assert_eq!(check(Path::new("msal.toml"), &generate(300, false)), 0);
+        println!("check_many_apps: smoke test passed (run `cargo bench` to measure)");
+        return;
+    }
     let sizes: Vec<usize> = match std::env::args().skip(1).find_map(|a| a.parse().ok()) {
         Some(n) => vec![n],
         None => vec![1_000, 2_000, 5_000, 10_000, 20_000],
