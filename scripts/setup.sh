@@ -20,8 +20,8 @@ fi
 # The Debian package starts a system redis on :6379; tests start their own on free ports.
 
 if [ -f tests/python/requirements.txt ]; then
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import msal" >/dev/null 2>&1; then
-    echo "== python venv with MSAL Python"
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import msal, msal_extensions" >/dev/null 2>&1; then
+    echo "== python venv with MSAL Python and msal-extensions"
     python3 -m venv .venv
     .venv/bin/pip install -q -r tests/python/requirements.txt
   fi

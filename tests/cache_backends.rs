@@ -2,7 +2,8 @@
 //!
 //! * File: two handles on one path (as two processes would hold them) share tokens, a
 //!   corrupt file is set aside without loss, concurrent writers lose no entries, and the
-//!   file is private to its owner.
+//!   file is private to its owner. Writer processes (this binary started again, and MSAL
+//!   Python with msal-extensions) share one file under the MSAL extensions' lock.
 //! * Redis: a real `redis-server` (started here on a free loopback port, no persistence)
 //!   shared by several instances; key prefixes, on-behalf-of partitioning, outages.
 //!
@@ -400,6 +401,367 @@ async fn an_unusable_cache_path_is_a_typed_error() {
     assert!(err.to_string().contains("not-a-dir"), "{err}");
     let err = TokenCache::file("").unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// File cache shared by processes, and with MSAL Python (msal-extensions)
+// ---------------------------------------------------------------------------------------
+
+/// `{path}.lockfile`: the lock every MSAL extension takes.
+fn lockfile_of(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(".lockfile");
+    PathBuf::from(s)
+}
+
+/// The resources (`api://TAG-I`) of the access tokens in a cache file.
+fn resources_in(path: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).expect("the file is valid JSON");
+    json["AccessToken"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|e| e["target"].as_str())
+                .map(|t| t.trim_end_matches("/.default").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn expected_resources(tag: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("api://{tag}-{i}")).collect()
+}
+
+/// Gets `count` app tokens (resources `api://TAG-I`) one after the other into the file
+/// cache at `path`, from an authority of its own.
+async fn write_app_tokens(path: &Path, tag: &str, count: usize) {
+    let auth = authority().await;
+    let cache = TokenCache::file(path).unwrap();
+    let app = app_on(&auth, auth.tenant_id(), &cache);
+    for i in 0..count {
+        let scope = format!("api://{tag}-{i}/.default");
+        if let Err(e) = app.acquire_token_for_client(&[scope.as_str()]).await {
+            panic!("{scope}: {e}");
+        }
+    }
+}
+
+/// Set in a copy of this test binary that runs as a writer process: `COUNT TAG PATH`.
+const WRITER_ENV: &str = "MSAL_TEST_CACHE_WRITER";
+
+/// The writer of the multi-process tests: this test binary started again with
+/// [`WRITER_ENV`] set runs only this test, which then writes what the variable says. Run
+/// by the suite itself, it checks the same writer in this process.
+#[tokio::test]
+async fn file_cache_writer_process() {
+    if let Ok(spec) = std::env::var(WRITER_ENV) {
+        let mut parts = spec.splitn(3, ' ');
+        let count: usize = parts.next().unwrap().parse().unwrap();
+        let tag = parts.next().unwrap().to_string();
+        let path = PathBuf::from(parts.next().unwrap());
+        write_app_tokens(&path, &tag, count).await;
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one-writer.json");
+    write_app_tokens(&path, "solo", 20).await;
+    let want: std::collections::BTreeSet<String> =
+        expected_resources("solo", 20).into_iter().collect();
+    assert_eq!(resources_in(&path), want);
+    assert!(!lockfile_of(&path).exists(), "the lock file is removed");
+}
+
+fn spawn_rust_writer(path: &Path, tag: &str, count: usize) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "file_cache_writer_process",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(WRITER_ENV, format!("{count} {tag} {}", path.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test binary starts again as a writer")
+}
+
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "MSAL Python is not installed: run scripts/setup.sh (it creates .venv with tests/python/requirements.txt)"
+    );
+    venv
+}
+
+/// MSAL Python with msal-extensions' `PersistedTokenCache(FilePersistence(path))`.
+fn spawn_python_writer(auth: &TestAuthority, path: &Path, tag: &str, count: usize) -> Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/cache_writer.py");
+    Command::new(python())
+        .arg(script)
+        .arg(path)
+        .arg(auth.authority(auth.tenant_id()))
+        .arg(CLIENT_ID)
+        .arg(SECRET)
+        .arg(tag)
+        .arg(count.to_string())
+        .env("REQUESTS_CA_BUNDLE", auth.ca_path())
+        .env("CURL_CA_BUNDLE", auth.ca_path())
+        .env("NO_PROXY", "*")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts")
+}
+
+/// Waits for every writer; panics with its output if one failed. Returns their stdout.
+async fn wait_all(children: Vec<(String, Child)>) -> Vec<String> {
+    tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|(name, c)| {
+                let out = c.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "writer {name} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                format!("{name}: {}", String::from_utf8_lossy(&out.stdout).trim())
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// Set-aside files next to `path`, and whether each was valid JSON (a file moved aside
+/// while another process was writing it would be).
+fn set_aside(path: &Path) -> Vec<(PathBuf, bool)> {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    files_starting_with(path.parent().unwrap(), &format!("{name}.corrupt-"))
+        .into_iter()
+        .map(|p| {
+            let valid = std::fs::read_to_string(&p)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some();
+            (p, valid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_and_msal_python_processes_share_one_file_without_loss() {
+    // 2 Rust processes x 300 app tokens and 2 MSAL Python processes (msal-extensions)
+    // x 150 on one file, all at the same time. msal-extensions can lose entries on its
+    // own (it truncates and rewrites the file in place, and reads without the lock), so
+    // two complete files out of three attempts are asked for; a valid file set aside is
+    // never accepted.
+    let auth = authority().await;
+    let (rust_n, python_n) = (300, 150);
+    let mut complete = 0;
+    let mut log = Vec::new();
+    for attempt in 1..=3 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared-with-python.json");
+        let mut children = Vec::new();
+        for w in 0..2 {
+            let tag = format!("rust{w}");
+            children.push((tag.clone(), spawn_rust_writer(&path, &tag, rust_n)));
+            let tag = format!("python{w}");
+            children.push((
+                tag.clone(),
+                spawn_python_writer(&auth, &path, &tag, python_n),
+            ));
+        }
+        let outputs = wait_all(children).await;
+        let aside = set_aside(&path);
+        assert!(
+            aside.is_empty(),
+            "attempt {attempt}: files were set aside: {aside:?}"
+        );
+        assert!(!lockfile_of(&path).exists(), "the lock file is removed");
+        let present = resources_in(&path);
+        let mut missing = Vec::new();
+        for w in 0..2 {
+            for (tag, n) in [
+                (format!("rust{w}"), rust_n),
+                (format!("python{w}"), python_n),
+            ] {
+                missing.extend(
+                    expected_resources(&tag, n)
+                        .into_iter()
+                        .filter(|r| !present.contains(r)),
+                );
+            }
+        }
+        log.push(format!(
+            "attempt {attempt}: {} of {} present; missing {:?}; {outputs:?}",
+            present.len(),
+            2 * (rust_n + python_n),
+            missing.iter().take(10).collect::<Vec<_>>()
+        ));
+        eprintln!("{}", log.last().unwrap());
+        if missing.is_empty() {
+            complete += 1;
+        }
+        if complete == 2 || attempt - complete == 2 {
+            break;
+        }
+    }
+    assert!(complete >= 2, "{log:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_writer_processes_on_one_file_lose_no_entries() {
+    let (writers, n) = (4, 500);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("four-processes.json");
+    let children = (0..writers)
+        .map(|w| {
+            let tag = format!("rust{w}");
+            let child = spawn_rust_writer(&path, &tag, n);
+            (tag, child)
+        })
+        .collect();
+    wait_all(children).await;
+    let present = resources_in(&path);
+    for w in 0..writers {
+        let missing: Vec<String> = expected_resources(&format!("rust{w}"), n)
+            .into_iter()
+            .filter(|r| !present.contains(r))
+            .collect();
+        assert!(missing.is_empty(), "writer {w} lost {missing:?}");
+    }
+    assert_eq!(present.len(), writers * n);
+    assert!(set_aside(&path).is_empty());
+    assert!(!lockfile_of(&path).exists(), "the lock file is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rewritten_in_place_under_the_lock_is_read_again_not_set_aside() {
+    let auth = authority().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in-place.json");
+    let cache = TokenCache::file(&path).unwrap();
+    let app = app_on(&auth, auth.tenant_id(), &cache);
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let whole = std::fs::read(&path).unwrap();
+    // Another handle (another process) on the file.
+    let other = app_on(&auth, auth.tenant_id(), &TokenCache::file(&path).unwrap());
+
+    // msal-extensions: create {path}.lockfile exclusively, then truncate the cache file
+    // and write it in place. Caught halfway:
+    let lockfile = lockfile_of(&path);
+    std::fs::write(&lockfile, format!("{} python", std::process::id())).unwrap();
+    std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+
+    // The other handle looks the file up meanwhile, and writes.
+    let task = tokio::spawn(async move {
+        other
+            .acquire_token_for_client(&["https://storage.azure.com/.default"])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !task.is_finished(),
+        "the reader waits for the writer's lock instead of judging half a file"
+    );
+    assert!(
+        set_aside(&path).is_empty(),
+        "nothing is set aside meanwhile"
+    );
+
+    // The writer finishes and lets go.
+    std::fs::write(&path, &whole).unwrap();
+    std::fs::remove_file(&lockfile).unwrap();
+    let r = task.await.unwrap().unwrap();
+    assert_eq!(r.token_source, TokenSource::IdentityProvider);
+    assert!(
+        set_aside(&path).is_empty(),
+        "the good file was not set aside"
+    );
+    let present: Vec<String> = TokenCache::file(&path)
+        .unwrap()
+        .access_tokens()
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(present.len(), 2, "both tokens are in the file: {present:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_waits_for_the_lock_held_as_msal_dotnet_holds_it() {
+    // MSAL.NET opens {path}.lockfile without exclusive creation, locks it (flock on
+    // unix), and deletes it when done.
+    let auth = authority().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dotnet.json");
+    let app = app_on(&auth, auth.tenant_id(), &TokenCache::file(&path).unwrap());
+    let lockfile = lockfile_of(&path);
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lockfile)
+        .unwrap();
+    held.lock().unwrap();
+    let task = tokio::spawn(async move { app.acquire_token_for_client(&[GRAPH]).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!task.is_finished(), "the writer waits");
+    assert!(!path.exists(), "nothing was written under another's lock");
+    std::fs::remove_file(&lockfile).unwrap();
+    drop(held);
+    task.await.unwrap().unwrap();
+    assert_eq!(resources_in(&path).len(), 1);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_lock_file_left_by_a_dead_process_is_removed() {
+    let auth = authority().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("abandoned.json");
+    // A process that held the lock and died.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let lockfile = lockfile_of(&path);
+    std::fs::write(&lockfile, format!("{pid} python")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&lockfile)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    let app = app_on(&auth, auth.tenant_id(), &TokenCache::file(&path).unwrap());
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(resources_in(&path).len(), 1);
+    assert!(!lockfile.exists());
+
+    // A lock file of a live process is respected (this process holds it). Process ids
+    // are checked on Linux; elsewhere a lock file nobody locks counts as abandoned after 30 s.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    std::fs::write(&lockfile, format!("{} python", std::process::id())).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&lockfile)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    let task = tokio::spawn(async move {
+        app.acquire_token_for_client(&["https://storage.azure.com/.default"])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!task.is_finished(), "a live holder is waited for");
+    std::fs::remove_file(&lockfile).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(resources_in(&path).len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------

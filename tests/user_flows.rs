@@ -1776,3 +1776,160 @@ async fn force_refresh_sees_refresh_tokens_another_process_wrote() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---------------------------------------------------------------------------------------
+// Nothing secret in Debug or Display
+// ---------------------------------------------------------------------------------------
+
+/// Everything a sign-in, silent calls, on-behalf-of and their failures hand back, formatted
+/// with `{:?}` (and `{}` where the type has it): none of the raw tokens the authority
+/// issued, the secrets, the code or the PKCE verifier may appear.
+#[tokio::test]
+async fn no_token_or_secret_appears_in_debug_or_display_of_anything_returned() {
+    let w = World::start().await;
+    let app = w.web_app();
+    let mut secrets: Vec<String> = vec![SECRET.into(), API_SECRET.into()];
+    let mut printed: Vec<String> = Vec::new();
+    fn both<T: std::fmt::Debug + std::fmt::Display>(out: &mut Vec<String>, v: &T) {
+        out.push(format!("{v:?}"));
+        out.push(format!("{v:#?}"));
+        out.push(format!("{v}"));
+    }
+    fn debug<T: std::fmt::Debug>(out: &mut Vec<String>, v: &T) {
+        out.push(format!("{v:?}"));
+        out.push(format!("{v:#?}"));
+    }
+
+    // Sign-in.
+    let flow = app
+        .initiate_auth_code_flow(&[USER_READ], AuthCodeFlowOptions::new(REDIRECT))
+        .await
+        .unwrap();
+    secrets.push(flow.code_verifier().to_string());
+    debug(&mut printed, &flow);
+    let response = w.auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
+    secrets.push(param(&response, "code").unwrap().to_string());
+    let signed_in = app
+        .acquire_token_by_auth_code_flow(&flow, response.clone())
+        .await
+        .unwrap();
+    secrets.push(signed_in.access_token.secret().to_string());
+    secrets.push(signed_in.id_token.clone().expect("an ID token"));
+    debug(&mut printed, &signed_in);
+    debug(&mut printed, &signed_in.account);
+    // The same response again: refused.
+    let replay = app
+        .acquire_token_by_auth_code_flow(&flow, response)
+        .await
+        .unwrap_err();
+    both(&mut printed, &replay);
+
+    // Silent: from the cache, then a refresh for another scope, then a forced refresh.
+    let accounts = app.get_accounts(None).await.unwrap();
+    debug(&mut printed, &accounts);
+    let cached = app
+        .acquire_token_silent(&[USER_READ], &accounts[0])
+        .await
+        .unwrap()
+        .unwrap();
+    debug(&mut printed, &cached);
+    let mail = app
+        .acquire_token_silent(&[MAIL_READ], &accounts[0])
+        .await
+        .unwrap()
+        .unwrap();
+    secrets.push(mail.access_token.secret().to_string());
+    debug(&mut printed, &mail);
+    let forced = app
+        .acquire_token_silent_with_error(
+            &[USER_READ],
+            &accounts[0],
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    secrets.push(forced.access_token.secret().to_string());
+    debug(&mut printed, &forced);
+
+    // The cache and its entries.
+    let cache = app.token_cache();
+    for e in cache.access_tokens() {
+        secrets.push(e.secret.clone());
+        debug(&mut printed, &e);
+    }
+    for e in cache.refresh_tokens() {
+        secrets.push(e.secret.clone());
+        debug(&mut printed, &e);
+    }
+    for e in cache.id_tokens() {
+        secrets.push(e.secret.clone());
+        debug(&mut printed, &e);
+    }
+    debug(&mut printed, &cache.accounts());
+    debug(&mut printed, cache);
+    debug(&mut printed, &app);
+
+    // A revoked refresh token: the server's refusal.
+    w.auth.revoke_refresh_tokens_for(ALICE);
+    let refused = app
+        .acquire_token_silent_with_error(
+            &[USER_READ],
+            &accounts[0],
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap_err();
+    both(&mut printed, &refused);
+    if let Some(s) = refused.server() {
+        both(&mut printed, s);
+    }
+
+    // On behalf of: the incoming token is a raw JWT too.
+    let api = w.api_app();
+    let incoming = w.incoming_token(ALICE);
+    secrets.push(incoming.clone());
+    let obo = api
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    secrets.push(obo.access_token.secret().to_string());
+    debug(&mut printed, &obo);
+    let tampered = format!("{incoming}x");
+    secrets.push(tampered.clone());
+    if let Err(e) = api
+        .acquire_token_on_behalf_of(&tampered, &[GRAPH_USER_READ])
+        .await
+    {
+        both(&mut printed, &e);
+    }
+    // A wrong client secret.
+    let wrong = builder(&w.auth, CLIENT_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret("wrong-secret-value-1234"))
+        .build()
+        .unwrap();
+    secrets.push("wrong-secret-value-1234".into());
+    let e = wrong
+        .acquire_token_for_client(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap_err();
+    both(&mut printed, &e);
+    debug(&mut printed, &wrong);
+
+    for s in &secrets {
+        assert!(s.len() >= 8, "test premise: {s:?} is a real secret");
+        // JWTs: neither whole nor any of their three parts.
+        let parts: Vec<&str> = std::iter::once(s.as_str())
+            .chain(s.split('.').filter(|p| p.len() >= 16))
+            .collect();
+        for text in &printed {
+            for p in &parts {
+                assert!(
+                    !text.contains(p),
+                    "a secret ({}...) appears in: {text}",
+                    &p[..8]
+                );
+            }
+        }
+    }
+}

@@ -252,7 +252,7 @@ async fn token(
             ([], Some(u)) => {
                 return Err(Failure {
                     code: 1,
-                    message: format!("error: no cached account `{u}` for app `{name}`"),
+                    message: format!("error: no cached account `{}` for app `{name}`", clean(u)),
                 })
             }
             ([], None) => {
@@ -265,7 +265,7 @@ async fn token(
             }
             ([one], _) => one.clone(),
             (many, _) => {
-                let names: Vec<&str> = many.iter().map(|a| a.username.as_str()).collect();
+                let names: Vec<String> = many.iter().map(|a| clean(&a.username)).collect();
                 return Err(Failure::config(format!(
                     "error: several accounts are cached ({}); choose one with --account",
                     names.join(", ")
@@ -279,7 +279,7 @@ async fn token(
                     code: 1,
                     message: format!(
                         "error: no usable token for `{}` and scope set `{set}`; sign in again",
-                        chosen.username
+                        clean(&chosen.username)
                     ),
                 })
             }
@@ -288,7 +288,7 @@ async fn token(
     if as_json {
         println!("{}", result_json(&result));
     } else {
-        println!("{}", result.access_token.secret());
+        println!("{}", clean(result.access_token.secret()));
     }
     Ok(())
 }
@@ -314,11 +314,41 @@ fn result_json(r: &AuthenticationResult) -> Value {
     })
 }
 
+/// Text from a cache, a server or the environment, printed with its control characters
+/// escaped: a username or scope must not be able to move the cursor, retitle the
+/// terminal or forge output lines.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
     let app = load_app(path, name)?;
-    let cache = msal_runtime::config::token_cache(&app, &env)?;
+    // Inspection only: a file cache is read as it is, never locked, written or moved
+    // (another process may be writing it right now).
+    let cache = match &app.token_cache {
+        msal_config::CacheSpec::File { path: file } => {
+            match msal_runtime::TokenCache::read_only(file)? {
+                Some(cache) => cache,
+                None => {
+                    println!("token cache of app `{name}` (client {})", app.client_id);
+                    println!("  no cache file at {}", clean(&file.display().to_string()));
+                    println!("0 entries");
+                    return Ok(());
+                }
+            }
+        }
+        _ => msal_runtime::config::token_cache(&app, &env)?,
+    };
     let mine = |client_id: &str| client_id == app.client_id;
-    let or_dash = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_string();
+    let or_dash = |s: Option<&str>| clean(s.filter(|s| !s.is_empty()).unwrap_or("-"));
     println!("token cache of app `{name}` (client {})", app.client_id);
     if matches!(app.token_cache, msal_config::CacheSpec::Redis { .. }) {
         println!(
@@ -331,9 +361,9 @@ fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
         println!(
             "  AccessToken   account={} env={} realm={} target=\"{}\" expires_on={}{} secret=<redacted>",
             or_dash(at.home_account_id.as_deref()),
-            at.environment,
-            at.realm,
-            at.target,
+            clean(&at.environment),
+            clean(&at.realm),
+            clean(&at.target),
             at.expires_on,
             if at.user_assertion_hash.is_some() { " (on-behalf-of)" } else { "" },
         );
@@ -347,7 +377,7 @@ fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
         println!(
             "  RefreshToken  account={} env={} family={} secret=<redacted>",
             or_dash(rt.home_account_id.as_deref()),
-            rt.environment,
+            clean(&rt.environment),
             or_dash(rt.family_id.as_deref()),
         );
     }
@@ -356,15 +386,18 @@ fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
         println!(
             "  IdToken       account={} env={} realm={} secret=<redacted>",
             or_dash(it.home_account_id.as_deref()),
-            it.environment,
-            it.realm,
+            clean(&it.environment),
+            clean(&it.realm),
         );
     }
     for a in cache.accounts() {
         n += 1;
         println!(
             "  Account       account={} env={} realm={} username={}",
-            a.home_account_id, a.environment, a.realm, a.username
+            clean(&a.home_account_id),
+            clean(&a.environment),
+            clean(&a.realm),
+            clean(&a.username)
         );
     }
     println!("{n} entr{}", if n == 1 { "y" } else { "ies" });

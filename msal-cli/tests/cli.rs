@@ -390,3 +390,135 @@ fn authority_verdicts_agree_across_entry_points() {
     );
     assert!(!check.status.success(), "the file has invalid authorities");
 }
+
+/// Names of the files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn cache_show(config: &Path) -> Output {
+    msal(
+        &[
+            "cache",
+            "show",
+            "--config",
+            config.to_str().unwrap(),
+            "--app",
+            "daemon",
+        ],
+        &[],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_show_only_reads_and_reports_an_unreadable_file() {
+    let auth = TestAuthority::start().await;
+    let dir = temp_dir();
+    let config = loopback_config(&auth, &dir, "CLI_TEST_SECRET_3");
+    let cache = dir.join("cache.json");
+
+    // No file yet: said so, and nothing is created.
+    let before = listing(&dir);
+    let o = cache_show(&config);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no cache file"), "{}", stdout(&o));
+    assert_eq!(listing(&dir), before);
+
+    // A file that does not parse (perhaps one another process is writing): reported,
+    // non-zero, and left exactly where and as it is.
+    let half = br#"{"AccessToken": {"k": {"credential_type": "AccessTo"#;
+    std::fs::write(&cache, half).unwrap();
+    let before = listing(&dir);
+    let o = cache_show(&config);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cache.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert!(!stdout(&o).contains("0 entries"), "{}", stdout(&o));
+    assert_eq!(listing(&dir), before, "nothing renamed, created or removed");
+    assert_eq!(std::fs::read(&cache).unwrap(), half);
+
+    // While another process holds the MSAL extensions' lock, a good file is shown at once
+    // and the other's lock file is left alone.
+    std::fs::write(&cache, "{}").unwrap();
+    let lockfile = dir.join("cache.json.lockfile");
+    std::fs::write(&lockfile, "4242 python").unwrap();
+    let before = listing(&dir);
+    let o = cache_show(&config);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 entries"), "{}", stdout(&o));
+    assert_eq!(listing(&dir), before);
+    assert_eq!(std::fs::read_to_string(&lockfile).unwrap(), "4242 python");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_text_is_printed_with_control_characters_escaped() {
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration::with_secret(CLIENT_ID, SECRET));
+    let dir = temp_dir();
+    let config = loopback_config(&auth, &dir, "CLI_TEST_SECRET_4");
+
+    // A cached username that would clear the screen and retitle the terminal.
+    let evil = "mallory\u{1b}[2J\u{1b}]0;owned\u{7}@contoso.com";
+    let account = serde_json::json!({
+        "home_account_id": "uid.utid",
+        "environment": "login.microsoftonline.com",
+        "realm": "utid",
+        "local_account_id": "uid",
+        "username": evil,
+        "authority_type": "MSSTS",
+    });
+    let cache =
+        serde_json::json!({"Account": {"uid.utid-login.microsoftonline.com-utid": account}});
+    std::fs::write(dir.join("cache.json"), cache.to_string()).unwrap();
+    let o = cache_show(&config);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(
+        out.contains(r"mallory\u{1b}[2J\u{1b}]0;owned\u{7}@contoso.com"),
+        "{out}"
+    );
+
+    // A server whose error carries escape sequences and 100 KB of text.
+    let body = serde_json::json!({
+        "error": "invalid_client\u{1b}[31m",
+        "error_description": format!("AADSTS7000215: bad\u{1b}]0;owned\u{7} {}", "A".repeat(100_000)),
+    });
+    auth.push_fault(msal_testkit::Fault::status("/token", 401, body.to_string()).times(4));
+    let o = msal_async(
+        [
+            "token",
+            "--config",
+            config.to_str().unwrap(),
+            "--app",
+            "daemon",
+            "--scopes",
+            "graph",
+            "--ca-bundle",
+            auth.ca_path().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        vec![("CLI_TEST_SECRET_4".into(), SECRET.into())],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        !err.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        &err[..err.len().min(300)]
+    );
+    assert!(err.contains(r"invalid_client\u{1b}[31m"), "{err}");
+    assert!(err.len() < 4000, "{} bytes of server text", err.len());
+    std::fs::remove_dir_all(dir).ok();
+}

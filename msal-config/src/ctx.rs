@@ -1,9 +1,10 @@
 //! The diagnostics collector and spanned values shared by the file walker and the env overlay.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, LineIndex, SourceSpan};
 
 pub(crate) type Span = Range<usize>;
 
@@ -71,6 +72,8 @@ pub(crate) struct Ctx<'s> {
     pub source: &'s str,
     base_dir: PathBuf,
     pub diags: Vec<Diagnostic>,
+    /// Built on first use: line and column of any position in `source`.
+    lines: OnceCell<LineIndex>,
 }
 
 impl<'s> Ctx<'s> {
@@ -79,14 +82,34 @@ impl<'s> Ctx<'s> {
             source,
             base_dir: base_dir(path),
             diags: Vec::new(),
+            lines: OnceCell::new(),
         }
+    }
+
+    /// 1-based line and character column of byte `offset` of the source.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.source))
+            .line_col(self.source, offset)
+    }
+
+    /// `range` of the source with its line and column.
+    pub fn source_span(&self, range: Span) -> SourceSpan {
+        let (line, col) = self.line_col(range.start);
+        SourceSpan { range, line, col }
     }
 
     /// Reports `problem` at `span`.
     pub fn report(&mut self, span: Span, problem: Problem) {
-        let mut d = Diagnostic::new(problem.code, problem.message, span, self.source);
-        d.help = problem.help;
-        self.diags.push(d);
+        let (line, col) = self.line_col(span.start);
+        self.diags.push(Diagnostic {
+            code: problem.code,
+            message: problem.message,
+            span,
+            line,
+            col,
+            help: problem.help,
+        });
     }
 
     /// Reports at a file position.

@@ -445,6 +445,38 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The start of every line of a source, to turn byte offsets into lines and columns in
+/// logarithmic time (a file with thousands of apps has thousands of positions to convert;
+/// scanning from the start of the file for each would be quadratic).
+#[derive(Debug, Clone)]
+pub(crate) struct LineIndex {
+    /// Byte offset of the first character of each line; `starts[0] == 0`.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(source: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            source
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// What [`line_col`] computes, without scanning the text before `offset`.
+    pub(crate) fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_boundary(source, offset);
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let line_start = self.starts[line - 1];
+        let col = source[line_start..offset].chars().count() + 1;
+        (line, col)
+    }
+}
+
 /// A position in `msal.toml`, kept in the validated model so the macro can point at it.
 ///
 /// ```
@@ -466,5 +498,24 @@ impl SourceSpan {
     pub fn new(range: Range<usize>, source: &str) -> Self {
         let (line, col) = line_col(source, range.start);
         SourceSpan { range, line, col }
+    }
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::{line_col, LineIndex};
+
+    #[test]
+    fn the_index_agrees_with_line_col_everywhere() {
+        let src = "a\n\nbé c\r\n  [apps.x]\nk = \"ü\"\n\nend";
+        let index = LineIndex::new(src);
+        for offset in 0..=src.len() + 2 {
+            assert_eq!(
+                index.line_col(src, offset),
+                line_col(src, offset),
+                "offset {offset}"
+            );
+        }
+        assert_eq!(LineIndex::new("").line_col("", 0), (1, 1));
     }
 }

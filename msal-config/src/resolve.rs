@@ -221,7 +221,7 @@ impl<'a> Stack<'a> {
 }
 
 fn span_of(ctx: &Ctx, range: &Span) -> SourceSpan {
-    SourceSpan::new(range.clone(), ctx.source)
+    ctx.source_span(range.clone())
 }
 
 /// Merges the layers of one app and applies the cross-key rules.

@@ -48,8 +48,15 @@ pub struct Account {
 
 /// A token and what is known about it.
 ///
-/// `Debug` never shows the token itself.
-#[derive(Debug, Clone)]
+/// `Debug` never shows the access token or the raw ID token, and lists only the names
+/// of the ID token's claims (their values are personal data).
+///
+/// ```
+/// # fn show(result: &msal_runtime::AuthenticationResult) {
+/// tracing::info!(?result, "token acquired");   // safe to log
+/// # }
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AuthenticationResult {
     /// The access token.
@@ -83,5 +90,30 @@ impl AuthenticationResult {
     pub fn expires_in(&self) -> u64 {
         self.expires_on
             .saturating_sub(crate::cache::store::CacheData::now())
+    }
+}
+
+impl std::fmt::Debug for AuthenticationResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthenticationResult")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_on", &self.expires_on)
+            .field("ext_expires_on", &self.ext_expires_on)
+            .field("refresh_on", &self.refresh_on)
+            .field("scopes", &self.scopes)
+            .field(
+                "id_token_claims",
+                &self
+                    .id_token_claims
+                    .as_ref()
+                    .map(|c| c.keys().collect::<Vec<_>>()),
+            )
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("account", &self.account)
+            .field("token_source", &self.token_source)
+            .field("correlation_id", &self.correlation_id)
+            .field("tenant_id", &self.tenant_id)
+            .finish()
     }
 }

@@ -1,9 +1,14 @@
-//! A cache file shared by processes: advisory lock, re-read on change, atomic replace.
+//! A cache file shared by processes: the MSAL extensions' lock, re-read on change, atomic
+//! replace.
 //!
-//! Readers take no lock: writers replace the file atomically (write a temporary file,
-//! then rename it over the cache), so a read always sees one whole version. Writers take
-//! an advisory lock on `{path}.lock`, re-read the file, apply their change and replace it,
-//! so concurrent writers in several processes never lose each other's entries.
+//! Writers take the lock every MSAL extension takes on `{path}.lockfile` (see
+//! [`LockFile`]), re-read the file under it, apply their change and replace the file
+//! atomically (a temporary file renamed over the cache), so a reader never sees half a file
+//! written by this library, and writers in several processes (this library, MSAL Python
+//! with msal-extensions, MSAL.NET with Microsoft.Identity.Client.Extensions.Msal) never
+//! lose each other's entries. Readers take no lock; a file that does not parse (possibly
+//! one MSAL Python is rewriting in place) is read again under the lock, and only set aside
+//! when it still does not parse there.
 //!
 //! "Has the file changed since we read it?" is answered from its size, modification time
 //! and inode, and, while the modification time is too recent to be trusted (file systems
@@ -16,8 +21,8 @@ use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Modification times this close to (or after) the moment we looked are not trusted to
 /// tell versions apart: covers 1 s (HFS+, ext3) and 2 s (FAT) timestamp resolutions.
@@ -55,15 +60,14 @@ pub(crate) struct FileStore {
     path: PathBuf,
     lock_path: PathBuf,
     seen: Mutex<Option<Seen>>,
+    /// Serializes this handle's writers before they compete for the lock file.
+    writers: Mutex<()>,
 }
 
-/// The advisory lock, released on drop.
-struct Locked(File);
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
+/// The lock held by a writer of this handle, released on drop.
+struct Locked<'a> {
+    _file: LockFile,
+    _writers: MutexGuard<'a, ()>,
 }
 
 impl FileStore {
@@ -75,12 +79,11 @@ impl FileStore {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::cache(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut lock_path = path.clone().into_os_string();
-        lock_path.push(".lock");
         Ok(FileStore {
+            lock_path: lock_path_of(&path),
             path,
-            lock_path: lock_path.into(),
             seen: Mutex::new(None),
+            writers: Mutex::new(()),
         })
     }
 
@@ -103,21 +106,13 @@ impl FileStore {
         }
     }
 
-    fn lock(&self) -> Result<Locked> {
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(|e| {
-                Error::cache(format!(
-                    "cannot open lock file {}: {e}",
-                    self.lock_path.display()
-                ))
-            })?;
-        lock.lock()
-            .map_err(|e| Error::cache(format!("cannot lock {}: {e}", self.lock_path.display())))?;
-        Ok(Locked(lock))
+    fn lock(&self) -> Result<Locked<'_>> {
+        let writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let file = LockFile::acquire(&self.lock_path, LOCK_TIMEOUT)?;
+        Ok(Locked {
+            _file: file,
+            _writers: writers,
+        })
     }
 
     /// Re-reads the file if it changed since we last saw it. Takes no lock unless the
@@ -162,7 +157,15 @@ impl FileStore {
         }
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|_| "the cache is not UTF-8 text".to_string())
-            .and_then(CacheData::deserialize);
+            .and_then(|text| {
+                if !locked && text.trim().is_empty() {
+                    // MSAL Python rewrites the file in place: an empty file read without
+                    // the lock may be one it has just truncated. Look again under the lock.
+                    Err("the cache file is empty".to_string())
+                } else {
+                    CacheData::deserialize(text)
+                }
+            });
         match parsed {
             Ok(mut parsed) => {
                 let mut d = data.write().unwrap_or_else(|p| p.into_inner());
@@ -181,8 +184,8 @@ impl FileStore {
                 Ok(())
             }
             Err(_) => {
-                // Only move the file under the lock: a writer may be replacing it with a
-                // good version right now, and that one must not be moved aside.
+                // Only judge the file under the lock: MSAL Python rewrites it in place, so
+                // a read without the lock may catch half of a good version.
                 drop(seen);
                 let _lock = self.lock()?;
                 self.reload(data, true)
@@ -273,8 +276,13 @@ impl FileStore {
                 }
             }
         };
+        // A modification time taken now, with the lock held: later than the moment any
+        // msal-extensions writer (which holds the same lock to write) noted as its last
+        // sync, so it sees that the file changed even where the kernel's file timestamps
+        // are coarser than its clock.
         let written = file
             .write_all(bytes)
+            .and_then(|()| file.set_modified(SystemTime::now()))
             .and_then(|()| file.sync_all())
             .and_then(|()| {
                 drop(file);
@@ -295,4 +303,265 @@ fn inode(m: &fs::Metadata) -> u64 {
 #[cfg(not(unix))]
 fn inode(_: &fs::Metadata) -> u64 {
     0
+}
+
+/// How long a writer waits for the lock before giving up with an error (MSAL.NET waits
+/// 60 s by default; msal-extensions 5 s).
+const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A lock file is judged abandoned only when it is at least this old, nobody holds an
+/// advisory lock on it and the process it names is gone.
+const STALE_AFTER: Duration = Duration::from_secs(3);
+
+/// Without a readable process id, a lock file nobody locks is abandoned after this long.
+const STALE_WITHOUT_PID_AFTER: Duration = Duration::from_secs(30);
+
+/// `{path}.lockfile`: the name every MSAL extension (Python, .NET, Node) locks.
+pub(crate) fn lock_path_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".lockfile");
+    PathBuf::from(name)
+}
+
+/// The cross-process lock of the MSAL extensions, taken the way each of them recognizes:
+///
+/// 1. create `{path}.lockfile` exclusively (`O_CREAT|O_EXCL`): msal-extensions 1.3.1
+///    without portalocker locks by exclusive creation alone, and waits while the name
+///    exists;
+/// 2. take an advisory exclusive lock on it (`flock`/`LockFileEx`): MSAL.NET opens the
+///    name without exclusive creation and locks it that way (so does msal-extensions with
+///    portalocker), and it deletes the file when it lets go. If the name no longer
+///    refers to our file once locked (a .NET process held it and deleted it), start over;
+/// 3. write `"{pid} {program}"` into it, as the others do;
+/// 4. on release, delete the name (if it is still ours), then unlock.
+///
+/// A lock file left by a crashed process (older than [`STALE_AFTER`], not locked by
+/// anyone, naming a process that no longer exists) is deleted so that writers carry on.
+#[derive(Debug)]
+pub(crate) struct LockFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockFile {
+    pub(crate) fn acquire(path: &Path, timeout: Duration) -> Result<LockFile> {
+        let deadline = Instant::now() + timeout;
+        let mut delay = Duration::from_millis(1);
+        loop {
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            match opts.open(path) {
+                Ok(file) => {
+                    if let Some(lock) = Self::lock_created(file, path, deadline)? {
+                        return Ok(lock);
+                    }
+                    // The name was taken over and released by a holder that does not
+                    // create exclusively: start over, without waiting.
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if break_if_abandoned(path) {
+                        continue;
+                    }
+                }
+                // Windows refuses to create a name whose deletion is pending (a holder
+                // letting go right now): wait as for a held lock.
+                Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                Err(e) => {
+                    return Err(Error::cache(format!(
+                        "cannot create the lock file {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::cache(format!(
+                    "timed out after {} s waiting for the lock file {} (held by {})",
+                    timeout.as_secs(),
+                    path.display(),
+                    holder(path)
+                )));
+            }
+            std::thread::sleep(delay + jitter(delay));
+            delay = (delay * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Step 2 and 3 on a file we created; `None` when the name stopped being ours.
+    fn lock_created(mut file: File, path: &Path, deadline: Instant) -> Result<Option<LockFile>> {
+        let err = |e: std::io::Error| Error::cache(format!("cannot lock {}: {e}", path.display()));
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    // A process that opens without exclusive creation (MSAL.NET) got to our
+                    // new file first; it deletes the name when done.
+                    if Instant::now() >= deadline {
+                        return Err(Error::cache(format!(
+                            "timed out waiting for the lock file {}",
+                            path.display()
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    let _ = fs::remove_file(path);
+                    return Err(err(e));
+                }
+            }
+        }
+        if !names_file(path, &file) {
+            return Ok(None);
+        }
+        let program = std::env::args()
+            .next()
+            .unwrap_or_else(|| "msal-rust".to_string());
+        // The content is informative only (who holds the lock); a failure to write it does
+        // not weaken the lock.
+        let _ = write!(file, "{} {program}", std::process::id());
+        Ok(Some(LockFile {
+            file,
+            path: path.to_path_buf(),
+        }))
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        // Delete the name while still holding the advisory lock, so that a process that
+        // opened it meanwhile finds, once it gets the lock, that the name is gone.
+        #[cfg(unix)]
+        if names_file(&self.path, &self.file) {
+            let _ = fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+        // Windows does not delete a file that is open without sharing deletion.
+        #[cfg(not(unix))]
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `path` currently names the open `file` (unix: same device and inode).
+#[cfg(unix)]
+fn names_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn names_file(path: &Path, _file: &File) -> bool {
+    path.exists()
+}
+
+/// A little randomness in waits, so that waiting processes do not move in step.
+fn jitter(d: Duration) -> Duration {
+    let r = uuid::Uuid::new_v4().as_u128() as u64 % 1000;
+    d * (r as u32) / 1000
+}
+
+/// What a lock file says about its holder, for error messages.
+fn holder(path: &Path) -> String {
+    match fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => {
+            format!(
+                "\"{}\"",
+                s.trim()
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+                    .escape_debug()
+            )
+        }
+        _ => "an unknown process".to_string(),
+    }
+}
+
+/// Deletes a lock file left behind by a process that died holding it; true if it did.
+fn break_if_abandoned(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .unwrap_or_default();
+    if age < STALE_AFTER {
+        return false;
+    }
+    // A holder that locks (this library, MSAL.NET, msal-extensions with portalocker).
+    if file.try_lock().is_err() {
+        return false;
+    }
+    let content = fs::read_to_string(path).unwrap_or_default();
+    let pid = content
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u32>().ok());
+    let abandoned = match pid.and_then(process_exists) {
+        Some(exists) => !exists,
+        None => age >= STALE_WITHOUT_PID_AFTER,
+    };
+    if !abandoned || !names_file(path, &file) {
+        return false;
+    }
+    match fs::remove_file(path) {
+        Ok(()) => {
+            tracing::warn!(
+                lock_file = %path.display(),
+                holder = %content.trim().escape_debug(),
+                "removed a token cache lock file abandoned by a process that no longer exists"
+            );
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether a process with this id exists on this machine, when that can be told.
+fn process_exists(pid: u32) -> Option<bool> {
+    if cfg!(target_os = "linux") {
+        Some(Path::new("/proc").join(pid.to_string()).exists())
+    } else {
+        None
+    }
+}
+
+/// Reads a cache file without writing, renaming or locking anything (for inspection): a
+/// file that does not parse is read again a few times (a writer may be rewriting it in
+/// place) and then reported as an error. A missing file is `Ok(None)`.
+pub(crate) fn read_snapshot(path: &Path) -> Result<Option<CacheData>> {
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(50 * attempt));
+        }
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::cache(format!("cannot read {}: {e}", path.display()))),
+        };
+        match std::str::from_utf8(&bytes)
+            .map_err(|_| "the cache is not UTF-8 text".to_string())
+            .and_then(CacheData::deserialize)
+        {
+            Ok(d) => return Ok(Some(d)),
+            Err(reason) => last = reason,
+        }
+    }
+    Err(Error::cache(format!(
+        "cannot read {}: {last}",
+        path.display()
+    )))
 }

@@ -78,8 +78,11 @@ impl TokenCache {
     }
 
     /// A cache persisted in a file: loaded now, re-read when another process changes it,
-    /// and rewritten atomically (under an advisory lock on `{path}.lock`) after each change.
-    /// A corrupt file is moved aside to `{path}.corrupt-{epoch}` rather than overwritten.
+    /// and rewritten atomically after each change, under the lock the MSAL extensions take
+    /// (`{path}.lockfile`, created exclusively and locked), so that MSAL Python
+    /// (msal-extensions) and MSAL.NET processes can share the file. A file that still does
+    /// not parse when read under that lock is moved aside to `{path}.corrupt-{epoch}`
+    /// rather than overwritten.
     ///
     /// ```no_run
     /// let cache = msal_runtime::TokenCache::file("/var/cache/orders/msal.json")?;
@@ -98,6 +101,34 @@ impl TokenCache {
             fs.reload_if_changed(&cache.inner.data)?;
         }
         Ok(cache)
+    }
+
+    /// A copy of a cache file in memory, for inspection: reads the file without creating,
+    /// writing, renaming or locking anything. `Ok(None)` when there is no file; a file that
+    /// does not parse (read again a few times, in case a writer was rewriting it) is an
+    /// error. Changes to the returned cache stay in memory.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("msal-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("cache.json");
+    /// assert!(msal_runtime::TokenCache::read_only(&path)?.is_none());
+    /// std::fs::write(&path, "{}").unwrap();
+    /// let cache = msal_runtime::TokenCache::read_only(&path)?.expect("a file");
+    /// assert!(cache.access_tokens().is_empty());
+    /// std::fs::write(&path, "{\"AccessToken\": {").unwrap();
+    /// assert!(msal_runtime::TokenCache::read_only(&path).is_err());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), msal_runtime::Error>(())
+    /// ```
+    pub fn read_only(path: impl AsRef<std::path::Path>) -> Result<Option<Self>> {
+        Ok(file::read_snapshot(path.as_ref())?.map(|data| TokenCache {
+            inner: Arc::new(Inner {
+                data: RwLock::new(data),
+                changed: AtomicBool::new(false),
+                backend: Backend::Memory,
+            }),
+        }))
     }
 
     /// A cache shared through Redis: each look-up reads its shard from Redis, each change

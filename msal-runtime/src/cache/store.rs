@@ -3,6 +3,7 @@
 
 use super::key;
 use super::model::*;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -486,19 +487,19 @@ impl CacheData {
             let mut rejected = Map::new();
             for (k, v) in entries {
                 let ok = match name.as_str() {
-                    AT => serde_json::from_value::<AccessTokenEntry>(v.clone())
+                    AT => AccessTokenEntry::deserialize(&v)
                         .map(|e| data.insert_at_with_key(k.clone(), e))
                         .is_ok(),
-                    RT => serde_json::from_value(v.clone())
+                    RT => RefreshTokenEntry::deserialize(&v)
                         .map(|e| data.refresh_tokens.insert(k.clone(), e))
                         .is_ok(),
-                    IDT => serde_json::from_value(v.clone())
+                    IDT => IdTokenEntry::deserialize(&v)
                         .map(|e| data.id_tokens.insert(k.clone(), e))
                         .is_ok(),
-                    ACCOUNT => serde_json::from_value(v.clone())
+                    ACCOUNT => AccountEntry::deserialize(&v)
                         .map(|e| data.accounts.insert(k.clone(), e))
                         .is_ok(),
-                    APP_METADATA => serde_json::from_value(v.clone())
+                    APP_METADATA => AppMetadataEntry::deserialize(&v)
                         .map(|e| data.app_metadata.insert(k.clone(), e))
                         .is_ok(),
                     _ => false,

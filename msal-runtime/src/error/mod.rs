@@ -36,7 +36,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A builder option or argument has a value this library cannot use.
-    #[error("invalid configuration for `{field}`: {reason}")]
+    #[error("invalid configuration for `{field}`: {}", clean(.reason))]
     InvalidConfig {
         /// The option or argument at fault, e.g. `authority` or `azure_region`.
         field: &'static str,
@@ -46,11 +46,11 @@ pub enum Error {
     /// An `msal.toml` file is unreadable, breaks a rule, or does not match the program
     /// compiled from it. The message holds every diagnostic, rendered as
     /// `PATH:LINE:COL: error: ...`.
-    #[error("{0}")]
+    #[error("{}", clean_lines(.0))]
     ConfigFile(String),
     /// The authority URL is malformed or of a shape this library does not understand
     /// (the same verdict `msal check` and `#[msal_app]` give).
-    #[error("invalid authority `{authority}`: {source}")]
+    #[error("invalid authority `{}`: {source}", clean(.authority))]
     InvalidAuthority {
         /// The authority as given (never contains secrets).
         authority: String,
@@ -59,8 +59,10 @@ pub enum Error {
     },
     /// Instance discovery does not know the authority's host (Entra's `invalid_instance`).
     #[error(
-        "the authority `{authority}` is not known to instance discovery ({detail}); \
-         set `validate_authority(false)` or `instance_discovery(false)` if you trust it"
+        "the authority `{}` is not known to instance discovery ({}); \
+         set `validate_authority(false)` or `instance_discovery(false)` if you trust it",
+        clean(.authority),
+        clean(.detail)
     )]
     AuthorityValidation {
         /// The authority that failed validation.
@@ -69,7 +71,7 @@ pub enum Error {
         detail: String,
     },
     /// Tenant discovery (the OpenID configuration document) failed.
-    #[error("unable to get authority configuration from `{url}`: {detail}")]
+    #[error("unable to get authority configuration from `{}`: {}", clean(.url), clean(.detail))]
     Discovery {
         /// The discovery URL that was fetched.
         url: String,
@@ -80,7 +82,7 @@ pub enum Error {
     },
     /// A credential could not be loaded or used (bad PEM, wrong passphrase, missing
     /// thumbprint, an unreadable key or token file).
-    #[error("client credential error: {message}")]
+    #[error("client credential error: {}", clean(.message))]
     Credential {
         /// What went wrong (never the secret itself).
         message: String,
@@ -89,14 +91,14 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// A caller-supplied argument is not acceptable (e.g. reserved scopes).
-    #[error("invalid argument: {0}")]
+    #[error("invalid argument: {}", clean(.0))]
     InvalidInput(String),
     /// The identity provider refused the request with an OAuth error.
     #[error("{0}")]
     Server(Box<ServerError>),
     /// The request did not complete: timeout, connection refused or reset, TLS failure,
     /// or an HTTP error status without an OAuth error body.
-    #[error("HTTP request to `{url}` failed: {detail}")]
+    #[error("HTTP request to `{}` failed: {}", clean(.url), clean(.detail))]
     Http {
         /// The URL (without query string) that was requested.
         url: String,
@@ -112,7 +114,7 @@ pub enum Error {
     },
     /// The server answered, but not in a form this library can use
     /// (not JSON, no `access_token`, a bad `expires_in`, a body over the size limit).
-    #[error("invalid response from `{url}`: {reason}")]
+    #[error("invalid response from `{}`: {}", clean(.url), clean(.reason))]
     InvalidResponse {
         /// The URL (without query string) that answered.
         url: String,
@@ -120,7 +122,7 @@ pub enum Error {
         reason: String,
     },
     /// The token cache could not be read or written.
-    #[error("token cache error: {message}")]
+    #[error("token cache error: {}", clean(.message))]
     Cache {
         /// What went wrong.
         message: String,
@@ -130,7 +132,7 @@ pub enum Error {
     },
     /// The authorization-code flow or ID token failed a security check
     /// (state or nonce mismatch, signature, issuer, audience, expiry).
-    #[error("security check failed: {0}")]
+    #[error("security check failed: {}", clean(.0))]
     Validation(String),
     /// A managed identity source refused, failed or was misconfigured; keeps the source,
     /// the HTTP status and the (bounded) body.
@@ -318,8 +320,15 @@ impl ServerError {
     /// Builds an error from a parsed OAuth error body.
     pub(crate) fn from_json(status: u16, body: &serde_json::Value) -> Option<Self> {
         let obj = body.as_object()?;
-        let error = obj.get("error")?.as_str()?.to_string();
-        let s = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let error = bounded(obj.get("error")?.as_str()?, SHORT_FIELD);
+        // What the server says is kept, up to a bound: an error is logged and displayed,
+        // and a hostile or broken server must not fill logs with megabytes. The claims
+        // challenge is kept whole (it is sent back as is).
+        let s = |k: &str| {
+            obj.get(k)
+                .and_then(|v| v.as_str())
+                .map(|v| bounded(v, STORED_FIELD))
+        };
         let error_codes = obj
             .get("error_codes")
             .and_then(|v| v.as_array())
@@ -334,7 +343,10 @@ impl ServerError {
             trace_id: s("trace_id"),
             timestamp: s("timestamp"),
             suberror: s("suberror"),
-            claims: s("claims"),
+            claims: obj
+                .get("claims")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
             error_uri: s("error_uri"),
             retry_after: None,
         })
@@ -361,14 +373,19 @@ impl fmt::Display for ServerError {
         write!(
             f,
             "the identity provider refused the request (HTTP {}): {}",
-            self.status, self.error
+            self.status,
+            Untrusted(&self.error, SHORT_FIELD)
         )?;
         if let Some(d) = &self.error_description {
             // Entra descriptions are multi-line; the first line carries the AADSTS message.
-            write!(f, ": {}", d.lines().next().unwrap_or(d))?;
+            write!(
+                f,
+                ": {}",
+                Untrusted(d.lines().next().unwrap_or(d), DESCRIPTION_LINE)
+            )?;
         }
         if let Some(c) = &self.correlation_id {
-            write!(f, " (correlation id {c})")?;
+            write!(f, " (correlation id {})", Untrusted(c, SHORT_FIELD))?;
         }
         Ok(())
     }
@@ -379,5 +396,110 @@ impl std::error::Error for ServerError {}
 impl From<ServerError> for Error {
     fn from(e: ServerError) -> Self {
         Error::Server(Box::new(e))
+    }
+}
+
+/// Longest server-supplied field kept in a [`ServerError`], in characters.
+const STORED_FIELD: usize = 4096;
+/// Longest error code or id shown.
+const SHORT_FIELD: usize = 200;
+/// Longest line of an error description shown.
+const DESCRIPTION_LINE: usize = 1000;
+/// Longest free-text part of any other error shown.
+const MESSAGE_FIELD: usize = 2000;
+
+/// `s` cut to `max` characters, saying how much was left out.
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!(
+            "{}... ({} more characters)",
+            &s[..at],
+            s[at..].chars().count()
+        ),
+    }
+}
+
+/// Text that may come from outside (a server, a file, the environment), displayed with
+/// its control characters escaped (no terminal escape sequences, no forged log lines)
+/// and cut to a maximum number of characters.
+pub(crate) struct Untrusted<'a>(pub(crate) &'a str, pub(crate) usize);
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, self.1, false)
+    }
+}
+
+/// Like [`Untrusted`], keeping line breaks and tabs (rendered diagnostics span several
+/// lines, and a tab in a quoted line is kept so that the caret underline lines up).
+struct UntrustedLines<'a>(&'a str);
+
+impl fmt::Display for UntrustedLines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, usize::MAX, true)
+    }
+}
+
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str, max: usize, lines: bool) -> fmt::Result {
+    use fmt::Write as _;
+    for (shown, (i, c)) in s.char_indices().enumerate() {
+        if shown == max {
+            return write!(f, "... ({} more characters)", s[i..].chars().count());
+        }
+        if c.is_control() && !(lines && matches!(c, '\n' | '\t')) {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
+}
+
+fn clean(s: &str) -> Untrusted<'_> {
+    Untrusted(s, MESSAGE_FIELD)
+}
+
+fn clean_lines(s: &str) -> UntrustedLines<'_> {
+    UntrustedLines(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_is_escaped_and_bounded_in_display() {
+        let long = "A".repeat(100_000);
+        let body = serde_json::json!({
+            "error": "invalid_client\u{1b}[31m",
+            "error_description": format!("AADSTS7000215: bad\u{1b}]0;owned\u{7}{long}\r\nTrace ID: x"),
+            "correlation_id": "c\u{1b}[2J",
+        });
+        let e = ServerError::from_json(401, &body).unwrap();
+        assert!(e.error_description.as_ref().unwrap().chars().count() < 5000);
+        for text in [e.to_string(), Error::from(e).to_string()] {
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+            assert!(text.contains("invalid_client\\u{1b}[31m"), "{text}");
+            assert!(text.contains("\\u{1b}]0;owned\\u{7}"), "{text}");
+            assert!(text.len() < 1500, "{} characters", text.len());
+        }
+    }
+
+    #[test]
+    fn other_errors_escape_control_characters_and_keep_diagnostic_lines() {
+        let e = Error::Http {
+            url: "https://login.example/t\u{1b}[0m".into(),
+            status: None,
+            kind: HttpErrorKind::Transport,
+            detail: format!("reset\r\nFAKE LOG LINE{}", "x".repeat(10_000)),
+            source: None,
+        };
+        let text = e.to_string();
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        assert!(text.contains("reset\\r\\nFAKE"), "{text}");
+        assert!(text.len() < 2500);
+        let e = Error::ConfigFile("msal.toml:1:1: error: x\u{1b}[1m\n  |\n".into());
+        assert_eq!(e.to_string(), "msal.toml:1:1: error: x\\u{1b}[1m\n  |\n");
     }
 }
