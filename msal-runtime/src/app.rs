@@ -51,6 +51,8 @@ pub(crate) struct AppInner {
     pub opts: AppOptions,
     metadata: OnceCell<Arc<AuthorityMetadata>>,
     region: OnceCell<Option<String>>,
+    /// The host's aliases (`authority::aliases`), resolved on first need.
+    pub(crate) aliases: OnceCell<Vec<String>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
     used_flows: Mutex<VecDeque<String>>,
@@ -690,6 +692,7 @@ impl ConfidentialClientApplicationBuilder {
                 opts: self.opts,
                 metadata: OnceCell::new(),
                 region: OnceCell::new(),
+                aliases: OnceCell::new(),
                 inflight: Mutex::new(HashMap::new()),
                 jwks: tokio::sync::Mutex::new(None),
                 used_flows: Mutex::new(VecDeque::new()),

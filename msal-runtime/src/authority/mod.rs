@@ -8,6 +8,7 @@
 //! constructing an application costs no network I/O (unlike MSAL Python, whose constructor
 //! fetches the OpenID configuration).
 
+mod aliases;
 mod discovery;
 mod region;
 

@@ -65,17 +65,41 @@ impl AppInner {
     }
 
     pub(crate) async fn get_accounts(&self, username: Option<&str>) -> Result<Vec<Account>> {
-        let env = self.authority.host();
-        self.cache.load(&[shard::accounts(env)]).await?;
+        let env = self.authority.host().to_string();
+        let found = self
+            .accounts_in(std::slice::from_ref(&env), username)
+            .await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        // As MSAL: none under the app's own host, so look under its aliases too.
+        let aliases = self.aliases().await;
+        if aliases.len() == 1 {
+            return Ok(found);
+        }
+        self.accounts_in(aliases, username).await
+    }
+
+    async fn accounts_in(&self, envs: &[String], username: Option<&str>) -> Result<Vec<Account>> {
+        let shards: Vec<String> = envs.iter().map(|e| shard::accounts(e)).collect();
+        self.cache.load(&shards).await?;
         let c = self.cache.read();
-        // One account per user (home account id), as MSAL groups them.
+        // One account per user (home account id), as MSAL groups them; between entries
+        // of one user, the app's own host and then the lower-case key win (`key::rank`).
         let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
-        let mut entries: Vec<_> = c.accounts.iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        for (_, a) in entries {
-            if !a.environment.eq_ignore_ascii_case(env)
-                || !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-            {
+        let mut entries: Vec<_> = c
+            .accounts
+            .iter()
+            .filter_map(|(k, a)| {
+                let pos = envs
+                    .iter()
+                    .position(|e| a.environment.eq_ignore_ascii_case(e))?;
+                Some((std::cmp::Reverse(pos), std::cmp::Reverse(key::rank(k)), a))
+            })
+            .collect();
+        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (_, _, a) in entries {
+            if !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS") {
                 continue;
             }
             if username.is_some_and(|u| !a.username.eq_ignore_ascii_case(u)) {
@@ -90,9 +114,16 @@ impl AppInner {
         let hid = account.home_account_id.clone();
         let env = self.authority.host().to_string();
         let cid = self.client_id.clone();
-        self.cache
-            .load(&[shard::user(&env, &hid), shard::META.to_string()])
-            .await?;
+        // The account's entries under the host and its aliases.
+        let envs: Vec<String> = self
+            .aliases()
+            .await
+            .iter()
+            .map(|e| e.to_ascii_lowercase())
+            .collect();
+        let mut shards: Vec<String> = envs.iter().map(|e| shard::user(e, &hid)).collect();
+        shards.push(shard::META.to_string());
+        self.cache.load(&shards).await?;
         self.cache
             .modify(move |c| {
                 let family = c
@@ -104,14 +135,10 @@ impl AppInner {
                         .and_then(Value::as_str)
                         .map(str::to_ascii_lowercase)
                 };
-                let (hid, env, cid) = (
-                    hid.to_ascii_lowercase(),
-                    env.to_ascii_lowercase(),
-                    cid.to_ascii_lowercase(),
-                );
+                let (hid, cid) = (hid.to_ascii_lowercase(), cid.to_ascii_lowercase());
                 let same = move |v: &Value| {
                     field(v, "home_account_id").as_deref() == Some(hid.as_str())
-                        && field(v, "environment").as_deref() == Some(env.as_str())
+                        && field(v, "environment").is_some_and(|e| envs.contains(&e))
                 };
                 let same_rt = same.clone();
                 c.remove_where(RT, move |v| {
@@ -161,6 +188,10 @@ impl AppInner {
                 judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
             };
             let mut verdict = self.cache.lookup(&shards, find).await?;
+            if matches!(verdict, CacheVerdict::Miss(_)) {
+                // Nothing under the app's host: another MSAL app may have used an alias.
+                verdict = self.find_under_aliases(&q, verdict).await?;
+            }
             if !matches!(verdict, CacheVerdict::Fresh(_)) {
                 // Concurrent callers that want the same token wait for the first one's
                 // refresh and then find its result in the cache: one request, not one each.
@@ -172,6 +203,9 @@ impl AppInner {
                 );
                 _flight = Some(self.single_flight(&flight_key).await);
                 verdict = self.cache.lookup(&shards, find).await?;
+                if matches!(verdict, CacheVerdict::Miss(_)) {
+                    verdict = self.find_under_aliases(&q, verdict).await?;
+                }
             }
             match verdict {
                 CacheVerdict::Fresh(e) => {
@@ -199,7 +233,20 @@ impl AppInner {
                 ])
                 .await?;
         }
-        let candidates = self.refresh_token_candidates(&account.home_account_id, &env);
+        let mut candidates =
+            self.refresh_token_candidates(&account.home_account_id, std::slice::from_ref(&env));
+        if candidates.is_empty() {
+            // None under the app's host: look under its aliases.
+            let aliases = self.aliases().await;
+            if aliases.len() > 1 {
+                let shards: Vec<String> = aliases
+                    .iter()
+                    .map(|e| shard::user(e, &account.home_account_id))
+                    .collect();
+                self.cache.load(&shards).await?;
+                candidates = self.refresh_token_candidates(&account.home_account_id, aliases);
+            }
+        }
         if candidates.is_empty() {
             return Ok(aging.map(|e| with_account(from_cache(&e), account)));
         }
@@ -299,10 +346,12 @@ impl AppInner {
     fn refresh_token_candidates(
         &self,
         home_account_id: &str,
-        env: &str,
+        envs: &[String],
     ) -> Vec<(String, String, RtAttempt)> {
         let c = self.cache.read();
-        let meta = c.app_metadata.get(&key::app_metadata(env, &self.client_id));
+        let meta = envs
+            .iter()
+            .find_map(|env| c.app_metadata.get(&key::app_metadata(env, &self.client_id)));
         let try_family = meta.is_none() || meta.is_some_and(|m| m.family_id.is_some());
         let family_attempt = if meta.is_none() {
             RtAttempt::Speculative
@@ -316,7 +365,7 @@ impl AppInner {
                 .home_account_id
                 .as_deref()
                 .is_none_or(|h| !h.eq_ignore_ascii_case(home_account_id))
-                || !rt.environment.eq_ignore_ascii_case(env)
+                || !envs.iter().any(|e| rt.environment.eq_ignore_ascii_case(e))
                 || rt.user_assertion_hash.is_some()
             {
                 continue;
@@ -332,8 +381,13 @@ impl AppInner {
                 family.push(entry);
             }
         }
-        own.sort_by_key(|e| std::cmp::Reverse(e.0));
-        family.sort_by_key(|e| std::cmp::Reverse(e.0));
+        // Newest first; between equals, the lower-case key (`key::rank`), never hash order.
+        let order = |a: &(u64, String, String), b: &(u64, String, String)| {
+            b.0.cmp(&a.0)
+                .then_with(|| key::rank(&a.1).cmp(&key::rank(&b.1)))
+        };
+        own.sort_by(order);
+        family.sort_by(order);
         family
             .into_iter()
             .map(|(_, k, s)| (k, s, family_attempt))
@@ -395,6 +449,34 @@ impl AppInner {
             },
         )
         .await
+    }
+}
+
+impl AppInner {
+    /// A silent look-up that missed under the app's host, repeated under its aliases.
+    async fn find_under_aliases(
+        &self,
+        q: &AtQuery<'_>,
+        missed: CacheVerdict,
+    ) -> Result<CacheVerdict> {
+        let aliases = self.aliases().await;
+        if aliases.len() == 1 {
+            return Ok(missed);
+        }
+        let mut shards: Vec<String> = aliases
+            .iter()
+            .filter_map(|e| q.home_account_id.map(|h| shard::user(e, h)))
+            .collect();
+        shards.push(shard::META.to_string());
+        let now = CacheData::now();
+        let found = self
+            .cache
+            .lookup(&shards, |c| c.find_access_token_among(q, aliases, now))
+            .await?;
+        Ok(match found {
+            Some(e) => judge(Some(e), now),
+            None => missed,
+        })
     }
 }
 

@@ -193,6 +193,7 @@ impl AppInner {
                                 &rt.environment,
                                 &rt.client_id,
                                 &target,
+                                rt.user_assertion_hash.as_deref(),
                             );
                             c.put_refresh_token(k, rt);
                         }
