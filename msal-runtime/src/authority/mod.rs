@@ -17,7 +17,7 @@ pub use msal_config::authority::{
     is_loopback_host, Authority, AuthorityError, AuthorityKind, WELL_KNOWN_HOSTS,
 };
 pub use region::Region;
-pub(crate) use region::{regional_host, RegionResolver};
+pub(crate) use region::{forced_region, regional_host, RegionResolver};
 
 /// Anything [`ConfidentialClientApplicationBuilder::authority`](crate::ConfidentialClientApplicationBuilder::authority)
 /// accepts: a string (parsed by the shared model) or an [`Authority`] parsed already.

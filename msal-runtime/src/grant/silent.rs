@@ -85,7 +85,8 @@ impl AppInner {
         self.cache.load(&shards).await?;
         let c = self.cache.read();
         // One account per user (home account id), as MSAL groups them; between entries
-        // of one user, the app's own host and then the lower-case key win (`key::rank`).
+        // of one user, the app's own host, then the home tenant's profile, then the
+        // lower-case key win (`key::rank`).
         let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
         let mut entries: Vec<_> = c
             .accounts
@@ -94,11 +95,24 @@ impl AppInner {
                 let pos = envs
                     .iter()
                     .position(|e| a.environment.eq_ignore_ascii_case(e))?;
-                Some((std::cmp::Reverse(pos), std::cmp::Reverse(key::rank(k)), a))
+                // The profile in the user's home tenant describes the user best.
+                let home = a
+                    .home_account_id
+                    .split_once('.')
+                    .is_some_and(|(_, utid)| utid.eq_ignore_ascii_case(&a.realm));
+                Some((
+                    (
+                        std::cmp::Reverse(pos),
+                        home,
+                        std::cmp::Reverse(key::rank(k)),
+                    ),
+                    a,
+                ))
             })
             .collect();
-        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        for (_, _, a) in entries {
+        // Ascending, so the entry that should win is inserted last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, a) in entries {
             if !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS") {
                 continue;
             }
