@@ -778,6 +778,106 @@ async fn obo_sends_jwt_bearer_and_is_cached_per_user_assertion() {
     assert_eq!(w.posts(), 3);
 }
 
+/// One client that signs users in (a web app) and calls downstream on their behalf (its
+/// API): the sign-in tokens and the OBO tokens of one user for the same scopes are separate
+/// entries, neither overwriting the other (item 5 of the parity issue).
+#[tokio::test]
+async fn sign_in_and_obo_tokens_of_one_user_and_scopes_live_side_by_side() {
+    const BOTH_ID: &str = "d0d1d2d3-0000-4000-8000-0000000000b0";
+    const BOTH_SECRET: &str = "web-app-and-api-secret";
+    const BOTH_URI: &str = "api://web-app-and-api";
+    let w = World::start().await;
+    w.auth.register_app(
+        AppRegistration::with_secret(BOTH_ID, BOTH_SECRET)
+            .redirect_uri(REDIRECT)
+            .identifier_uri(BOTH_URI),
+    );
+    let app = builder(&w.auth, BOTH_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(BOTH_SECRET))
+        .build()
+        .unwrap();
+    let hid = w.home_account_id(&w.alice);
+
+    let signed_in = w.sign_in(&app, ALICE, &[GRAPH_USER_READ]).await;
+    let incoming = w
+        .auth
+        .issue_user_token(ALICE, SPA_ID, BOTH_URI, &["access_as_user"])
+        .unwrap();
+    let obo = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(obo.token_source, TokenSource::IdentityProvider);
+    assert_ne!(obo.access_token.secret(), signed_in.access_token.secret());
+
+    let cache = app.token_cache();
+    let ats = cache.access_tokens();
+    assert_eq!(ats.len(), 2, "{ats:?}");
+    assert!(ats
+        .iter()
+        .all(|e| e.home_account_id.as_deref() == Some(hid.as_str())));
+    assert_eq!(
+        ats.iter().filter(|e| e.user_assertion_hash.is_some()).count(),
+        1
+    );
+    let rts = cache.refresh_tokens();
+    assert_eq!(rts.len(), 2, "{rts:?}");
+    let sign_in_rt = rts
+        .iter()
+        .find(|e| e.user_assertion_hash.is_none())
+        .expect("the sign-in refresh token survived the OBO call")
+        .secret
+        .clone();
+    let posts = w.posts();
+
+    // Both are served from the cache, each to its own caller.
+    let account = app.get_accounts(None).await.unwrap().remove(0);
+    let silent = app
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(silent.access_token.secret(), signed_in.access_token.secret());
+    let again = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), obo.access_token.secret());
+    assert_eq!(w.posts(), posts);
+
+    // A silent refresh uses the sign-in refresh token, and the OBO entries are untouched.
+    let refreshed = app
+        .acquire_token_silent_with_error(
+            &[GRAPH_USER_READ],
+            &account,
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+    let post = w.last_post();
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(post.form_value("refresh_token"), Some(sign_in_rt.as_str()));
+    assert_eq!(cache.access_tokens().len(), 2);
+    assert_eq!(cache.refresh_tokens().len(), 2);
+    let again = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), obo.access_token.secret());
+    let silent = app
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(silent.access_token.secret(), refreshed.access_token.secret());
+}
+
 #[tokio::test]
 async fn obo_refreshes_with_its_refresh_token_when_the_access_token_expired() {
     let w = World::start().await;
