@@ -1115,6 +1115,61 @@ async fn force_refresh_uses_the_refresh_token_and_updates_it_in_place() {
     assert_eq!(c.token_source, TokenSource::Cache);
 }
 
+/// ADFS: no `client_info`, so the account is the ID token's `sub`; the username comes from
+/// `upn` (ADFS sends no `preferred_username`); `authority_type` is `ADFS` and the realm
+/// `adfs`. The account is listed, served silently and refreshed.
+#[tokio::test]
+async fn adfs_sign_in_makes_an_adfs_account_named_by_upn() {
+    let w = World::start().await;
+    let app = builder(&w.auth, CLIENT_ID, "adfs")
+        .client_credential(ClientCredential::secret(SECRET))
+        .build()
+        .unwrap();
+    assert_eq!(app.authority().kind(), msal_runtime::AuthorityKind::Adfs);
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let claims = t.id_token_claims.clone().expect("an ID token");
+    assert!(claims.get("preferred_username").is_none(), "{claims:?}");
+    assert_eq!(claims["upn"], ALICE);
+    let sub = claims["sub"].as_str().unwrap().to_string();
+    let post = w.last_post();
+    assert_eq!(post.path, "/adfs/oauth2/token");
+
+    let accounts = app.get_accounts(None).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    let a = &accounts[0];
+    assert_eq!(a.home_account_id, sub, "no client_info: the sub");
+    assert_eq!(a.username, ALICE, "the upn");
+    assert_eq!(a.authority_type, "ADFS");
+    assert_eq!(a.realm, "adfs");
+    assert_eq!(a.account_source.as_deref(), Some("authorization_code"));
+    let cached = app.token_cache().accounts();
+    assert_eq!(cached[0].authority_type, "ADFS");
+    assert_eq!(app.get_accounts(Some(ALICE)).await.unwrap().len(), 1);
+
+    let s = app
+        .acquire_token_silent(&[USER_READ], a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.token_source, TokenSource::Cache);
+    assert_eq!(s.access_token.secret(), t.access_token.secret());
+    let r = app
+        .acquire_token_silent_with_error(
+            &[USER_READ],
+            a,
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.token_source, TokenSource::IdentityProvider);
+    let post = w.last_post();
+    assert_eq!(post.path, "/adfs/oauth2/token");
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    // No `uid.utid` home account id, so no X-AnchorMailbox hint.
+    assert_eq!(post.header("x-anchormailbox"), None);
+}
+
 #[tokio::test]
 async fn token_past_refresh_on_is_refreshed_ahead_of_expiry() {
     let w = World::start().await;
