@@ -1131,7 +1131,9 @@ async fn region_name_comes_before_imds_and_an_invalid_one_is_skipped() {
         .build()
         .unwrap();
     app.acquire_token_for_client(&[GRAPH]).await.unwrap();
-    assert!(auth.token_requests()[0].host.starts_with("westus3.localhost"));
+    assert!(auth.token_requests()[0]
+        .host
+        .starts_with("westus3.localhost"));
     assert!(no_imds_asked(&auth), "REGION_NAME answered first");
 
     let auth = authority().await;
@@ -1147,8 +1149,13 @@ async fn region_name_comes_before_imds_and_an_invalid_one_is_skipped() {
         .build()
         .unwrap();
     app.acquire_token_for_client(&[GRAPH]).await.unwrap();
-    assert!(auth.token_requests()[0].host.starts_with("westus2.localhost"));
-    assert!(!no_imds_asked(&auth), "IMDS asked after an invalid REGION_NAME");
+    assert!(auth.token_requests()[0]
+        .host
+        .starts_with("westus2.localhost"));
+    assert!(
+        !no_imds_asked(&auth),
+        "IMDS asked after an invalid REGION_NAME"
+    );
 }
 
 #[tokio::test]
@@ -1214,7 +1221,12 @@ async fn client_credentials_refresh_proactively_and_keep_the_token_when_that_fai
     assert_eq!(auth.token_requests().len(), 4);
 
     // 5xx (the request and its one retry): the cached token too.
-    auth.push_fault(fault(503, r#"{"error":"temporarily_unavailable"}"#, vec![], 2));
+    auth.push_fault(fault(
+        503,
+        r#"{"error":"temporarily_unavailable"}"#,
+        vec![],
+        2,
+    ));
     let fourth = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
     assert_eq!(fourth.token_source, TokenSource::Cache);
     assert_eq!(fourth.access_token.secret(), second.access_token.secret());
@@ -1249,5 +1261,8 @@ async fn has_state_changed_follows_writes_serialize_and_deserialize() {
     assert_eq!(app.remove_tokens_for_client().await.unwrap(), 1);
     assert!(cache.has_state_changed(), "a removal is a change");
     assert!(cache.deserialize("{not json").is_err());
-    assert!(cache.has_state_changed(), "a refused deserialize changes nothing");
+    assert!(
+        cache.has_state_changed(),
+        "a refused deserialize changes nothing"
+    );
 }

@@ -817,7 +817,9 @@ async fn sign_in_and_obo_tokens_of_one_user_and_scopes_live_side_by_side() {
         .iter()
         .all(|e| e.home_account_id.as_deref() == Some(hid.as_str())));
     assert_eq!(
-        ats.iter().filter(|e| e.user_assertion_hash.is_some()).count(),
+        ats.iter()
+            .filter(|e| e.user_assertion_hash.is_some())
+            .count(),
         1
     );
     let rts = cache.refresh_tokens();
@@ -838,7 +840,10 @@ async fn sign_in_and_obo_tokens_of_one_user_and_scopes_live_side_by_side() {
         .unwrap()
         .unwrap();
     assert_eq!(silent.token_source, TokenSource::Cache);
-    assert_eq!(silent.access_token.secret(), signed_in.access_token.secret());
+    assert_eq!(
+        silent.access_token.secret(),
+        signed_in.access_token.secret()
+    );
     let again = app
         .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
         .await
@@ -875,7 +880,10 @@ async fn sign_in_and_obo_tokens_of_one_user_and_scopes_live_side_by_side() {
         .unwrap()
         .unwrap();
     assert_eq!(silent.token_source, TokenSource::Cache);
-    assert_eq!(silent.access_token.secret(), refreshed.access_token.secret());
+    assert_eq!(
+        silent.access_token.secret(),
+        refreshed.access_token.secret()
+    );
 }
 
 #[tokio::test]
@@ -929,6 +937,117 @@ async fn obo_refreshes_with_its_refresh_token_when_the_access_token_expired() {
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
     );
     assert_eq!(posts[3].form_value("assertion"), Some(alice_in.as_str()));
+}
+
+/// An OBO token past `refresh_on`: refreshed ahead of expiry when that works (with the OBO
+/// refresh token); when it fails (transport errors, 5xx, for the refresh token and then the
+/// assertion), the caller still gets the valid cached token.
+#[tokio::test]
+async fn obo_refreshes_proactively_and_keeps_the_token_when_that_fails() {
+    let w = World::start().await;
+    let api = w.api_app();
+    let alice_in = w.incoming_token(ALICE);
+    w.auth.set_refresh_in(Some(0));
+    let first = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(first.token_source, TokenSource::IdentityProvider);
+    assert!(first.refresh_on.is_some());
+
+    let second = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(second.token_source, TokenSource::IdentityProvider);
+    assert_ne!(second.access_token.secret(), first.access_token.secret());
+    let p = w.last_post();
+    assert_eq!(p.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(p.header("x-client-current-telemetry"), Some("4|523,4|"));
+    assert_eq!(w.posts(), 2);
+
+    // Transport errors: the refresh token (and its retry), then the assertion (and its retry).
+    w.auth.push_fault(msal_testkit::Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 4,
+        kind: msal_testkit::FaultKind::DropConnection,
+    });
+    let third = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(third.token_source, TokenSource::Cache);
+    assert_eq!(third.access_token.secret(), second.access_token.secret());
+    assert_eq!(w.posts(), 6);
+
+    // 5xx, the same way.
+    w.auth.push_fault(
+        msal_testkit::Fault::status(
+            "/oauth2/v2.0/token",
+            503,
+            r#"{"error":"temporarily_unavailable"}"#,
+        )
+        .times(4),
+    );
+    let fourth = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(fourth.token_source, TokenSource::Cache);
+    assert_eq!(fourth.access_token.secret(), second.access_token.secret());
+    assert_eq!(w.posts(), 10);
+}
+
+/// Only client credentials go to the regional endpoint; sign-in, silent refresh and OBO
+/// of the same (regional) app go to the global one (MSAL Python's rule).
+#[tokio::test]
+async fn only_client_credentials_go_regional() {
+    let w = World::start().await;
+    let app = builder(&w.auth, CLIENT_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .azure_region(msal_runtime::Region::named("eastus").unwrap())
+        .http_client(client_resolving(
+            &w.auth,
+            &["localhost", "eastus.localhost"],
+        ))
+        .build()
+        .unwrap();
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let alice = account_of(&t);
+    app.acquire_token_silent_with_error(
+        &[USER_READ],
+        &alice,
+        SilentOptions::default().force_refresh(true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let api = builder(&w.auth, API_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(API_SECRET))
+        .azure_region(msal_runtime::Region::named("eastus").unwrap())
+        .http_client(client_resolving(
+            &w.auth,
+            &["localhost", "eastus.localhost"],
+        ))
+        .build()
+        .unwrap();
+    api.acquire_token_on_behalf_of(&w.incoming_token(ALICE), &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    let user_posts = w.auth.token_requests();
+    assert_eq!(user_posts.len(), 3);
+    for p in &user_posts {
+        assert!(
+            p.host.starts_with("localhost"),
+            "{} {:?}",
+            p.host,
+            p.form_value("grant_type")
+        );
+    }
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let cc = w.last_post();
+    assert_eq!(cc.form_value("grant_type"), Some("client_credentials"));
+    assert!(cc.host.starts_with("eastus.localhost"), "{}", cc.host);
 }
 
 #[tokio::test]
