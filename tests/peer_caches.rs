@@ -424,3 +424,51 @@ async fn an_account_cached_under_an_alias_is_removed_with_its_tokens() {
     );
     assert_eq!(cache.app_metadata().len(), 1, "app metadata stays");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_refresh_tokens_differing_by_key_case_the_lower_case_one_is_redeemed() {
+    // MSAL Go's v1.0 + v1.1 cache again, this time redeemed: a test authority that answers
+    // as `login.windows.net` (the cache's environment) receives the refresh token of the
+    // lower-case key ("a refresh token") first, never the v1.0 "wrong value" first.
+    let auth = msal_testkit::TestAuthority::builder()
+        .extra_host_names(["login.windows.net"])
+        .start()
+        .await
+        .unwrap();
+    auth.register_app(msal_testkit::AppRegistration::with_secret(
+        "my_client_id",
+        support::SECRET,
+    ));
+    let cache = load("go/v1.0_v1.1_cache.json");
+    let app = ConfidentialClientApplication::builder("my_client_id")
+        .authority(format!(
+            "https://login.windows.net:{}/{}",
+            auth.port(),
+            auth.tenant_id()
+        ))
+        .client_credential(ClientCredential::secret(support::SECRET))
+        .http_client(support::client_resolving(&auth, &["login.windows.net"]))
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    let account = app.get_accounts(None).await.unwrap().remove(0);
+    // The refresh tokens are the fixture's, unknown to this authority: both are refused.
+    let err = app
+        .acquire_token_silent_with_error(&["s1"], &account, msal_runtime::SilentOptions::default())
+        .await;
+    assert!(err.is_err(), "{err:?}");
+    let sent: Vec<String> = auth
+        .token_requests()
+        .iter()
+        .filter_map(|r| r.form_value("refresh_token").map(str::to_string))
+        .collect();
+    assert_eq!(
+        sent.first().map(String::as_str),
+        Some("a refresh token"),
+        "{sent:?}"
+    );
+    assert!(auth
+        .requests()
+        .iter()
+        .all(|r| r.host.starts_with("login.windows.net")));
+}
