@@ -472,3 +472,42 @@ async fn of_two_refresh_tokens_differing_by_key_case_the_lower_case_one_is_redee
         .iter()
         .all(|r| r.host.starts_with("login.windows.net")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresh_token_of_the_realm_less_adfs_cache_is_redeemed() {
+    // MSAL.NET's ADFS cache (no `realm` anywhere): its account is found and its refresh
+    // token is the one presented, at the ADFS token endpoint, by a silent call.
+    let auth = msal_testkit::TestAuthority::builder()
+        .extra_host_names(["fs.msidlab8.com"])
+        .start()
+        .await
+        .unwrap();
+    auth.register_app(msal_testkit::AppRegistration::with_secret(
+        "PublicClientId",
+        support::SECRET,
+    ));
+    let cache = load("dotnet/token_cache_adfs.json");
+    let app = ConfidentialClientApplication::builder("PublicClientId")
+        .authority(format!("https://fs.msidlab8.com:{}/adfs", auth.port()))
+        .client_credential(ClientCredential::secret(support::SECRET))
+        .http_client(support::client_resolving(&auth, &["fs.msidlab8.com"]))
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    let accounts = app.get_accounts(None).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].username, "fidlab@msidlab8.com");
+    // The fixture's refresh token is unknown to this authority: refused, but presented.
+    let outcome = app
+        .acquire_token_silent_with_error(
+            &["User.Read"],
+            &accounts[0],
+            msal_runtime::SilentOptions::default(),
+        )
+        .await;
+    assert!(outcome.is_err(), "{outcome:?}");
+    let post = auth.token_requests().pop().expect("a refresh request");
+    assert_eq!(post.path, "/adfs/oauth2/token");
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(post.form_value("refresh_token"), Some("secret"));
+}

@@ -380,3 +380,46 @@ async fn a_user_msal_python_cached_under_an_alias_host_is_found_refreshed_and_re
     assert!(!cache.app_metadata().is_empty());
     assert!(app.get_accounts(None).await.unwrap().is_empty());
 }
+
+/// `remove_tokens_for_client` also removes the app tokens another MSAL app cached under an
+/// alias of the host (MSAL Python at `127.0.0.1`, this app at `localhost`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_tokens_for_client_reaches_app_tokens_cached_under_an_alias() {
+    let auth = authority().await;
+    let cache_path = tempfile_dir().join("alias-app-cache.json");
+    std::fs::write(&cache_path, "{}").unwrap();
+    let alias_authority = auth
+        .authority(auth.tenant_id())
+        .replace("://localhost:", "://127.0.0.1:");
+    let report = msal_python_as(
+        &auth,
+        &alias_authority,
+        (CLIENT_ID, SECRET),
+        &cache_path,
+        "app",
+        &[GRAPH],
+        &[],
+    );
+    assert_eq!(report["token_source"], "identity_provider", "{report}");
+
+    let cache = TokenCache::new();
+    cache
+        .deserialize(&std::fs::read_to_string(&cache_path).unwrap())
+        .unwrap();
+    assert_eq!(cache.access_tokens()[0].environment, "127.0.0.1");
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(msal_runtime::ClientCredential::secret(SECRET))
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    // This app's own token, under `localhost`.
+    app.acquire_token_for_client(&["https://storage.azure.com/.default"])
+        .await
+        .unwrap();
+    assert_eq!(cache.access_tokens().len(), 2);
+    assert_eq!(app.remove_tokens_for_client().await.unwrap(), 2);
+    assert!(cache.access_tokens().is_empty());
+    assert!(auth.requests().iter().any(|r| {
+        r.path == "/common/discovery/instance" && r.query_value("api-version") == Some("1.1")
+    }));
+}
