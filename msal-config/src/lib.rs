@@ -39,6 +39,7 @@ mod diagnostic;
 mod env;
 mod layer;
 mod model;
+mod outline;
 mod regions;
 mod resolve;
 mod suggest;
@@ -66,6 +67,7 @@ pub use env::{env_override_name, ENV_OVERRIDABLE_KEYS, PROFILE_VAR};
 pub use model::{
     AppConfig, CacheSpec, CredentialSpec, Grant, RedisUrl, RegionSpec, ScopeSet, Source,
 };
+pub use outline::scope_set_outline;
 pub use regions::KNOWN_REGIONS;
 
 pub mod reference {

@@ -137,7 +137,7 @@ fn first(host: &str, group: Vec<String>) -> Vec<String> {
     out
 }
 
-impl crate::app::AppInner {
+impl crate::state::AppState {
     /// The aliases of the app's host, the host first: resolved on first need (a look-up
     /// that found nothing under the host itself) and kept for the app's life.
     pub(crate) async fn aliases(&self) -> &[String] {
