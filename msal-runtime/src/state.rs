@@ -2,7 +2,9 @@
 //! connections, and what is discovered once per application (authority metadata, region,
 //! signing keys). The grants build on it; it knows nothing of them.
 
-use crate::authority::{Authority, AuthorityMetadata, Discovery, Region, RegionResolver};
+use crate::authority::{
+    AliasDiscovery, Authority, AuthorityMetadata, Discovery, Region, RegionResolver,
+};
 use crate::cache::TokenCache;
 use crate::credential::{AssertionCache, ClientCredential};
 use crate::error::{Error, Result};
@@ -171,6 +173,24 @@ impl AppState {
             })
             .await
             .cloned()
+    }
+
+    /// The aliases of the app's host, the host first (`authority::aliases`): resolved on
+    /// first need (a look-up that found nothing under the host itself) and kept for the
+    /// app's life.
+    pub(crate) async fn aliases(&self) -> &[String] {
+        self.aliases
+            .get_or_init(|| async {
+                AliasDiscovery {
+                    http: &self.http,
+                    validate_authority: self.opts.validate_authority,
+                    instance_discovery: self.opts.instance_discovery,
+                    instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
+                }
+                .resolve(&self.authority)
+                .await
+            })
+            .await
     }
 
     /// The token endpoint for client-credential requests: regional when a region applies.

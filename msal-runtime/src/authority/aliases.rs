@@ -137,25 +137,6 @@ fn first(host: &str, group: Vec<String>) -> Vec<String> {
     out
 }
 
-impl crate::state::AppState {
-    /// The aliases of the app's host, the host first: resolved on first need (a look-up
-    /// that found nothing under the host itself) and kept for the app's life.
-    pub(crate) async fn aliases(&self) -> &[String] {
-        self.aliases
-            .get_or_init(|| async {
-                AliasDiscovery {
-                    http: &self.http,
-                    validate_authority: self.opts.validate_authority,
-                    instance_discovery: self.opts.instance_discovery,
-                    instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
-                }
-                .resolve(&self.authority)
-                .await
-            })
-            .await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ mod aliases;
 mod discovery;
 mod region;
 
+pub(crate) use aliases::AliasDiscovery;
 pub(crate) use discovery::{AuthorityMetadata, Discovery};
 pub use msal_config::authority::{
     is_loopback_host, Authority, AuthorityError, AuthorityKind, WELL_KNOWN_HOSTS,
