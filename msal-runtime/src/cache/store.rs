@@ -4,7 +4,8 @@
 use super::key;
 use super::model::*;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub(crate) const AT: &str = "AccessToken";
 pub(crate) const RT: &str = "RefreshToken";
@@ -420,6 +421,40 @@ impl CacheData {
             }
         }
         best
+    }
+
+    /// The accounts under any of `environments` (a host and its aliases, the host first) that
+    /// `keep` accepts, one per user (home account id) as MSAL groups them, ordered by home
+    /// account id. Between entries of one user: the first environment, then the profile in
+    /// the user's home tenant, then the lower-case key (`key::rank`) win.
+    pub(crate) fn accounts_per_user(
+        &self,
+        environments: &[String],
+        keep: impl Fn(&AccountEntry) -> bool,
+    ) -> Vec<&AccountEntry> {
+        let mut entries: Vec<_> = self
+            .accounts
+            .iter()
+            .filter(|(_, a)| keep(a))
+            .filter_map(|(k, a)| {
+                let pos = environments
+                    .iter()
+                    .position(|e| a.environment.eq_ignore_ascii_case(e))?;
+                let home_tenant = a
+                    .home_account_id
+                    .split_once('.')
+                    .is_some_and(|(_, utid)| utid.eq_ignore_ascii_case(&a.realm));
+                let rank = (Reverse(pos), home_tenant, Reverse(key::rank(k)));
+                Some((rank, a))
+            })
+            .collect();
+        // Ascending, so the entry that should win is inserted last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut by_user: BTreeMap<&str, &AccountEntry> = BTreeMap::new();
+        for (_, a) in entries {
+            by_user.insert(&a.home_account_id, a);
+        }
+        by_user.into_values().collect()
     }
 
     /// Removes app-only access tokens of a client in an environment, in every tenant.

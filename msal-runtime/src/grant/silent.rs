@@ -5,14 +5,13 @@ use super::cached::{from_cache, judge, CacheVerdict};
 use super::refresh::Redemption;
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use crate::authority::AuthorityMetadata;
-use crate::cache::key;
 use crate::cache::store::{shard, AtQuery, CacheData, ACCOUNT, AT, IDT, RT};
+use crate::cache::{key, AccountEntry};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::{Account, AuthenticationResult};
 use crate::state::{AppState, FlightGuard};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Options of [`acquire_token_silent_with_error`](crate::ConfidentialClientApplication::acquire_token_silent_with_error).
 ///
@@ -84,44 +83,14 @@ impl AppState {
         let shards: Vec<String> = envs.iter().map(|e| shard::accounts(e)).collect();
         self.cache.load(&shards).await?;
         let c = self.cache.read();
-        // One account per user (home account id), as MSAL groups them; between entries
-        // of one user, the app's own host, then the home tenant's profile, then the
-        // lower-case key win (`key::rank`).
-        let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
-        let mut entries: Vec<_> = c
-            .accounts
-            .iter()
-            .filter_map(|(k, a)| {
-                let pos = envs
-                    .iter()
-                    .position(|e| a.environment.eq_ignore_ascii_case(e))?;
-                // The profile in the user's home tenant describes the user best.
-                let home = a
-                    .home_account_id
-                    .split_once('.')
-                    .is_some_and(|(_, utid)| utid.eq_ignore_ascii_case(&a.realm));
-                Some((
-                    (
-                        std::cmp::Reverse(pos),
-                        home,
-                        std::cmp::Reverse(key::rank(k)),
-                    ),
-                    a,
-                ))
-            })
-            .collect();
-        // Ascending, so the entry that should win is inserted last.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, a) in entries {
-            if !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS") {
-                continue;
-            }
-            if username.is_some_and(|u| !a.username.eq_ignore_ascii_case(u)) {
-                continue;
-            }
-            by_home.insert(a.home_account_id.clone(), account_to_public(a));
-        }
-        Ok(by_home.into_values().collect())
+        let listed = |a: &AccountEntry| {
+            matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
+        };
+        Ok(c.accounts_per_user(envs, listed)
+            .into_iter()
+            .map(account_to_public)
+            .collect())
     }
 
     pub(crate) async fn remove_account(&self, account: &Account) -> Result<()> {
