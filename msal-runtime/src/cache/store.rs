@@ -731,6 +731,34 @@ mod tests {
     }
 
     #[test]
+    fn accounts_one_per_user_with_a_stable_winner() {
+        let text = r#"{"Account": {
+            "u.t-alias-t": {"home_account_id": "u.t", "environment": "alias", "realm": "t", "username": "alias"},
+            "u.t-host-other": {"home_account_id": "u.t", "environment": "host", "realm": "other", "username": "guest profile"},
+            "u.t-host-t": {"home_account_id": "u.t", "environment": "host", "realm": "t", "username": "home profile"},
+            "U.T-host-T": {"home_account_id": "u.t", "environment": "host", "realm": "t", "username": "v1.0 key"},
+            "v.t-alias-t": {"home_account_id": "v.t", "environment": "ALIAS", "realm": "t", "username": "v"},
+            "w.t-elsewhere-t": {"home_account_id": "w.t", "environment": "elsewhere", "realm": "t", "username": "w"}
+        }}"#;
+        let d = CacheData::deserialize(text).unwrap();
+        let envs = ["host".to_string(), "alias".to_string()];
+        // The host before the alias, the home tenant's profile before a guest profile,
+        // the lower-case key before the v1.0 mixed-case one.
+        let names: Vec<&str> = d
+            .accounts_per_user(&envs, |_| true)
+            .iter()
+            .map(|a| a.username.as_str())
+            .collect();
+        assert_eq!(names, ["home profile", "v"]);
+        let names: Vec<&str> = d
+            .accounts_per_user(&envs[1..], |a| a.username != "v")
+            .iter()
+            .map(|a| a.username.as_str())
+            .collect();
+        assert_eq!(names, ["alias"]);
+    }
+
+    #[test]
     fn remove_app_tokens_in_all_tenants_only() {
         let mut d = CacheData::default();
         d.insert_access_token(app_token("t1", "s", 10_000));
