@@ -3,8 +3,8 @@
 mod support;
 
 use msal_runtime::{
-    Certificate, ClientCredential, Error, ForClientOptions, HttpErrorKind, Region, TokenCache,
-    TokenSource, Verify,
+    Certificate, ClientCredential, EnvLookup, Error, ForClientOptions, HttpErrorKind, Region,
+    TokenCache, TokenSource, Verify,
 };
 use msal_testkit::{certs, AppRegistration, Fault, FaultKind};
 use std::time::{Duration, Instant};
@@ -1023,4 +1023,246 @@ async fn a_400_is_replayed_to_an_identical_request_for_a_minute() {
     let t = app.acquire_token_for_client(&[storage]).await.unwrap();
     assert_eq!(t.token_source, TokenSource::IdentityProvider);
     assert_eq!(auth.token_requests().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Regions: the environment (through an injected look-up, so no test touches the process
+// environment), precedence, the assertion audience. IMDS is always the test authority.
+// ---------------------------------------------------------------------------------------
+
+fn no_imds_asked(auth: &msal_testkit::TestAuthority) -> bool {
+    auth.requests()
+        .iter()
+        .all(|r| !r.path.starts_with("/metadata"))
+}
+
+#[tokio::test]
+async fn msal_force_region_applies_when_the_app_made_no_choice() {
+    let auth = authority().await;
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .env(EnvLookup::from_pairs([("MSAL_FORCE_REGION", "eastus")]))
+        .http_client(client_resolving(&auth, &["localhost", "eastus.localhost"]))
+        .build()
+        .unwrap();
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let post = &auth.token_requests()[0];
+    assert!(post.host.starts_with("eastus.localhost"), "{}", post.host);
+    assert!(no_imds_asked(&auth));
+    assert_eq!(
+        app.token_cache().access_tokens()[0].environment,
+        "localhost",
+        "cached under the global environment"
+    );
+
+    // Unset or empty: the global endpoint.
+    for env in [
+        EnvLookup::from_pairs(Vec::<(String, String)>::new()),
+        EnvLookup::from_pairs([("MSAL_FORCE_REGION", "")]),
+    ] {
+        let auth = authority().await;
+        let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .env(env)
+            .build()
+            .unwrap();
+        app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+        assert!(auth.token_requests()[0].host.starts_with("localhost"));
+        assert!(no_imds_asked(&auth));
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_msal_force_region_is_refused_when_the_app_is_built() {
+    let auth = authority().await;
+    for bad in ["East US", "eastus.", "-eastus", "EASTUS"] {
+        let err = builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .env(EnvLookup::from_pairs([("MSAL_FORCE_REGION", bad)]))
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+        assert!(msg.contains("MSAL_FORCE_REGION"), "{msg}");
+    }
+    // Only consulted when the app made no choice: an explicit choice is not affected.
+    for region in [Region::Disabled, Region::named("westus2").unwrap()] {
+        assert!(builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .azure_region(region)
+            .env(EnvLookup::from_pairs([("MSAL_FORCE_REGION", "East US")]))
+            .build()
+            .is_ok());
+    }
+    assert!(auth.requests().is_empty(), "no network I/O");
+}
+
+#[tokio::test]
+async fn region_disabled_ignores_msal_force_region() {
+    let auth = authority().await;
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .azure_region(Region::Disabled)
+        .env(EnvLookup::from_pairs([
+            ("MSAL_FORCE_REGION", "eastus"),
+            ("REGION_NAME", "eastus"),
+        ]))
+        .http_client(client_resolving(&auth, &["localhost", "eastus.localhost"]))
+        .build()
+        .unwrap();
+    auth.set_imds_region(Some("eastus"));
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.token_requests()[0].host.starts_with("localhost"));
+    assert!(no_imds_asked(&auth));
+}
+
+#[tokio::test]
+async fn region_name_comes_before_imds_and_an_invalid_one_is_skipped() {
+    let auth = authority().await;
+    auth.set_imds_region(Some("westus2"));
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .azure_region(Region::Discover)
+        .env(EnvLookup::from_pairs([("REGION_NAME", "westus3")]))
+        .http_client(client_resolving(
+            &auth,
+            &["localhost", "westus2.localhost", "westus3.localhost"],
+        ))
+        .build()
+        .unwrap();
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.token_requests()[0]
+        .host
+        .starts_with("westus3.localhost"));
+    assert!(no_imds_asked(&auth), "REGION_NAME answered first");
+
+    let auth = authority().await;
+    auth.set_imds_region(Some("westus2"));
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .azure_region(Region::Discover)
+        .env(EnvLookup::from_pairs([("REGION_NAME", "West US 3")]))
+        .http_client(client_resolving(
+            &auth,
+            &["localhost", "westus2.localhost", "westus3.localhost"],
+        ))
+        .build()
+        .unwrap();
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.token_requests()[0]
+        .host
+        .starts_with("westus2.localhost"));
+    assert!(
+        !no_imds_asked(&auth),
+        "IMDS asked after an invalid REGION_NAME"
+    );
+}
+
+#[tokio::test]
+async fn an_assertion_sent_to_a_regional_endpoint_keeps_the_global_audience() {
+    let auth = authority().await;
+    let cert = certs::self_signed("regional-daemon");
+    let id = "11111111-0000-4000-8000-0000000000e5";
+    auth.register_app(AppRegistration::with_certificate(id, cert.cert_pem.clone()));
+    let app = builder(&auth, id, auth.tenant_id())
+        .client_credential(ClientCredential::certificate(
+            Certificate::from_pem(&cert.key_pem, &cert.cert_pem, None).unwrap(),
+        ))
+        .azure_region(Region::named("eastus").unwrap())
+        .http_client(client_resolving(&auth, &["localhost", "eastus.localhost"]))
+        .build()
+        .unwrap();
+    let t = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.verify_access_token(t.access_token.secret()).is_ok());
+    let post = &auth.token_requests()[0];
+    assert!(post.host.starts_with("eastus.localhost"), "{}", post.host);
+    let (_, c) = jwt_parts(&assertion_of(&auth));
+    assert_eq!(
+        c["aud"],
+        format!("{}/{}/oauth2/v2.0/token", auth.base_url(), auth.tenant_id()),
+        "the global token endpoint"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Proactive refresh (a token past `refresh_on`): a refresh that works replaces it; one
+// that fails (5xx, transport error) leaves the caller with the still-valid cached token.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn client_credentials_refresh_proactively_and_keep_the_token_when_that_fails() {
+    let auth = authority().await;
+    // Tokens valid for an hour that the server wants refreshed right away.
+    auth.set_refresh_in(Some(0));
+    let app = secret_app(&auth);
+    let first = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(first.token_source, TokenSource::IdentityProvider);
+    assert!(first.refresh_on.is_some());
+
+    // Success: a new token, requested with the proactive-refresh reason.
+    let second = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(second.token_source, TokenSource::IdentityProvider);
+    assert_ne!(second.access_token.secret(), first.access_token.secret());
+    assert_eq!(auth.token_requests().len(), 2);
+    assert_eq!(
+        auth.token_requests()[1].header("x-client-current-telemetry"),
+        Some("4|730,4|")
+    );
+
+    // Transport errors (the request and its one retry): the cached token.
+    auth.push_fault(Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 2,
+        kind: FaultKind::DropConnection,
+    });
+    let third = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(third.token_source, TokenSource::Cache);
+    assert_eq!(third.access_token.secret(), second.access_token.secret());
+    assert_eq!(auth.token_requests().len(), 4);
+
+    // 5xx (the request and its one retry): the cached token too.
+    auth.push_fault(fault(
+        503,
+        r#"{"error":"temporarily_unavailable"}"#,
+        vec![],
+        2,
+    ));
+    let fourth = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(fourth.token_source, TokenSource::Cache);
+    assert_eq!(fourth.access_token.secret(), second.access_token.secret());
+    assert_eq!(auth.token_requests().len(), 6);
+    assert_eq!(app.token_cache().access_tokens().len(), 1);
+}
+
+#[tokio::test]
+async fn has_state_changed_follows_writes_serialize_and_deserialize() {
+    let auth = authority().await;
+    let cache = TokenCache::new();
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    assert!(!cache.has_state_changed());
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(cache.has_state_changed(), "a token was written");
+    let saved = cache.serialize();
+    assert!(!cache.has_state_changed(), "serialize resets it");
+    let hit = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert!(!cache.has_state_changed(), "a cache hit writes nothing");
+    app.acquire_token_for_client(&["https://storage.azure.com/.default"])
+        .await
+        .unwrap();
+    assert!(cache.has_state_changed());
+    cache.deserialize(&saved).unwrap();
+    assert!(!cache.has_state_changed(), "deserialize resets it");
+    assert_eq!(cache.access_tokens().len(), 1);
+    assert_eq!(app.remove_tokens_for_client().await.unwrap(), 1);
+    assert!(cache.has_state_changed(), "a removal is a change");
+    assert!(cache.deserialize("{not json").is_err());
+    assert!(
+        cache.has_state_changed(),
+        "a refused deserialize changes nothing"
+    );
 }

@@ -775,6 +775,114 @@ async fn obo_sends_jwt_bearer_and_is_cached_per_user_assertion() {
     assert_eq!(w.posts(), 3);
 }
 
+/// One client that signs users in (a web app) and calls downstream on their behalf (its
+/// API): the sign-in tokens and the OBO tokens of one user for the same scopes are separate
+/// entries, neither overwriting the other (item 5 of the parity issue).
+#[tokio::test]
+async fn sign_in_and_obo_tokens_of_one_user_and_scopes_live_side_by_side() {
+    const BOTH_ID: &str = "d0d1d2d3-0000-4000-8000-0000000000b0";
+    const BOTH_SECRET: &str = "web-app-and-api-secret";
+    const BOTH_URI: &str = "api://web-app-and-api";
+    let w = World::start().await;
+    w.auth.register_app(
+        AppRegistration::with_secret(BOTH_ID, BOTH_SECRET)
+            .redirect_uri(REDIRECT)
+            .identifier_uri(BOTH_URI),
+    );
+    let app = builder(&w.auth, BOTH_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(BOTH_SECRET))
+        .build()
+        .unwrap();
+    let hid = w.home_account_id(&w.alice);
+
+    let signed_in = w.sign_in(&app, ALICE, &[GRAPH_USER_READ]).await;
+    let incoming = w
+        .auth
+        .issue_user_token(ALICE, SPA_ID, BOTH_URI, &["access_as_user"])
+        .unwrap();
+    let obo = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(obo.token_source, TokenSource::IdentityProvider);
+    assert_ne!(obo.access_token.secret(), signed_in.access_token.secret());
+
+    let cache = app.token_cache();
+    let ats = cache.access_tokens();
+    assert_eq!(ats.len(), 2, "{ats:?}");
+    assert!(ats
+        .iter()
+        .all(|e| e.home_account_id.as_deref() == Some(hid.as_str())));
+    assert_eq!(
+        ats.iter()
+            .filter(|e| e.user_assertion_hash.is_some())
+            .count(),
+        1
+    );
+    let rts = cache.refresh_tokens();
+    assert_eq!(rts.len(), 2, "{rts:?}");
+    let sign_in_rt = rts
+        .iter()
+        .find(|e| e.user_assertion_hash.is_none())
+        .expect("the sign-in refresh token survived the OBO call")
+        .secret
+        .clone();
+    let posts = w.posts();
+
+    // Both are served from the cache, each to its own caller.
+    let account = app.get_accounts(None).await.unwrap().remove(0);
+    let silent = app
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(
+        silent.access_token.secret(),
+        signed_in.access_token.secret()
+    );
+    let again = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), obo.access_token.secret());
+    assert_eq!(w.posts(), posts);
+
+    // A silent refresh uses the sign-in refresh token, and the OBO entries are untouched.
+    let refreshed = app
+        .acquire_token_silent_with_error(
+            &[GRAPH_USER_READ],
+            &account,
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+    let post = w.last_post();
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(post.form_value("refresh_token"), Some(sign_in_rt.as_str()));
+    assert_eq!(cache.access_tokens().len(), 2);
+    assert_eq!(cache.refresh_tokens().len(), 2);
+    let again = app
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), obo.access_token.secret());
+    let silent = app
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(
+        silent.access_token.secret(),
+        refreshed.access_token.secret()
+    );
+}
+
 #[tokio::test]
 async fn obo_refreshes_with_its_refresh_token_when_the_access_token_expired() {
     let w = World::start().await;
@@ -826,6 +934,117 @@ async fn obo_refreshes_with_its_refresh_token_when_the_access_token_expired() {
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
     );
     assert_eq!(posts[3].form_value("assertion"), Some(alice_in.as_str()));
+}
+
+/// An OBO token past `refresh_on`: refreshed ahead of expiry when that works (with the OBO
+/// refresh token); when it fails (transport errors, 5xx, for the refresh token and then the
+/// assertion), the caller still gets the valid cached token.
+#[tokio::test]
+async fn obo_refreshes_proactively_and_keeps_the_token_when_that_fails() {
+    let w = World::start().await;
+    let api = w.api_app();
+    let alice_in = w.incoming_token(ALICE);
+    w.auth.set_refresh_in(Some(0));
+    let first = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(first.token_source, TokenSource::IdentityProvider);
+    assert!(first.refresh_on.is_some());
+
+    let second = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(second.token_source, TokenSource::IdentityProvider);
+    assert_ne!(second.access_token.secret(), first.access_token.secret());
+    let p = w.last_post();
+    assert_eq!(p.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(p.header("x-client-current-telemetry"), Some("4|523,4|"));
+    assert_eq!(w.posts(), 2);
+
+    // Transport errors: the refresh token (and its retry), then the assertion (and its retry).
+    w.auth.push_fault(msal_testkit::Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 4,
+        kind: msal_testkit::FaultKind::DropConnection,
+    });
+    let third = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(third.token_source, TokenSource::Cache);
+    assert_eq!(third.access_token.secret(), second.access_token.secret());
+    assert_eq!(w.posts(), 6);
+
+    // 5xx, the same way.
+    w.auth.push_fault(
+        msal_testkit::Fault::status(
+            "/oauth2/v2.0/token",
+            503,
+            r#"{"error":"temporarily_unavailable"}"#,
+        )
+        .times(4),
+    );
+    let fourth = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(fourth.token_source, TokenSource::Cache);
+    assert_eq!(fourth.access_token.secret(), second.access_token.secret());
+    assert_eq!(w.posts(), 10);
+}
+
+/// Only client credentials go to the regional endpoint; sign-in, silent refresh and OBO
+/// of the same (regional) app go to the global one (MSAL Python's rule).
+#[tokio::test]
+async fn only_client_credentials_go_regional() {
+    let w = World::start().await;
+    let app = builder(&w.auth, CLIENT_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .azure_region(msal_runtime::Region::named("eastus").unwrap())
+        .http_client(client_resolving(
+            &w.auth,
+            &["localhost", "eastus.localhost"],
+        ))
+        .build()
+        .unwrap();
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let alice = account_of(&t);
+    app.acquire_token_silent_with_error(
+        &[USER_READ],
+        &alice,
+        SilentOptions::default().force_refresh(true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let api = builder(&w.auth, API_ID, w.auth.tenant_id())
+        .client_credential(ClientCredential::secret(API_SECRET))
+        .azure_region(msal_runtime::Region::named("eastus").unwrap())
+        .http_client(client_resolving(
+            &w.auth,
+            &["localhost", "eastus.localhost"],
+        ))
+        .build()
+        .unwrap();
+    api.acquire_token_on_behalf_of(&w.incoming_token(ALICE), &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    let user_posts = w.auth.token_requests();
+    assert_eq!(user_posts.len(), 3);
+    for p in &user_posts {
+        assert!(
+            p.host.starts_with("localhost"),
+            "{} {:?}",
+            p.host,
+            p.form_value("grant_type")
+        );
+    }
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let cc = w.last_post();
+    assert_eq!(cc.form_value("grant_type"), Some("client_credentials"));
+    assert!(cc.host.starts_with("eastus.localhost"), "{}", cc.host);
 }
 
 #[tokio::test]
@@ -1010,6 +1229,61 @@ async fn force_refresh_uses_the_refresh_token_and_updates_it_in_place() {
         .unwrap();
     assert_eq!(c.access_token.secret(), f.access_token.secret());
     assert_eq!(c.token_source, TokenSource::Cache);
+}
+
+/// ADFS: no `client_info`, so the account is the ID token's `sub`; the username comes from
+/// `upn` (ADFS sends no `preferred_username`); `authority_type` is `ADFS` and the realm
+/// `adfs`. The account is listed, served silently and refreshed.
+#[tokio::test]
+async fn adfs_sign_in_makes_an_adfs_account_named_by_upn() {
+    let w = World::start().await;
+    let app = builder(&w.auth, CLIENT_ID, "adfs")
+        .client_credential(ClientCredential::secret(SECRET))
+        .build()
+        .unwrap();
+    assert_eq!(app.authority().kind(), msal_runtime::AuthorityKind::Adfs);
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let claims = t.id_token_claims.clone().expect("an ID token");
+    assert!(claims.get("preferred_username").is_none(), "{claims:?}");
+    assert_eq!(claims["upn"], ALICE);
+    let sub = claims["sub"].as_str().unwrap().to_string();
+    let post = w.last_post();
+    assert_eq!(post.path, "/adfs/oauth2/token");
+
+    let accounts = app.get_accounts(None).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    let a = &accounts[0];
+    assert_eq!(a.home_account_id, sub, "no client_info: the sub");
+    assert_eq!(a.username, ALICE, "the upn");
+    assert_eq!(a.authority_type, "ADFS");
+    assert_eq!(a.realm, "adfs");
+    assert_eq!(a.account_source.as_deref(), Some("authorization_code"));
+    let cached = app.token_cache().accounts();
+    assert_eq!(cached[0].authority_type, "ADFS");
+    assert_eq!(app.get_accounts(Some(ALICE)).await.unwrap().len(), 1);
+
+    let s = app
+        .acquire_token_silent(&[USER_READ], a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.token_source, TokenSource::Cache);
+    assert_eq!(s.access_token.secret(), t.access_token.secret());
+    let r = app
+        .acquire_token_silent_with_error(
+            &[USER_READ],
+            a,
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.token_source, TokenSource::IdentityProvider);
+    let post = w.last_post();
+    assert_eq!(post.path, "/adfs/oauth2/token");
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    // No `uid.utid` home account id, so no X-AnchorMailbox hint.
+    assert_eq!(post.header("x-anchormailbox"), None);
 }
 
 #[tokio::test]

@@ -421,6 +421,29 @@ impl ConfidentialClientApplicationBuilder {
         self
     }
 
+    /// Where the region settings are read from: `MSAL_FORCE_REGION` (for
+    /// [`Region::FromEnvironment`]), `REGION_NAME` (for [`Region::Discover`]) and
+    /// `MSAL_IMDS_ENDPOINT`. Default: the process environment.
+    ///
+    /// ```
+    /// use msal_runtime::{ClientCredential, ConfidentialClientApplication, EnvLookup};
+    ///
+    /// let app = ConfidentialClientApplication::builder("my-client-id")
+    ///     .client_credential(ClientCredential::secret("s3cret"))
+    ///     .env(EnvLookup::from_pairs([("MSAL_FORCE_REGION", "westus2")]))
+    ///     .build();
+    /// assert!(app.is_ok());
+    /// let bad = ConfidentialClientApplication::builder("my-client-id")
+    ///     .client_credential(ClientCredential::secret("s3cret"))
+    ///     .env(EnvLookup::from_pairs([("MSAL_FORCE_REGION", "West US 2")]))
+    ///     .build();
+    /// assert!(bad.is_err());
+    /// ```
+    pub fn env(mut self, env: crate::managed_identity::EnvLookup) -> Self {
+        self.opts.env = env;
+        self
+    }
+
     /// Your own reqwest client; `timeout`, `proxies` and `verify` are then yours to set on it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -482,6 +505,9 @@ impl ConfidentialClientApplicationBuilder {
         }
         if let Region::Named(name) = &self.opts.region {
             Region::named(name.clone())?;
+        }
+        if self.opts.region == Region::FromEnvironment {
+            crate::authority::forced_region(&self.opts.env)?;
         }
         for (field, url) in [
             ("imds_endpoint", &self.opts.imds_endpoint),

@@ -2,7 +2,9 @@
 //! connections, and what is discovered once per application (authority metadata, region,
 //! signing keys). The grants build on it; it knows nothing of them.
 
-use crate::authority::{Authority, AuthorityMetadata, Discovery, Region, RegionResolver};
+use crate::authority::{
+    AliasDiscovery, Authority, AuthorityMetadata, Discovery, Region, RegionResolver,
+};
 use crate::cache::TokenCache;
 use crate::credential::{AssertionCache, ClientCredential};
 use crate::error::{Error, Result};
@@ -28,6 +30,8 @@ pub(crate) struct AppOptions {
     pub region: Region,
     pub imds_endpoint: Option<String>,
     pub imds_timeout: Duration,
+    /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
+    pub env: crate::managed_identity::EnvLookup,
 }
 
 /// The shared state behind an application handle.
@@ -43,6 +47,8 @@ pub(crate) struct AppState {
     pub opts: AppOptions,
     metadata: OnceCell<Arc<AuthorityMetadata>>,
     region: OnceCell<Option<String>>,
+    /// The host's aliases (`authority::aliases`), resolved on first need.
+    pub(crate) aliases: OnceCell<Vec<String>>,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
     used_flows: Mutex<VecDeque<String>>,
@@ -97,6 +103,7 @@ impl AppState {
             opts,
             metadata: OnceCell::new(),
             region: OnceCell::new(),
+            aliases: OnceCell::new(),
             inflight: Mutex::new(HashMap::new()),
             jwks: tokio::sync::Mutex::new(None),
             used_flows: Mutex::new(VecDeque::new()),
@@ -168,6 +175,24 @@ impl AppState {
             .cloned()
     }
 
+    /// The aliases of the app's host, the host first (`authority::aliases`): resolved on
+    /// first need (a look-up that found nothing under the host itself) and kept for the
+    /// app's life.
+    pub(crate) async fn aliases(&self) -> &[String] {
+        self.aliases
+            .get_or_init(|| async {
+                AliasDiscovery {
+                    http: &self.http,
+                    validate_authority: self.opts.validate_authority,
+                    instance_discovery: self.opts.instance_discovery,
+                    instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
+                }
+                .resolve(&self.authority)
+                .await
+            })
+            .await
+    }
+
     /// The token endpoint for client-credential requests: regional when a region applies.
     pub(crate) async fn regional_token_endpoint(&self, global: &str) -> String {
         let region = self
@@ -175,6 +200,7 @@ impl AppState {
             .get_or_init(|| async {
                 let resolver = RegionResolver {
                     http: &self.http,
+                    env: &self.opts.env,
                     imds_endpoint: self.opts.imds_endpoint.as_deref(),
                     imds_timeout: self.opts.imds_timeout,
                 };

@@ -185,8 +185,17 @@ pub(crate) fn instance_discovery(shared: &Shared, req: &Req) -> Reply {
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_string(),
     };
-    // Aliases use the bare host: MSAL's cache `environment` has no port.
+    // Aliases use the bare host: MSAL's cache `environment` has no port. Every name of
+    // this server (`localhost`, `127.0.0.1`, the builder's extra names) is one instance,
+    // as `login.microsoftonline.com` and `login.windows.net` are one for Entra.
     let metadata_host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let mut aliases = vec![metadata_host.clone()];
+    for h in &shared.known_hosts {
+        // IPv6 literals are not host names a cache `environment` holds.
+        if !h.contains(':') && !aliases.contains(h) {
+            aliases.push(h.clone());
+        }
+    }
     let doc = json!({
         "tenant_discovery_endpoint": format!(
             "{}://{authority}/{tenant}/v2.0/.well-known/openid-configuration",
@@ -196,7 +205,7 @@ pub(crate) fn instance_discovery(shared: &Shared, req: &Req) -> Reply {
         "metadata": [{
             "preferred_network": metadata_host,
             "preferred_cache": metadata_host,
-            "aliases": [metadata_host],
+            "aliases": aliases,
         }],
     });
     Reply::json(200, &doc)

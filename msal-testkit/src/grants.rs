@@ -556,7 +556,13 @@ impl<'a> Issuer<'a> {
         }
         c.insert("name".into(), json!(user.name));
         c.insert("oid".into(), json!(user.oid));
-        c.insert("preferred_username".into(), json!(user.username));
+        if matches!(self.ep, Endpoint::Adfs) {
+            // ADFS names the user with `upn` (and `unique_name`), not `preferred_username`.
+            c.insert("upn".into(), json!(user.username));
+            c.insert("unique_name".into(), json!(user.username));
+        } else {
+            c.insert("preferred_username".into(), json!(user.username));
+        }
         c.insert("sub".into(), json!(pairwise_sub(&user.oid, client_id)));
         c.insert("tid".into(), json!(tid));
         c.insert("uti".into(), json!(unique_id()));
@@ -591,7 +597,8 @@ impl<'a> Issuer<'a> {
         if scopes.openid {
             extras.id_token = Some(self.id_token(user, tid, code));
         }
-        if req.form_value("client_info") == Some("1") {
+        // ADFS knows no `client_info`: MSAL identifies the user by the ID token's `sub`.
+        if req.form_value("client_info") == Some("1") && !matches!(self.ep, Endpoint::Adfs) {
             extras.client_info = Some(client_info(&user.oid, home_tid));
         }
         Ok(self.response(access_token, self.app.reg.foci.clone(), extras))

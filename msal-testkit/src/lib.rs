@@ -29,12 +29,12 @@
 //! | Endpoint | Notes |
 //! |---|---|
 //! | `GET /{tenant}/v2.0/.well-known/openid-configuration` | endpoints built from the request's host (a regional host gets regional endpoints), `issuer` always on the global host |
-//! | `GET /{tenant}/{b2c_policy}/v2.0/.well-known/openid-configuration`, `GET /adfs/.well-known/openid-configuration` | B2C and ADFS shapes |
+//! | `GET /{tenant}/{b2c_policy}/v2.0/.well-known/openid-configuration`, `GET /adfs/.well-known/openid-configuration` | B2C and ADFS shapes (ADFS returns no `client_info`; its ID tokens name the user with `upn` and `unique_name`) |
 //! | `GET /{tenant}/discovery/v2.0/keys` | JWKS of the token signing key |
 //! | `POST /{tenant}/oauth2/v2.0/token` (+ B2C, `/adfs/oauth2/token`) | `client_credentials`, `authorization_code`, `refresh_token`, jwt-bearer on-behalf-of |
 //! | `GET /{tenant}/oauth2/v2.0/authorize` | scripted sign-in: 302 to the redirect URI (or a `form_post` page); or, with [`TestAuthority::set_sign_in_page`], a sign-in page (account picker, requested permissions, Accept / Cancel) that POSTs back here |
 //! | `GET`/`POST /{tenant}/oauth2/v2.0/logout` (+ B2C, `/adfs/oauth2/logout`) | the advertised `end_session_endpoint`: 302 to `post_logout_redirect_uri` (with `state`) when it is a registered redirect URI (of `client_id` when given), a "signed out" page without one, an error page for an unregistered one |
-//! | `GET /common/discovery/instance` | knows only this server's host names |
+//! | `GET /common/discovery/instance` | knows only this server's host names; its instance metadata (`api-version=1.1`) lists them all as aliases of one instance |
 //! | `GET /metadata/instance/compute` | IMDS; needs `Metadata: true`; 404 until a region is set |
 //! | managed identity sources | IMDS, App Service, Azure ML, Azure Arc, Service Fabric, Cloud Shell: see [`managed_identity`] |
 //!

@@ -7,7 +7,10 @@ usage: cache_peer.py CACHE_FILE AUTHORITY CLIENT_ID SECRET MODE SCOPE...
 MODE: app    -> acquire_token_for_client(scopes)
       user   -> get_accounts() then acquire_token_silent(scopes, account) with the first
                 account (refreshing with the cached refresh token when no access token fits)
+      obo    -> acquire_token_on_behalf_of(assertion, scopes), the assertion taken from the
+                environment variable MSAL_TEST_USER_ASSERTION
 """
+import os
 import json
 import sys
 
@@ -29,6 +32,8 @@ def main():
     out = {"mode": mode}
     if mode == "app":
         result = app.acquire_token_for_client(scopes)
+    elif mode == "obo":
+        result = app.acquire_token_on_behalf_of(os.environ["MSAL_TEST_USER_ASSERTION"], scopes)
     else:
         accounts = app.get_accounts()
         out["accounts"] = [a.get("username") for a in accounts]

@@ -8,15 +8,17 @@
 //! constructing an application costs no network I/O (unlike MSAL Python, whose constructor
 //! fetches the OpenID configuration).
 
+mod aliases;
 mod discovery;
 mod region;
 
+pub(crate) use aliases::AliasDiscovery;
 pub(crate) use discovery::{AuthorityMetadata, Discovery};
 pub use msal_config::authority::{
     is_loopback_host, Authority, AuthorityError, AuthorityKind, WELL_KNOWN_HOSTS,
 };
 pub use region::Region;
-pub(crate) use region::{regional_host, RegionResolver};
+pub(crate) use region::{forced_region, regional_host, RegionResolver};
 
 /// Anything [`ConfidentialClientApplicationBuilder::authority`](crate::ConfidentialClientApplicationBuilder::authority)
 /// accepts: a string (parsed by the shared model) or an [`Authority`] parsed already.

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
+use crate::managed_identity::EnvLookup;
 use std::time::Duration;
 
 /// Default address of the Azure instance metadata service. Only ever asked when the
@@ -21,7 +22,8 @@ pub(crate) const IMDS_ENDPOINT_ENV: &str = "MSAL_IMDS_ENDPOINT";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Region {
-    /// No explicit choice: use the `MSAL_FORCE_REGION` environment variable when it is set,
+    /// No explicit choice: use the `MSAL_FORCE_REGION` environment variable when it is set
+    /// (a value that is not a region name makes `build()` fail, as MSAL Python refuses it),
     /// otherwise the global endpoint (MSAL's default). Never probes IMDS.
     #[default]
     FromEnvironment,
@@ -72,9 +74,26 @@ pub(crate) fn regional_host(region: &str, global_host: &str) -> String {
     }
 }
 
+/// The region `MSAL_FORCE_REGION` forces on an app that made no choice ([`Region::FromEnvironment`]):
+/// none when unset or empty, an error when it is not a region name (MSAL Python refuses it
+/// with a `ValueError` when the app is constructed).
+pub(crate) fn forced_region(env: &EnvLookup) -> Result<Option<String>> {
+    match env.get("MSAL_FORCE_REGION") {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if is_valid_region(&v) => Ok(Some(v)),
+        Some(v) => Err(Error::config(
+            "MSAL_FORCE_REGION",
+            format!("`{v}` is not a region name (lower-case letters, digits and dashes, e.g. `westus2`)"),
+        )),
+    }
+}
+
 /// Resolves a [`Region`] to a region name (or none) once per application.
 pub(crate) struct RegionResolver<'a> {
     pub http: &'a HttpClient,
+    /// Where `MSAL_FORCE_REGION`, `REGION_NAME` and `MSAL_IMDS_ENDPOINT` are read.
+    pub env: &'a EnvLookup,
     pub imds_endpoint: Option<&'a str>,
     pub imds_timeout: Duration,
 }
@@ -84,15 +103,13 @@ impl RegionResolver<'_> {
         match region {
             Region::Disabled => None,
             Region::Named(name) => Some(name.clone()),
-            Region::FromEnvironment => std::env::var("MSAL_FORCE_REGION")
-                .ok()
-                .filter(|r| is_valid_region(r)),
+            // Checked when the app was built; an invalid value cannot get here.
+            Region::FromEnvironment => forced_region(self.env).ok().flatten(),
             Region::Discover => {
-                if let Some(r) = std::env::var("REGION_NAME")
-                    .ok()
-                    .filter(|r| is_valid_region(r))
-                {
-                    return Some(r);
+                match self.env.get("REGION_NAME") {
+                    Some(r) if is_valid_region(&r) => return Some(r),
+                    Some(_) => tracing::warn!("REGION_NAME is not a region name; ignored"),
+                    None => {}
                 }
                 self.ask_imds().await
             }
@@ -100,7 +117,7 @@ impl RegionResolver<'_> {
     }
 
     async fn ask_imds(&self) -> Option<String> {
-        let env_endpoint = std::env::var(IMDS_ENDPOINT_ENV).ok();
+        let env_endpoint = self.env.get(IMDS_ENDPOINT_ENV);
         let endpoint = self
             .imds_endpoint
             .or(env_endpoint.as_deref())

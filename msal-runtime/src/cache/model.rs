@@ -16,12 +16,14 @@ mod epoch {
     enum Raw {
         S(String),
         U(u64),
+        I(#[allow(dead_code)] i64),
         F(f64),
     }
 
     fn to_u64<E: de::Error>(raw: Raw) -> Result<u64, E> {
         match raw {
             Raw::U(n) => Ok(n),
+            Raw::I(_) => Err(E::custom("a negative time")),
             Raw::F(f) if f.is_finite() && f >= 0.0 => Ok(f as u64),
             Raw::F(_) => Err(E::custom("a negative or non-finite time")),
             Raw::S(s) => {
@@ -62,11 +64,53 @@ mod epoch {
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<u64>, D::Error> {
+            // An optional time that is blank or before 1970 means "not known": MSAL.NET
+            // writes .NET's minimum date (`-62135596800`) for an unknown extended expiry.
+            // The original text is kept by the store for the round trip.
             match Option::<Raw>::deserialize(d)? {
                 None => Ok(None),
                 Some(Raw::S(s)) if s.trim().is_empty() => Ok(None),
+                Some(Raw::S(s)) if s.trim().starts_with('-') && s.trim().parse::<f64>().is_ok() => {
+                    Ok(None)
+                }
+                Some(Raw::I(_)) => Ok(None),
+                Some(Raw::F(f)) if f < 0.0 => Ok(None),
                 Some(raw) => to_u64(raw).map(Some),
             }
+        }
+    }
+}
+
+/// Serde helpers for `target`: MSAL writes a space-separated string; MSAL Python before
+/// 1.0 wrote a JSON list of scopes, read here as the same scopes space-joined.
+mod target {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        L(Vec<String>),
+    }
+
+    fn join(raw: Raw) -> String {
+        match raw {
+            Raw::S(s) => s,
+            Raw::L(list) => crate::cache::key::target(&list),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Raw::deserialize(d).map(join)
+    }
+
+    pub(super) mod opt {
+        use super::*;
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<String>, D::Error> {
+            Ok(Option::<Raw>::deserialize(d)?.map(join))
         }
     }
 }
@@ -86,8 +130,11 @@ pub struct AccessTokenEntry {
     /// The application's client id.
     pub client_id: String,
     /// The scopes, sorted and space-separated.
+    #[serde(deserialize_with = "target::deserialize")]
     pub target: String,
-    /// The tenant the token was issued in.
+    /// The tenant the token was issued in (empty when the writer left it out, as
+    /// MSAL.NET does for ADFS).
+    #[serde(default)]
     pub realm: String,
     /// `Bearer`, unless the server said otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,7 +180,11 @@ pub struct RefreshTokenEntry {
     /// The client id that obtained it.
     pub client_id: String,
     /// The scopes it was issued with (MSAL Python writes this; others do not).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "target::opt::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target: Option<String>,
     /// Last write, for newest-first use.
     #[serde(default, with = "epoch::opt", skip_serializing_if = "Option::is_none")]
@@ -161,7 +212,8 @@ pub struct IdTokenEntry {
     pub home_account_id: Option<String>,
     /// The authority host.
     pub environment: String,
-    /// The tenant.
+    /// The tenant (empty when the writer left it out, as MSAL.NET does for ADFS).
+    #[serde(default)]
     pub realm: String,
     /// The client id.
     pub client_id: String,
@@ -178,7 +230,9 @@ pub struct AccountEntry {
     pub home_account_id: String,
     /// The authority host.
     pub environment: String,
-    /// The tenant of this account profile.
+    /// The tenant of this account profile (empty when the writer left it out, as
+    /// MSAL.NET does for ADFS).
+    #[serde(default)]
     pub realm: String,
     /// The object id in that tenant (`oid`, else `sub`).
     #[serde(default)]

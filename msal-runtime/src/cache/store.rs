@@ -5,7 +5,8 @@ use super::key;
 use super::model::*;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub(crate) const AT: &str = "AccessToken";
 pub(crate) const RT: &str = "RefreshToken";
@@ -74,6 +75,10 @@ pub(crate) struct CacheData {
     pub(crate) app_metadata: HashMap<String, AppMetadataEntry>,
     /// Sections and entries this library cannot read, kept verbatim so nothing is lost.
     unparsed: Map<String, Value>,
+    /// Entries as another library wrote them, where reading normalized something (a
+    /// `target` list, float or negative times, a missing `realm`, `null` fields): written
+    /// back as they were until this library changes the entry.
+    raw: HashMap<(&'static str, String), Value>,
     at_index: HashMap<Partition, HashSet<String>>,
     /// Entries written or removed since the last flush, when a shared back-end must
     /// write them through (off otherwise).
@@ -148,7 +153,9 @@ impl CacheData {
             &entry.realm,
             &entry.target,
             entry.ext_cache_key.as_deref(),
+            entry.user_assertion_hash.as_deref(),
         );
+        self.raw.remove(&(AT, k.clone()));
         self.at_index
             .entry(partition_of(&entry))
             .or_default()
@@ -193,10 +200,12 @@ impl CacheData {
 
     pub(crate) fn put_refresh_token(&mut self, k: String, entry: RefreshTokenEntry) {
         self.note(RT, &k, || rt_shard(&entry));
+        self.raw.remove(&(RT, k.clone()));
         self.refresh_tokens.insert(k, entry);
     }
 
     pub(crate) fn put_id_token(&mut self, k: String, entry: IdTokenEntry) {
+        self.raw.remove(&(IDT, k.clone()));
         self.note(IDT, &k, || {
             shard::user(
                 &entry.environment,
@@ -207,6 +216,7 @@ impl CacheData {
     }
 
     pub(crate) fn put_account(&mut self, k: String, entry: AccountEntry) {
+        self.raw.remove(&(ACCOUNT, k.clone()));
         self.note(ACCOUNT, &k, || {
             shard::user(&entry.environment, &entry.home_account_id)
         });
@@ -259,6 +269,9 @@ impl CacheData {
     /// An entry of a section as JSON (for write-through back-ends).
     pub(crate) fn entry_json(&self, section: &str, k: &str) -> Option<Value> {
         use erased::Json;
+        if let Some(raw) = section_name(section).and_then(|s| self.raw.get(&(s, k.to_string()))) {
+            return Some(raw.clone());
+        }
         match section {
             AT => self.access_tokens.get(k).and_then(|e| e.json()),
             RT => self.refresh_tokens.get(k).and_then(|e| e.json()),
@@ -271,6 +284,9 @@ impl CacheData {
 
     /// Stores an entry that came from a shared back-end. False when it does not parse.
     pub(crate) fn load_entry(&mut self, section: &str, k: String, v: Value) -> bool {
+        if let Some(s) = section_name(section) {
+            self.raw.remove(&(s, k.clone()));
+        }
         match section {
             AT => serde_json::from_value(v)
                 .map(|e| self.insert_at_with_key(k, e))
@@ -293,6 +309,9 @@ impl CacheData {
 
     /// Forgets an entry (without recording it as a change).
     pub(crate) fn unload_entry(&mut self, section: &str, k: &str) {
+        if let Some(s) = section_name(section) {
+            self.raw.remove(&(s, k.to_string()));
+        }
         match section {
             AT => drop(self.forget_access_token(k)),
             RT => drop(self.refresh_tokens.remove(k)),
@@ -319,6 +338,7 @@ impl CacheData {
 
     fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
         let entry = self.access_tokens.remove(k)?;
+        self.raw.remove(&(AT, k.to_string()));
         let p = partition_of(&entry);
         if let Some(set) = self.at_index.get_mut(&p) {
             set.remove(k);
@@ -345,7 +365,7 @@ impl CacheData {
         let keys = self.at_index.get(&p)?;
         let wanted: Vec<String> = q.scopes.iter().map(|s| s.to_lowercase()).collect();
         let mut expired = Vec::new();
-        let mut best: Option<&AccessTokenEntry> = None;
+        let mut best: Option<(&str, &AccessTokenEntry)> = None;
         for k in keys {
             let Some(e) = self.access_tokens.get(k) else {
                 continue;
@@ -365,15 +385,77 @@ impl CacheData {
             if !wanted.iter().all(|s| have.contains(s)) {
                 continue;
             }
-            if best.is_none_or(|b| e.expires_on > b.expires_on) {
-                best = Some(e);
+            // The longest-lived wins; between equals, the lower-case key (see `key::rank`).
+            let better = best.is_none_or(|(bk, b)| {
+                (std::cmp::Reverse(e.expires_on), key::rank(k))
+                    < (std::cmp::Reverse(b.expires_on), key::rank(bk))
+            });
+            if better {
+                best = Some((k, e));
             }
         }
-        let found = best.cloned();
+        let found = best.map(|(_, e)| e.clone());
         for k in expired {
             self.remove_access_token(&k);
         }
         found
+    }
+
+    /// Like [`find_access_token`](Self::find_access_token), under any of `environments`
+    /// (a host and its aliases): the longest-lived match.
+    pub(crate) fn find_access_token_among(
+        &mut self,
+        q: &AtQuery<'_>,
+        environments: &[String],
+        now: u64,
+    ) -> Option<AccessTokenEntry> {
+        let mut best: Option<AccessTokenEntry> = None;
+        for env in environments {
+            let q = AtQuery {
+                environment: env,
+                ..*q
+            };
+            if let Some(e) = self.find_access_token(&q, now) {
+                if best.as_ref().is_none_or(|b| e.expires_on > b.expires_on) {
+                    best = Some(e);
+                }
+            }
+        }
+        best
+    }
+
+    /// The accounts under any of `environments` (a host and its aliases, the host first) that
+    /// `keep` accepts, one per user (home account id) as MSAL groups them, ordered by home
+    /// account id. Between entries of one user: the first environment, then the profile in
+    /// the user's home tenant, then the lower-case key (`key::rank`) win.
+    pub(crate) fn accounts_per_user(
+        &self,
+        environments: &[String],
+        keep: impl Fn(&AccountEntry) -> bool,
+    ) -> Vec<&AccountEntry> {
+        let mut entries: Vec<_> = self
+            .accounts
+            .iter()
+            .filter(|(_, a)| keep(a))
+            .filter_map(|(k, a)| {
+                let pos = environments
+                    .iter()
+                    .position(|e| a.environment.eq_ignore_ascii_case(e))?;
+                let home_tenant = a
+                    .home_account_id
+                    .split_once('.')
+                    .is_some_and(|(_, utid)| utid.eq_ignore_ascii_case(&a.realm));
+                let rank = (Reverse(pos), home_tenant, Reverse(key::rank(k)));
+                Some((rank, a))
+            })
+            .collect();
+        // Ascending, so the entry that should win is inserted last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut by_user: BTreeMap<&str, &AccountEntry> = BTreeMap::new();
+        for (_, a) in entries {
+            by_user.insert(&a.home_account_id, a);
+        }
+        by_user.into_values().collect()
     }
 
     /// Removes app-only access tokens of a client in an environment, in every tenant.
@@ -402,6 +484,9 @@ impl CacheData {
     ) {
         let k = key::app_metadata(environment, client_id);
         self.note(APP_METADATA, &k, || shard::META.to_string());
+        if family_id.is_some() || !self.app_metadata.contains_key(&k) {
+            self.raw.remove(&(APP_METADATA, k.clone()));
+        }
         let entry = self
             .app_metadata
             .entry(k)
@@ -418,37 +503,38 @@ impl CacheData {
 
     pub(crate) fn serialize(&self) -> String {
         let mut root = Map::new();
-        fn section<T: serde::Serialize>(
-            map: &HashMap<String, T>,
-            unparsed: Option<&Value>,
-        ) -> Option<Value> {
-            if map.is_empty() && unparsed.is_none() {
+        let raw = &self.raw;
+        let section = |name: &'static str, map: &dyn Fn() -> Vec<(String, Value)>| {
+            let unparsed = self.unparsed.get(name);
+            let mut entries = map();
+            if entries.is_empty() && unparsed.is_none() {
                 return None;
             }
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
             let mut out = Map::new();
-            for k in keys {
-                out.insert(
-                    k.clone(),
-                    serde_json::to_value(&map[k]).unwrap_or(Value::Null),
-                );
+            for (k, v) in entries {
+                let v = raw.get(&(name, k.clone())).cloned().unwrap_or(v);
+                out.insert(k, v);
             }
-            if let Some(Value::Object(raw)) = unparsed {
-                for (k, v) in raw {
+            if let Some(Value::Object(kept)) = unparsed {
+                for (k, v) in kept {
                     out.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
             Some(Value::Object(out))
+        };
+        fn values<T: serde::Serialize>(map: &HashMap<String, T>) -> Vec<(String, Value)> {
+            map.iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+                .collect()
         }
         for name in SECTIONS {
-            let raw = self.unparsed.get(name);
             let value = match name {
-                AT => section(&self.access_tokens, raw),
-                RT => section(&self.refresh_tokens, raw),
-                IDT => section(&self.id_tokens, raw),
-                ACCOUNT => section(&self.accounts, raw),
-                _ => section(&self.app_metadata, raw),
+                AT => section(AT, &|| values(&self.access_tokens)),
+                RT => section(RT, &|| values(&self.refresh_tokens)),
+                IDT => section(IDT, &|| values(&self.id_tokens)),
+                ACCOUNT => section(ACCOUNT, &|| values(&self.accounts)),
+                _ => section(APP_METADATA, &|| values(&self.app_metadata)),
             };
             if let Some(v) = value {
                 root.insert(name.to_string(), v);
@@ -470,6 +556,8 @@ impl CacheData {
 
     /// Parses a serialized cache. Entries that do not fit the schema are kept verbatim.
     pub(crate) fn deserialize(text: &str) -> Result<CacheData, String> {
+        // MSAL.NET writes a UTF-8 byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Ok(CacheData::default());
         }
@@ -485,35 +573,55 @@ impl CacheData {
                 continue;
             };
             let mut rejected = Map::new();
+            let section = section_name(&name);
             for (k, v) in entries {
-                let ok = match name.as_str() {
-                    AT => AccessTokenEntry::deserialize(&v)
-                        .map(|e| data.insert_at_with_key(k.clone(), e))
-                        .is_ok(),
-                    RT => RefreshTokenEntry::deserialize(&v)
-                        .map(|e| data.refresh_tokens.insert(k.clone(), e))
-                        .is_ok(),
-                    IDT => IdTokenEntry::deserialize(&v)
-                        .map(|e| data.id_tokens.insert(k.clone(), e))
-                        .is_ok(),
-                    ACCOUNT => AccountEntry::deserialize(&v)
-                        .map(|e| data.accounts.insert(k.clone(), e))
-                        .is_ok(),
-                    APP_METADATA => AppMetadataEntry::deserialize(&v)
-                        .map(|e| data.app_metadata.insert(k.clone(), e))
-                        .is_ok(),
-                    _ => false,
+                // `Some(normalized)` when the entry fits the schema.
+                fn parse<'v, T: Deserialize<'v> + serde::Serialize>(
+                    v: &'v Value,
+                ) -> Option<(T, Value)> {
+                    let e = T::deserialize(v).ok()?;
+                    let back = serde_json::to_value(&e).ok()?;
+                    Some((e, back))
+                }
+                let back = match section {
+                    Some(AT) => parse::<AccessTokenEntry>(&v).map(|(e, b)| {
+                        data.insert_at_with_key(k.clone(), e);
+                        b
+                    }),
+                    Some(RT) => parse::<RefreshTokenEntry>(&v).map(|(e, b)| {
+                        data.refresh_tokens.insert(k.clone(), e);
+                        b
+                    }),
+                    Some(IDT) => parse::<IdTokenEntry>(&v).map(|(e, b)| {
+                        data.id_tokens.insert(k.clone(), e);
+                        b
+                    }),
+                    Some(ACCOUNT) => parse::<AccountEntry>(&v).map(|(e, b)| {
+                        data.accounts.insert(k.clone(), e);
+                        b
+                    }),
+                    Some(_) => parse::<AppMetadataEntry>(&v).map(|(e, b)| {
+                        data.app_metadata.insert(k.clone(), e);
+                        b
+                    }),
+                    None => None,
                 };
-                if !ok {
-                    rejected.insert(k, v);
+                match (back, section) {
+                    (None, _) | (_, None) => drop(rejected.insert(k, v)),
+                    (Some(back), Some(s)) if back != v => drop(data.raw.insert((s, k), v)),
+                    (Some(_), Some(_)) => {}
                 }
             }
-            if !rejected.is_empty() || !SECTIONS.contains(&name.as_str()) {
-                data.unparsed.insert(name, Value::Object(rejected));
-            }
+            // Known sections are kept even when empty, so they come back out.
+            data.unparsed.insert(name, Value::Object(rejected));
         }
         Ok(data)
     }
+}
+
+/// The `'static` name of a known section.
+fn section_name(name: &str) -> Option<&'static str> {
+    SECTIONS.into_iter().find(|s| *s == name)
 }
 
 #[cfg(test)]
@@ -604,8 +712,16 @@ mod tests {
         assert!(out.contains("\"x_vendor\""));
         assert!(out.contains("\"broken\""));
         assert!(out.contains("\"Future\""));
-        assert!(out.contains("\"expires_on\": \"99\""));
+        // Written back as the other library wrote it (a number) until this one changes it.
+        assert!(out.contains("\"expires_on\": 99"));
         assert!(out.contains("\"home_account_id\": null"));
+        let mut d = CacheData::deserialize(&out).unwrap();
+        let e = d.access_tokens["k1"].clone();
+        let k = d.insert_access_token(e);
+        let out = d.serialize();
+        assert!(out.contains(&format!("\"{k}\"")));
+        assert!(out.contains("\"expires_on\": \"99\""));
+        assert!(out.contains("\"x_vendor\""));
     }
 
     #[test]
@@ -613,6 +729,34 @@ mod tests {
         assert!(CacheData::deserialize("{not json").is_err());
         assert!(CacheData::deserialize("[1,2]").is_err());
         assert!(CacheData::deserialize("").unwrap().access_tokens.is_empty());
+    }
+
+    #[test]
+    fn accounts_one_per_user_with_a_stable_winner() {
+        let text = r#"{"Account": {
+            "u.t-alias-t": {"home_account_id": "u.t", "environment": "alias", "realm": "t", "username": "alias"},
+            "u.t-host-other": {"home_account_id": "u.t", "environment": "host", "realm": "other", "username": "guest profile"},
+            "u.t-host-t": {"home_account_id": "u.t", "environment": "host", "realm": "t", "username": "home profile"},
+            "U.T-host-T": {"home_account_id": "u.t", "environment": "host", "realm": "t", "username": "v1.0 key"},
+            "v.t-alias-t": {"home_account_id": "v.t", "environment": "ALIAS", "realm": "t", "username": "v"},
+            "w.t-elsewhere-t": {"home_account_id": "w.t", "environment": "elsewhere", "realm": "t", "username": "w"}
+        }}"#;
+        let d = CacheData::deserialize(text).unwrap();
+        let envs = ["host".to_string(), "alias".to_string()];
+        // The host before the alias, the home tenant's profile before a guest profile,
+        // the lower-case key before the v1.0 mixed-case one.
+        let names: Vec<&str> = d
+            .accounts_per_user(&envs, |_| true)
+            .iter()
+            .map(|a| a.username.as_str())
+            .collect();
+        assert_eq!(names, ["home profile", "v"]);
+        let names: Vec<&str> = d
+            .accounts_per_user(&envs[1..], |a| a.username != "v")
+            .iter()
+            .map(|a| a.username.as_str())
+            .collect();
+        assert_eq!(names, ["alias"]);
     }
 
     #[test]

@@ -38,7 +38,29 @@ impl AssertionCache {
         client_claims: &Map<String, Value>,
         reuse: bool,
     ) -> Result<Assertion> {
-        let now = SystemTime::now();
+        self.get_at(
+            cert,
+            client_id,
+            aud,
+            use_rs256,
+            client_claims,
+            reuse,
+            SystemTime::now(),
+        )
+    }
+
+    /// [`get`](Self::get) at a given time (the clock is a parameter for the tests).
+    #[allow(clippy::too_many_arguments)]
+    fn get_at(
+        &self,
+        cert: &Certificate,
+        client_id: &str,
+        aud: &str,
+        use_rs256: bool,
+        client_claims: &Map<String, Value>,
+        reuse: bool,
+        now: SystemTime,
+    ) -> Result<Assertion> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((cached_aud, made, assertion)) = cached.as_ref() {
             if reuse
@@ -214,6 +236,37 @@ mod tests {
             .unwrap();
         assert_eq!(a.secret(), b.secret());
         assert_ne!(a.secret(), d.secret());
+    }
+
+    #[test]
+    fn renewed_after_540_seconds() {
+        let cache = AssertionCache::default();
+        let c = cert();
+        let t0 = SystemTime::now();
+        let at = |secs: u64| {
+            cache
+                .get_at(
+                    &c,
+                    "cid",
+                    "aud1",
+                    false,
+                    &Map::new(),
+                    true,
+                    t0 + Duration::from_secs(secs),
+                )
+                .unwrap()
+        };
+        let first = at(0);
+        assert_eq!(at(539).secret(), first.secret(), "reused for 9 minutes");
+        let renewed = at(540);
+        assert_ne!(renewed.secret(), first.secret(), "renewed at 540 s");
+        let (_, c0) = parts(&first);
+        let (_, c1) = parts(&renewed);
+        assert_eq!(
+            c1["iat"].as_u64().unwrap() - c0["iat"].as_u64().unwrap(),
+            540
+        );
+        assert_eq!(at(541).secret(), renewed.secret(), "and reused again");
     }
 
     #[test]

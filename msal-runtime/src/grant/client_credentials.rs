@@ -123,12 +123,15 @@ impl AppState {
     }
 
     pub(crate) async fn remove_tokens_for_client(&self) -> Result<usize> {
-        let (env, cid) = (self.authority.host().to_string(), self.client_id.clone());
-        // Every tenant's shard of this client, not only the configured tenant's.
-        let prefix = shard::app(&env, &cid, "");
-        self.cache.load_matching(&prefix).await?;
+        let cid = self.client_id.clone();
+        // Under the host and its aliases (another MSAL app may have used an alias), in
+        // every tenant's shard of this client, not only the configured tenant's.
+        let envs = self.aliases().await.to_vec();
+        for env in &envs {
+            self.cache.load_matching(&shard::app(env, &cid, "")).await?;
+        }
         self.cache
-            .modify(move |c| c.remove_app_tokens(&cid, &env))
+            .modify(move |c| envs.iter().map(|env| c.remove_app_tokens(&cid, env)).sum())
             .await
     }
 }

@@ -5,14 +5,13 @@ use super::cached::{from_cache, judge, CacheVerdict};
 use super::refresh::Redemption;
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use crate::authority::AuthorityMetadata;
-use crate::cache::key;
 use crate::cache::store::{shard, AtQuery, CacheData, ACCOUNT, AT, IDT, RT};
+use crate::cache::{key, AccountEntry};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::{Account, AuthenticationResult};
 use crate::state::{AppState, FlightGuard};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Options of [`acquire_token_silent_with_error`](crate::ConfidentialClientApplication::acquire_token_silent_with_error).
 ///
@@ -65,34 +64,49 @@ impl AppState {
     }
 
     pub(crate) async fn get_accounts(&self, username: Option<&str>) -> Result<Vec<Account>> {
-        let env = self.authority.host();
-        self.cache.load(&[shard::accounts(env)]).await?;
-        let c = self.cache.read();
-        // One account per user (home account id), as MSAL groups them.
-        let mut by_home: BTreeMap<String, Account> = BTreeMap::new();
-        let mut entries: Vec<_> = c.accounts.iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        for (_, a) in entries {
-            if !a.environment.eq_ignore_ascii_case(env)
-                || !matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-            {
-                continue;
-            }
-            if username.is_some_and(|u| !a.username.eq_ignore_ascii_case(u)) {
-                continue;
-            }
-            by_home.insert(a.home_account_id.clone(), account_to_public(a));
+        let env = self.authority.host().to_string();
+        let found = self
+            .accounts_in(std::slice::from_ref(&env), username)
+            .await?;
+        if !found.is_empty() {
+            return Ok(found);
         }
-        Ok(by_home.into_values().collect())
+        // As MSAL: none under the app's own host, so look under its aliases too.
+        let aliases = self.aliases().await;
+        if aliases.len() == 1 {
+            return Ok(found);
+        }
+        self.accounts_in(aliases, username).await
+    }
+
+    async fn accounts_in(&self, envs: &[String], username: Option<&str>) -> Result<Vec<Account>> {
+        let shards: Vec<String> = envs.iter().map(|e| shard::accounts(e)).collect();
+        self.cache.load(&shards).await?;
+        let c = self.cache.read();
+        let listed = |a: &AccountEntry| {
+            matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
+        };
+        Ok(c.accounts_per_user(envs, listed)
+            .into_iter()
+            .map(account_to_public)
+            .collect())
     }
 
     pub(crate) async fn remove_account(&self, account: &Account) -> Result<()> {
         let hid = account.home_account_id.clone();
         let env = self.authority.host().to_string();
         let cid = self.client_id.clone();
-        self.cache
-            .load(&[shard::user(&env, &hid), shard::META.to_string()])
-            .await?;
+        // The account's entries under the host and its aliases.
+        let envs: Vec<String> = self
+            .aliases()
+            .await
+            .iter()
+            .map(|e| e.to_ascii_lowercase())
+            .collect();
+        let mut shards: Vec<String> = envs.iter().map(|e| shard::user(e, &hid)).collect();
+        shards.push(shard::META.to_string());
+        self.cache.load(&shards).await?;
         self.cache
             .modify(move |c| {
                 let family = c
@@ -104,14 +118,10 @@ impl AppState {
                         .and_then(Value::as_str)
                         .map(str::to_ascii_lowercase)
                 };
-                let (hid, env, cid) = (
-                    hid.to_ascii_lowercase(),
-                    env.to_ascii_lowercase(),
-                    cid.to_ascii_lowercase(),
-                );
+                let (hid, cid) = (hid.to_ascii_lowercase(), cid.to_ascii_lowercase());
                 let same = move |v: &Value| {
                     field(v, "home_account_id").as_deref() == Some(hid.as_str())
-                        && field(v, "environment").as_deref() == Some(env.as_str())
+                        && field(v, "environment").is_some_and(|e| envs.contains(&e))
                 };
                 let same_rt = same.clone();
                 c.remove_where(RT, move |v| {
@@ -204,8 +214,40 @@ impl AppState {
             account.home_account_id.to_lowercase(),
             key::target(user_scopes)
         );
-        self.lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
-            .await
+        let (mut verdict, flight) = self
+            .lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
+            .await?;
+        if matches!(verdict, CacheVerdict::Miss(_)) {
+            // Nothing under the app's host: another MSAL app may have used an alias.
+            verdict = self.find_under_aliases(&q, verdict).await?;
+        }
+        Ok((verdict, flight))
+    }
+
+    /// A silent look-up that missed under the app's host, repeated under its aliases.
+    async fn find_under_aliases(
+        &self,
+        q: &AtQuery<'_>,
+        missed: CacheVerdict,
+    ) -> Result<CacheVerdict> {
+        let aliases = self.aliases().await;
+        if aliases.len() == 1 {
+            return Ok(missed);
+        }
+        let mut shards: Vec<String> = aliases
+            .iter()
+            .filter_map(|e| q.home_account_id.map(|h| shard::user(e, h)))
+            .collect();
+        shards.push(shard::META.to_string());
+        let now = CacheData::now();
+        let found = self
+            .cache
+            .lookup(&shards, |c| c.find_access_token_among(q, aliases, now))
+            .await?;
+        Ok(match found {
+            Some(e) => judge(Some(e), now),
+            None => missed,
+        })
     }
 
     /// Tries the account's refresh tokens in MSAL's order. `Ok(None)`: none to try, or only
@@ -215,8 +257,18 @@ impl AppState {
         meta: &AuthorityMetadata,
         a: SilentRefresh<'_>,
     ) -> Result<Option<AuthenticationResult>> {
-        let candidates =
-            self.refresh_token_candidates(&a.account.home_account_id, self.authority.host());
+        let hid = &a.account.home_account_id;
+        let host = self.authority.host().to_string();
+        let mut candidates = self.refresh_token_candidates(hid, std::slice::from_ref(&host));
+        if candidates.is_empty() {
+            // None under the app's host: look under its aliases.
+            let aliases = self.aliases().await;
+            if aliases.len() > 1 {
+                let shards: Vec<String> = aliases.iter().map(|e| shard::user(e, hid)).collect();
+                self.cache.load(&shards).await?;
+                candidates = self.refresh_token_candidates(hid, aliases);
+            }
+        }
         let mut last_err = None;
         let mut skip_speculative = false;
         for (rt_key, secret, attempt) in candidates {
@@ -268,10 +320,12 @@ impl AppState {
     fn refresh_token_candidates(
         &self,
         home_account_id: &str,
-        env: &str,
+        envs: &[String],
     ) -> Vec<(String, String, RtAttempt)> {
         let c = self.cache.read();
-        let meta = c.app_metadata.get(&key::app_metadata(env, &self.client_id));
+        let meta = envs
+            .iter()
+            .find_map(|env| c.app_metadata.get(&key::app_metadata(env, &self.client_id)));
         let try_family = meta.is_none() || meta.is_some_and(|m| m.family_id.is_some());
         let family_attempt = if meta.is_none() {
             RtAttempt::Speculative
@@ -285,7 +339,7 @@ impl AppState {
                 .home_account_id
                 .as_deref()
                 .is_none_or(|h| !h.eq_ignore_ascii_case(home_account_id))
-                || !rt.environment.eq_ignore_ascii_case(env)
+                || !envs.iter().any(|e| rt.environment.eq_ignore_ascii_case(e))
                 || rt.user_assertion_hash.is_some()
             {
                 continue;
@@ -301,8 +355,13 @@ impl AppState {
                 family.push(entry);
             }
         }
-        own.sort_by_key(|e| std::cmp::Reverse(e.0));
-        family.sort_by_key(|e| std::cmp::Reverse(e.0));
+        // Newest first; between equals, the lower-case key (`key::rank`), never hash order.
+        let order = |a: &(u64, String, String), b: &(u64, String, String)| {
+            b.0.cmp(&a.0)
+                .then_with(|| key::rank(&a.1).cmp(&key::rank(&b.1)))
+        };
+        own.sort_by(order);
+        family.sort_by(order);
         family
             .into_iter()
             .map(|(_, k, s)| (k, s, family_attempt))

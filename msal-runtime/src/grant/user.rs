@@ -194,6 +194,7 @@ impl AppState {
                                 &rt.environment,
                                 &rt.client_id,
                                 &target,
+                                rt.user_assertion_hash.as_deref(),
                             );
                             c.put_refresh_token(k, rt);
                         }
