@@ -32,7 +32,7 @@ use msal_config::{
     AppConfig, CacheSpec, Config, CredentialSpec, Diagnostics, ManagedIdentityId,
     ManagedIdentitySourceKind, RedisUrl, RegionSpec, Source,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use msal_config;
@@ -349,6 +349,82 @@ pub fn resolve_app(
     let app = cfg
         .app(name)
         .map_err(|d| Error::ConfigFile(Diagnostics(vec![d]).render(path, source)))?;
+    Ok(app.clone())
+}
+
+/// The variable naming the directory that relative paths of a compiled-in msal.toml
+/// resolve against at run time (see [`resolve_embedded`]).
+pub const CONFIG_DIR_VAR: &str = "MSAL_CONFIG_DIR";
+
+/// The directory relative paths (`private_key_file`, `file`, `ca_bundle`, a file cache's
+/// `path`) of a compiled-in msal.toml resolve against at run time: `MSAL_CONFIG_DIR` when
+/// set (through `env`), else the working directory. Never the directory the program was
+/// built in: a binary built in CI runs anywhere.
+///
+/// ```
+/// use msal_runtime::config;
+/// let env = |k: &str| (k == "MSAL_CONFIG_DIR").then(|| "/etc/orders".to_string());
+/// assert_eq!(config::run_time_base(&env).unwrap(), std::path::Path::new("/etc/orders"));
+/// assert_eq!(config::run_time_base(&|_| None).unwrap(), std::env::current_dir().unwrap());
+/// ```
+pub fn run_time_base(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
+    let cwd = || {
+        std::env::current_dir().map_err(|e| {
+            Error::ConfigFile(format!(
+                "cannot resolve the relative paths of msal.toml: the working directory is unreadable ({e}); set {CONFIG_DIR_VAR}"
+            ))
+        })
+    };
+    match env(CONFIG_DIR_VAR).filter(|d| !d.trim().is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            Ok(if dir.is_absolute() {
+                dir
+            } else {
+                cwd()?.join(dir)
+            })
+        }
+        None => cwd(),
+    }
+}
+
+/// Resolves app `name` of msal.toml text compiled into the program (what `#[msal_app]`
+/// embeds): the run-time overlays come through `env`, relative paths resolve against
+/// [`run_time_base`], and diagnostics name `display` (the file as the program's source
+/// refers to it).
+///
+/// ```
+/// use msal_config::Source;
+/// use msal_runtime::config;
+/// let src = r#"
+/// [apps.daemon]
+/// client_id  = "00000000-0000-0000-0000-000000000001"
+/// authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+/// credential = { kind = "secret", file = "secrets/daemon.txt" }
+/// grants     = ["client_credentials"]
+/// scopes.graph = ["https://graph.microsoft.com/.default"]
+/// "#;
+/// let env = |k: &str| (k == "MSAL_CONFIG_DIR").then(|| "/run/orders".to_string());
+/// let app = config::resolve_embedded("msal.toml", src, "daemon", &env).unwrap();
+/// let msal_config::CredentialSpec::Secret(Source::File(p)) = &app.credential else { unreachable!() };
+/// assert_eq!(p, std::path::Path::new("/run/orders/secrets/daemon.txt"));
+/// ```
+pub fn resolve_embedded(
+    display: &str,
+    source: &str,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AppConfig> {
+    let file_name = Path::new(display)
+        .file_name()
+        .map_or_else(|| PathBuf::from("msal.toml"), PathBuf::from);
+    let base = run_time_base(env)?;
+    let shown = Path::new(display);
+    let cfg = Config::resolve(&base.join(file_name), source, None, env)
+        .map_err(|d| Error::ConfigFile(d.render(shown, source)))?;
+    let app = cfg
+        .app(name)
+        .map_err(|d| Error::ConfigFile(Diagnostics(vec![d]).render(shown, source)))?;
     Ok(app.clone())
 }
 
@@ -675,6 +751,75 @@ scopes.graph = ["https://graph.microsoft.com/.default"]
         std::fs::write(dir.join("token.jwt"), "second").unwrap();
         assert_eq!(cb(&ctx).unwrap(), "second");
         std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[cfg(test)]
+mod relocation_tests {
+    use super::*;
+
+    const SRC: &str = r#"
+[apps.daemon]
+client_id  = "00000000-0000-0000-0000-000000000001"
+authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+credential = { kind = "certificate", private_key_file = "certs/d.key", certificate_file = "/abs/d.crt" }
+grants     = ["client_credentials"]
+scopes.graph = ["https://graph.microsoft.com/.default"]
+token_cache = { kind = "file", path = "cache/tokens.json" }
+ca_bundle = "ca.pem"
+"#;
+
+    fn paths(app: &AppConfig) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+        let CredentialSpec::Certificate {
+            private_key: Source::File(key),
+            certificate: Some(Source::File(cert)),
+            ..
+        } = &app.credential
+        else {
+            panic!("{:?}", app.credential)
+        };
+        let CacheSpec::File { path } = &app.token_cache else {
+            panic!("{:?}", app.token_cache)
+        };
+        (
+            key.clone(),
+            cert.clone(),
+            path.clone(),
+            app.ca_bundle.clone().unwrap(),
+        )
+    }
+
+    #[test]
+    fn embedded_relative_paths_follow_msal_config_dir_then_the_working_directory() {
+        let env = |k: &str| (k == CONFIG_DIR_VAR).then(|| "/srv/deploy".to_string());
+        let app = resolve_embedded("/build/tree/examples/msal.toml", SRC, "daemon", &env).unwrap();
+        let (key, cert, cache, ca) = paths(&app);
+        assert_eq!(key, Path::new("/srv/deploy/certs/d.key"));
+        assert_eq!(cert, Path::new("/abs/d.crt"), "absolute paths stay");
+        assert_eq!(cache, Path::new("/srv/deploy/cache/tokens.json"));
+        assert_eq!(ca, Path::new("/srv/deploy/ca.pem"));
+
+        let cwd = std::env::current_dir().unwrap();
+        let app =
+            resolve_embedded("/build/tree/examples/msal.toml", SRC, "daemon", &|_| None).unwrap();
+        let (key, _, cache, _) = paths(&app);
+        assert_eq!(key, cwd.join("certs/d.key"));
+        assert_eq!(cache, cwd.join("cache/tokens.json"));
+        // A relative MSAL_CONFIG_DIR is taken from the working directory.
+        let rel = |k: &str| (k == CONFIG_DIR_VAR).then(|| "conf".to_string());
+        let app = resolve_embedded("msal.toml", SRC, "daemon", &rel).unwrap();
+        assert_eq!(paths(&app).0, cwd.join("conf/certs/d.key"));
+        // Nothing under the build tree.
+        assert!(!format!("{app:?}").contains("/build/tree"));
+    }
+
+    #[test]
+    fn embedded_diagnostics_name_the_file_as_written() {
+        let err = resolve_embedded("examples/msal.toml", SRC, "deamon", &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("examples/msal.toml:"), "{err}");
+        assert!(err.contains("did you mean `daemon`"), "{err}");
     }
 }
 
