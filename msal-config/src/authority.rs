@@ -175,7 +175,7 @@ impl fmt::Display for AuthorityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuthorityError::Empty => f.write_str("it is empty"),
-            AuthorityError::NotAUrl(why) => f.write_str(why),
+            AuthorityError::NotAUrl(why) => write!(f, "not a URL: {why}"),
             AuthorityError::UnsupportedScheme(s) => write!(f, "the scheme `{s}` is not `https`"),
             AuthorityError::Insecure { host } => {
                 write!(f, "it must use https (`{host}` is not a loopback host)")

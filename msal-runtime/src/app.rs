@@ -1,199 +1,23 @@
 //! `ConfidentialClientApplication` and its builder: the dynamic API, named after MSAL Python's.
 
-use crate::authority::{
-    Authority, AuthorityMetadata, Discovery, IntoAuthority, Region, RegionResolver,
-};
+use crate::authority::{Authority, IntoAuthority, Region};
 use crate::cache::TokenCache;
-use crate::credential::{AssertionCache, ClientCredential};
+use crate::credential::ClientCredential;
 use crate::error::{Error, Result};
 use crate::grant::ForClientOptions;
 use crate::grant::{AuthCodeFlow, AuthCodeFlowOptions, SilentOptions};
-use crate::http::{ClientOptions, HttpClient, Telemetry, Throttle, Verify};
-use crate::id_token::Jwks;
+use crate::http::{ClientOptions, HttpClient, Verify};
 use crate::result::Account;
 use crate::result::AuthenticationResult;
+use crate::state::{AppOptions, AppState};
 use serde_json::{Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
+use std::sync::Arc;
+use std::time::Duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_IMDS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Options that shape requests, fixed at build time.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AppOptions {
-    pub client_claims: Map<String, Value>,
-    pub client_capabilities: Vec<String>,
-    pub exclude_scopes: Vec<String>,
-    pub app_name: Option<String>,
-    pub app_version: Option<String>,
-    pub validate_authority: bool,
-    pub instance_discovery: bool,
-    pub instance_discovery_endpoint: Option<String>,
-    pub region: Region,
-    pub imds_endpoint: Option<String>,
-    pub imds_timeout: Duration,
-}
-
-/// The shared state behind an application handle.
-pub(crate) struct AppInner {
-    pub client_id: String,
-    pub authority: Authority,
-    pub credential: ClientCredential,
-    pub assertions: AssertionCache,
-    pub cache: TokenCache,
-    pub http: HttpClient,
-    pub telemetry: Telemetry,
-    pub throttle: Throttle,
-    pub opts: AppOptions,
-    metadata: OnceCell<Arc<AuthorityMetadata>>,
-    region: OnceCell<Option<String>>,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
-    used_flows: Mutex<VecDeque<String>>,
-}
-
-/// How many redeemed auth-code flow states are remembered to refuse replays.
-const USED_FLOWS_KEPT: usize = 4096;
-/// A JWKS is fetched again for an unknown key id at most this often.
-const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(300);
-
-/// Holds a single-flight slot; dropping it lets the next caller in.
-pub(crate) struct FlightGuard<'a> {
-    inner: &'a AppInner,
-    key: String,
-    slot: Arc<tokio::sync::Mutex<()>>,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut map = self
-            .inner
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // The map and this guard hold the only references: nobody else is waiting.
-        if Arc::strong_count(&self.slot) == 2 {
-            map.remove(&self.key);
-        }
-    }
-}
-
-impl AppInner {
-    /// Records a redeemed flow; false when it was redeemed before.
-    pub(crate) fn mark_flow_used(&self, state: &str) -> bool {
-        let mut used = self.used_flows.lock().unwrap_or_else(|p| p.into_inner());
-        if used.iter().any(|s| s == state) {
-            return false;
-        }
-        if used.len() >= USED_FLOWS_KEPT {
-            used.pop_front();
-        }
-        used.push_back(state.to_string());
-        true
-    }
-
-    /// The authority's signing keys, fetched on first use and again (rate-limited) when an
-    /// ID token names a key we do not have (key rollover).
-    pub(crate) async fn jwks(
-        &self,
-        meta: &AuthorityMetadata,
-        kid: Option<&str>,
-    ) -> Result<Arc<Jwks>> {
-        let mut slot = self.jwks.lock().await;
-        if let Some((fetched, jwks)) = slot.as_ref() {
-            if jwks.has_kid(kid) || fetched.elapsed() < JWKS_REFETCH_AFTER {
-                return Ok(jwks.clone());
-            }
-        }
-        let url = meta.jwks_uri.as_deref().ok_or_else(|| Error::Discovery {
-            url: self.authority.openid_configuration_url(),
-            status: None,
-            detail: "the authority advertises no jwks_uri, so ID tokens cannot be verified".into(),
-        })?;
-        let resp = self
-            .http
-            .get(url, &[("accept", "application/json")])
-            .await?;
-        let doc: Value = serde_json::from_slice(&resp.body)
-            .ok()
-            .filter(|_| resp.status == 200)
-            .ok_or_else(|| {
-                Error::invalid_response(
-                    url,
-                    format!("the JWKS document is unusable (HTTP {})", resp.status),
-                )
-            })?;
-        let jwks = Arc::new(Jwks::parse(&doc)?);
-        *slot = Some((Instant::now(), jwks.clone()));
-        Ok(jwks)
-    }
-
-    /// The authority's endpoints, discovered on first use and kept for the app's life.
-    pub(crate) async fn metadata(&self) -> Result<Arc<AuthorityMetadata>> {
-        self.metadata
-            .get_or_try_init(|| async {
-                let discovery = Discovery {
-                    http: &self.http,
-                    validate_authority: self.opts.validate_authority,
-                    instance_discovery: self.opts.instance_discovery,
-                    instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
-                };
-                discovery.resolve(&self.authority).await.map(Arc::new)
-            })
-            .await
-            .cloned()
-    }
-
-    /// The token endpoint for client-credential requests: regional when a region applies.
-    pub(crate) async fn regional_token_endpoint(&self, global: &str) -> String {
-        let region = self
-            .region
-            .get_or_init(|| async {
-                let resolver = RegionResolver {
-                    http: &self.http,
-                    imds_endpoint: self.opts.imds_endpoint.as_deref(),
-                    imds_timeout: self.opts.imds_timeout,
-                };
-                resolver.resolve(&self.opts.region).await
-            })
-            .await;
-        let Some(region) = region else {
-            return global.to_string();
-        };
-        let Ok(mut url) = url::Url::parse(global) else {
-            return global.to_string();
-        };
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        if host.starts_with(&format!("{region}.")) {
-            return global.to_string();
-        }
-        match url.set_host(Some(&crate::authority::regional_host(region, &host))) {
-            Ok(()) => url.to_string(),
-            Err(_) => global.to_string(),
-        }
-    }
-
-    /// Serializes callers that want the same token, so only the first one asks the authority.
-    pub(crate) async fn single_flight(&self, key: &str) -> FlightGuard<'_> {
-        let slot = {
-            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(key.to_string()).or_default().clone()
-        };
-        let guard = slot.clone().lock_owned().await;
-        FlightGuard {
-            inner: self,
-            key: key.to_string(),
-            slot,
-            guard: Some(guard),
-        }
-    }
-}
 
 /// A confidential client: a web app, web API or daemon registered with a credential.
 ///
@@ -214,7 +38,7 @@ impl AppInner {
 /// ```
 #[derive(Clone)]
 pub struct ConfidentialClientApplication {
-    inner: Arc<AppInner>,
+    inner: Arc<AppState>,
 }
 
 impl fmt::Debug for ConfidentialClientApplication {
@@ -678,22 +502,24 @@ impl ConfidentialClientApplicationBuilder {
             })?,
         };
         Ok(ConfidentialClientApplication {
-            inner: Arc::new(AppInner {
+            inner: Arc::new(AppState::new(
                 client_id,
                 authority,
                 credential,
-                assertions: AssertionCache::default(),
-                cache: self.cache.unwrap_or_default(),
+                self.cache.unwrap_or_default(),
                 http,
-                telemetry: Telemetry::default(),
-                throttle: Throttle::default(),
-                opts: self.opts,
-                metadata: OnceCell::new(),
-                region: OnceCell::new(),
-                inflight: Mutex::new(HashMap::new()),
-                jwks: tokio::sync::Mutex::new(None),
-                used_flows: Mutex::new(VecDeque::new()),
-            }),
+                self.opts,
+            )),
         })
+    }
+}
+
+impl crate::credential::AzureEnvironment {
+    /// A confidential client builder with this client id, authority and credential.
+    pub fn application_builder(self) -> ConfidentialClientApplicationBuilder {
+        let authority = self.authority();
+        ConfidentialClientApplication::builder(self.client_id)
+            .authority(authority)
+            .client_credential(self.credential)
     }
 }

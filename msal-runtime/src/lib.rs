@@ -43,6 +43,7 @@ mod id_token;
 mod managed_identity;
 mod result;
 mod secret;
+mod state;
 pub mod web_sign_in;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};

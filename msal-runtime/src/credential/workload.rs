@@ -2,7 +2,6 @@
 //! Azure SDK's `AZURE_*` environment conventions.
 
 use super::{Certificate, ClientCredential};
-use crate::app::ConfidentialClientApplicationBuilder;
 use crate::error::{Error, Result};
 use crate::managed_identity::EnvLookup;
 use std::fmt;
@@ -252,14 +251,6 @@ impl AzureEnvironment {
     /// `{authority_host}/{tenant_id}`.
     pub fn authority(&self) -> String {
         format!("{}/{}", self.authority_host, self.tenant_id)
-    }
-
-    /// A confidential client builder with this client id, authority and credential.
-    pub fn application_builder(self) -> ConfidentialClientApplicationBuilder {
-        let authority = self.authority();
-        crate::ConfidentialClientApplication::builder(self.client_id)
-            .authority(authority)
-            .client_credential(self.credential)
     }
 }
 

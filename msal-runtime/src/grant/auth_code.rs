@@ -1,14 +1,14 @@
 //! Authorization code flow with PKCE (S256), state and nonce, as MSAL Python runs it.
 
+use super::pipeline::TokenRequest;
 use super::user::{anchor_mailbox, decorate, home_account_id_from_client_info, SaveOptions};
-use super::TokenRequest;
-use crate::app::AppInner;
 use crate::cache::key;
 use crate::cache::store::CacheData;
 use crate::error::{Error, Result, ServerError};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::id_token::{self, Expectations};
 use crate::result::AuthenticationResult;
+use crate::state::AppState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -167,7 +167,7 @@ pub(crate) fn s256_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()))
 }
 
-impl AppInner {
+impl AppState {
     pub(crate) async fn initiate_auth_code_flow(
         &self,
         user_scopes: &[String],

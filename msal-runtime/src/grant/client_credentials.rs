@@ -1,15 +1,14 @@
 //! Client credentials: app-only tokens, served from the cache while valid, refreshed
 //! ahead of expiry, one request per missing token however many callers ask at once.
 
-use super::{Issued, TokenRequest};
-use crate::app::AppInner;
-use crate::cache::store::{shard, AtQuery, CacheData, EXPIRY_MARGIN_SECS};
-use crate::cache::{key, AccessTokenEntry};
+use super::cached::{access_token_entry, from_entry, judge, serve_aging_or, CacheVerdict};
+use super::pipeline::TokenRequest;
+use crate::cache::key;
+use crate::cache::store::{shard, AtQuery, CacheData};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
-use crate::result::{AuthenticationResult, TokenSource};
-use crate::secret::AccessToken;
-use serde_json::Map;
+use crate::result::AuthenticationResult;
+use crate::state::AppState;
 
 /// Per-call options of [`acquire_token_for_client_with`](crate::ConfidentialClientApplication::acquire_token_for_client_with).
 ///
@@ -50,88 +49,7 @@ pub(crate) fn validate_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>
     Ok(out)
 }
 
-/// How a cached token relates to a request.
-pub(crate) enum CacheVerdict {
-    /// Good to serve.
-    Fresh(AccessTokenEntry),
-    /// Valid, but past `refresh_on`: try to refresh, serve it if that fails.
-    Aging(AccessTokenEntry),
-    /// Nothing usable.
-    Miss(RefreshReason),
-}
-
-pub(crate) fn judge(found: Option<AccessTokenEntry>, now: u64) -> CacheVerdict {
-    match found {
-        None => CacheVerdict::Miss(RefreshReason::NoCachedToken),
-        Some(e) if e.expires_on < now + EXPIRY_MARGIN_SECS => {
-            CacheVerdict::Miss(RefreshReason::Expired)
-        }
-        Some(e) if e.refresh_on.is_some_and(|r| r <= now) => CacheVerdict::Aging(e),
-        Some(e) => CacheVerdict::Fresh(e),
-    }
-}
-
-pub(crate) fn from_cache(e: &AccessTokenEntry) -> AuthenticationResult {
-    AuthenticationResult {
-        access_token: AccessToken::new(e.secret.clone()),
-        token_type: e.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-        expires_on: e.expires_on,
-        ext_expires_on: e.extended_expires_on,
-        refresh_on: e.refresh_on,
-        scopes: e.target.split_whitespace().map(str::to_string).collect(),
-        id_token_claims: None,
-        id_token: None,
-        account: None,
-        token_source: TokenSource::Cache,
-        correlation_id: None,
-        tenant_id: Some(e.realm.clone()),
-    }
-}
-
-/// The cache entry for a fresh response.
-pub(crate) fn access_token_entry(
-    issued: &Issued,
-    home_account_id: Option<String>,
-    environment: &str,
-    client_id: &str,
-    realm: &str,
-    requested: &[String],
-    now: u64,
-) -> AccessTokenEntry {
-    let r = &issued.response;
-    let scopes: Vec<&str> = match &r.scope {
-        Some(s) if !s.trim().is_empty() => s.split_whitespace().collect(),
-        _ => requested.iter().map(String::as_str).collect(),
-    };
-    AccessTokenEntry {
-        credential_type: "AccessToken".into(),
-        secret: r.access_token.clone(),
-        home_account_id,
-        environment: environment.to_string(),
-        client_id: client_id.to_string(),
-        target: key::target(&scopes),
-        realm: realm.to_string(),
-        token_type: Some(r.token_type.clone()),
-        cached_at: now,
-        expires_on: now + r.expires_in,
-        extended_expires_on: Some(now + r.ext_expires_in.unwrap_or(r.expires_in)),
-        refresh_on: r.refresh_in.map(|s| now + s),
-        key_id: None,
-        ext_cache_key: None,
-        user_assertion_hash: None,
-        extra: Map::new(),
-    }
-}
-
-pub(crate) fn from_entry(e: &AccessTokenEntry, correlation_id: String) -> AuthenticationResult {
-    AuthenticationResult {
-        token_source: TokenSource::IdentityProvider,
-        correlation_id: Some(correlation_id),
-        ..from_cache(e)
-    }
-}
-
-impl AppInner {
+impl AppState {
     pub(crate) async fn acquire_token_for_client(
         &self,
         scopes: Vec<String>,
@@ -158,27 +76,19 @@ impl AppInner {
             )
         };
 
-        if claims_challenge.is_none() {
-            if let CacheVerdict::Fresh(e) = self.cache.lookup(&shards, lookup).await? {
-                self.telemetry.record_cache_hit();
-                return Ok(from_cache(&e));
-            }
-        }
-
         let flight_key = format!("cc|{}|{}", query_realm, key::target(&scopes));
-        let _guard = self.single_flight(&flight_key).await;
-        // Another caller may have fetched it while we waited.
-        let (reason, aging) = if claims_challenge.is_some() {
-            (RefreshReason::ForceRefresh, None)
+        let (verdict, _flight) = if claims_challenge.is_some() {
+            // A claims challenge bypasses the cache; it still queues behind a fetch in flight.
+            let guard = self.single_flight(&flight_key).await;
+            (CacheVerdict::Miss(RefreshReason::ForceRefresh), Some(guard))
         } else {
-            match self.cache.lookup(&shards, lookup).await? {
-                CacheVerdict::Fresh(e) => {
-                    self.telemetry.record_cache_hit();
-                    return Ok(from_cache(&e));
-                }
-                CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
-                CacheVerdict::Miss(reason) => (reason, None),
-            }
+            self.lookup_or_join_flight(&shards, lookup, &flight_key)
+                .await?
+        };
+        let (reason, aging) = match verdict {
+            CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
+            CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
+            CacheVerdict::Miss(reason) => (reason, None),
         };
 
         let mut fields = vec![("scope".to_string(), key::target(&scopes))];
@@ -205,13 +115,7 @@ impl AppInner {
         };
         let issued = match self.send_token_request(req).await {
             Ok(issued) => issued,
-            Err(err) => {
-                if let Some(e) = aging {
-                    tracing::warn!(error = %err, "proactive refresh failed; serving the cached token");
-                    return Ok(from_cache(&e));
-                }
-                return Err(err);
-            }
+            Err(err) => return serve_aging_or(aging, err),
         };
         let now = CacheData::now();
         let entry = access_token_entry(

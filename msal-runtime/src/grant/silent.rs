@@ -1,16 +1,16 @@
 //! Silent acquisition (cached access token, else a refresh token), accounts, and
 //! `acquire_token_by_refresh_token`.
 
-use super::auth_code::sha256_hex;
-use super::client_credentials::{from_cache, judge, CacheVerdict};
+use super::cached::{from_cache, judge, CacheVerdict};
+use super::refresh::Redemption;
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
-use super::TokenRequest;
-use crate::app::AppInner;
+use crate::authority::AuthorityMetadata;
 use crate::cache::key;
 use crate::cache::store::{shard, AtQuery, CacheData, ACCOUNT, AT, IDT, RT};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::{Account, AuthenticationResult};
+use crate::state::{AppState, FlightGuard};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ impl SilentOptions {
     }
 }
 
-impl AppInner {
+impl AppState {
     pub(crate) async fn account_for(&self, home_account_id: Option<&str>) -> Option<Account> {
         let hid = home_account_id?;
         // The account lives in the user's shard, which an OBO look-up does not load.
@@ -136,162 +136,131 @@ impl AppInner {
     ) -> Result<Option<AuthenticationResult>> {
         let (user_scopes, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
         let meta = self.metadata().await?;
-        let env = self.authority.host().to_string();
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
         let bypass = opts.force_refresh || claims_challenge.is_some();
-
-        let mut reason = RefreshReason::ForceRefresh;
-        let mut aging = None;
-        // Held until this call has refreshed and cached the token (see below).
-        let mut _flight = None;
-        if !bypass {
-            let shards = [
-                shard::user(&env, &account.home_account_id),
-                shard::META.to_string(),
-            ];
-            let q = AtQuery {
-                home_account_id: Some(&account.home_account_id),
-                environment: &env,
-                client_id: &self.client_id,
-                realm: &meta.realm,
-                scopes: &user_scopes,
-                user_assertion_hash: None,
-            };
-            let find = |c: &mut CacheData| {
-                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
-            };
-            let mut verdict = self.cache.lookup(&shards, find).await?;
-            if !matches!(verdict, CacheVerdict::Fresh(_)) {
-                // Concurrent callers that want the same token wait for the first one's
-                // refresh and then find its result in the cache: one request, not one each.
-                let flight_key = format!(
-                    "silent|{}|{}|{}",
-                    env.to_lowercase(),
-                    account.home_account_id.to_lowercase(),
-                    key::target(&user_scopes)
-                );
-                _flight = Some(self.single_flight(&flight_key).await);
-                verdict = self.cache.lookup(&shards, find).await?;
-            }
-            match verdict {
-                CacheVerdict::Fresh(e) => {
-                    self.telemetry.record_cache_hit();
-                    let mut r = from_cache(&e);
-                    r.account = Some(account.clone());
-                    return Ok(Some(r));
-                }
-                CacheVerdict::Aging(e) => {
-                    reason = RefreshReason::ProactiveRefresh;
-                    aging = Some(e);
-                }
-                CacheVerdict::Miss(r) => reason = r,
-            }
-        }
-
-        if bypass {
-            // The look-up above did not run, so nothing brought the user's refresh tokens
-            // (and app metadata) up to date from a shared back-end (another process's
-            // file writes, another instance's Redis writes).
-            self.cache
-                .load(&[
-                    shard::user(&env, &account.home_account_id),
-                    shard::META.to_string(),
-                ])
-                .await?;
-        }
-        let candidates = self.refresh_token_candidates(&account.home_account_id, &env);
-        if candidates.is_empty() {
-            return Ok(aging.map(|e| with_account(from_cache(&e), account)));
-        }
+        // The flight guard is held until this call has refreshed and cached the token.
+        let (verdict, _flight) = if bypass {
+            // No look-up brings the user's refresh tokens (and app metadata) up to date from
+            // a shared back-end (another process's file writes, another instance's Redis
+            // writes): load them now.
+            self.cache.load(&self.user_shards(account)).await?;
+            (CacheVerdict::Miss(RefreshReason::ForceRefresh), None)
+        } else {
+            self.silent_lookup(&meta, account, &user_scopes).await?
+        };
+        let (reason, aging) = match verdict {
+            CacheVerdict::Fresh(e) => return Ok(Some(with_account(self.cache_hit(&e), account))),
+            CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
+            CacheVerdict::Miss(r) => (r, None),
+        };
         let claims =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
+        let attempt = SilentRefresh {
+            account,
+            requested: &user_scopes,
+            decorated: &decorated,
+            reason,
+            claims: claims.as_deref(),
+        };
+        match self.refresh_silently(&meta, attempt).await {
+            Ok(Some(r)) => Ok(Some(r)),
+            // MSAL keeps the refresh token after invalid_grant: it may still work for other
+            // scopes. A still-valid token is served whatever the refresh said.
+            Ok(None) | Err(_) if aging.is_some() => {
+                Ok(aging.map(|e| with_account(from_cache(&e), account)))
+            }
+            other => other,
+        }
+    }
+
+    fn user_shards(&self, account: &Account) -> [String; 2] {
+        [
+            shard::user(self.authority.host(), &account.home_account_id),
+            shard::META.to_string(),
+        ]
+    }
+
+    /// The cached token of this account and scopes; concurrent callers that want the same
+    /// missing token wait for the first one's refresh and then find its result.
+    async fn silent_lookup(
+        &self,
+        meta: &AuthorityMetadata,
+        account: &Account,
+        user_scopes: &[String],
+    ) -> Result<(CacheVerdict, Option<FlightGuard<'_>>)> {
+        let env = self.authority.host();
+        let q = AtQuery {
+            home_account_id: Some(&account.home_account_id),
+            environment: env,
+            client_id: &self.client_id,
+            realm: &meta.realm,
+            scopes: user_scopes,
+            user_assertion_hash: None,
+        };
+        let find =
+            |c: &mut CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
+        let flight_key = format!(
+            "silent|{env}|{}|{}",
+            account.home_account_id.to_lowercase(),
+            key::target(user_scopes)
+        );
+        self.lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
+            .await
+    }
+
+    /// Tries the account's refresh tokens in MSAL's order. `Ok(None)`: none to try, or only
+    /// speculative family tokens that were refused.
+    async fn refresh_silently(
+        &self,
+        meta: &AuthorityMetadata,
+        a: SilentRefresh<'_>,
+    ) -> Result<Option<AuthenticationResult>> {
+        let candidates =
+            self.refresh_token_candidates(&a.account.home_account_id, self.authority.host());
         let mut last_err = None;
         let mut skip_speculative = false;
         for (rt_key, secret, attempt) in candidates {
             if attempt == RtAttempt::Speculative && skip_speculative {
                 continue;
             }
-            let throttle_rt = sha256_hex(&secret);
-            let mut fields = vec![
-                ("refresh_token".to_string(), secret),
-                ("scope".into(), key::target(&decorated)),
-            ];
-            if let Some(c) = &claims {
-                fields.push(("claims".into(), c.clone()));
-            }
-            let req = TokenRequest {
+            let redemption = Redemption {
                 api: ApiId::AcquireTokenSilent,
-                reason,
-                endpoint: meta.token_endpoint.clone(),
-                global_endpoint: meta.token_endpoint.clone(),
-                grant_type: "refresh_token",
-                fields,
-                extra_headers: anchor_mailbox(&account.home_account_id)
+                reason: a.reason,
+                refresh_token: secret,
+                decorated: a.decorated,
+                claims: a.claims,
+                extra_headers: anchor_mailbox(&a.account.home_account_id)
                     .into_iter()
                     .collect(),
-                // MSAL Python's shape: a throttled refresh blocks the same scopes with the
-                // same refresh token, not every scope of the account, nor the new refresh
-                // token a fresh sign-in brings.
-                throttle_key: format!(
-                    "POST {} client_id={} scope={} rt={}",
-                    meta.token_endpoint,
-                    self.client_id,
-                    key::target(&decorated),
-                    throttle_rt
-                ),
+                throttle_tag: "rt",
+                save: SaveOptions {
+                    requested: a.requested,
+                    account_source: None,
+                    used_refresh_token: Some(rt_key),
+                    user_assertion_hash: None,
+                    id_token_claims: None,
+                    known_home_account_id: Some(a.account.home_account_id.clone()),
+                },
             };
-            match self.send_token_request(req).await {
-                Ok(issued) => {
-                    let claims_map = issued
-                        .response
-                        .id_token
-                        .as_deref()
-                        .and_then(|t| crate::id_token::decode(t).ok())
-                        .map(|(_, c)| c);
-                    let mut r = self
-                        .save_user_tokens(
-                            &meta,
-                            issued,
-                            SaveOptions {
-                                requested: &user_scopes,
-                                account_source: None,
-                                used_refresh_token: Some(rt_key),
-                                user_assertion_hash: None,
-                                id_token_claims: claims_map,
-                                known_home_account_id: Some(account.home_account_id.clone()),
-                            },
-                        )
-                        .await?;
-                    r.account = Some(account.clone());
-                    return Ok(Some(r));
+            match self.redeem_refresh_token(meta, redemption).await {
+                Ok(r) => return Ok(Some(with_account(r, a.account))),
+                // A family token may not work for this app; the next candidate may.
+                Err(e) if attempt == RtAttempt::Speculative => {
+                    tracing::debug!(error = %e, "speculative family refresh token did not work");
+                    // MSAL Python: while the app's family membership is unknown, a family
+                    // token's refusal is not this app's error, and `client_mismatch` means
+                    // no other family token will work either.
+                    skip_speculative |= e
+                        .server()
+                        .is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch"));
                 }
                 Err(e) => {
-                    // A family token may not work for this app; the next candidate may.
                     tracing::debug!(error = %e, ?attempt, "refresh token did not work");
-                    if attempt == RtAttempt::Speculative {
-                        // MSAL Python: while the app's family membership is unknown, a
-                        // family token's refusal is not this app's error (the caller gets
-                        // "nothing usable" unless its own tokens say otherwise), and
-                        // `client_mismatch` means no other family token will work either.
-                        if e.server()
-                            .is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch"))
-                        {
-                            skip_speculative = true;
-                        }
-                    } else {
-                        last_err = Some(e);
-                    }
+                    last_err = Some(e);
                 }
             }
         }
-        // MSAL keeps the refresh token after invalid_grant: it may still work for other scopes.
-        if let Some(e) = aging {
-            return Ok(Some(with_account(from_cache(&e), account)));
-        }
-        match last_err {
-            Some(e) => Err(e),
-            None => Ok(None),
-        }
+        last_err.map_or(Ok(None), Err)
     }
 
     /// Refresh tokens to try, in MSAL's order: family tokens first when the app is (or may
@@ -351,51 +320,35 @@ impl AppInner {
         }
         let (user_scopes, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
         let meta = self.metadata().await?;
-        let mut fields = vec![
-            ("refresh_token".to_string(), refresh_token.to_string()),
-            ("scope".into(), key::target(&decorated)),
-        ];
-        if let Some(c) = crate::claims::merge(&self.opts.client_capabilities, None)? {
-            fields.push(("claims".into(), c));
-        }
-        let issued = self
-            .send_token_request(TokenRequest {
-                api: ApiId::ByRefreshToken,
-                reason: RefreshReason::ForceRefresh,
-                endpoint: meta.token_endpoint.clone(),
-                global_endpoint: meta.token_endpoint.clone(),
-                grant_type: "refresh_token",
-                fields,
-                extra_headers: Vec::new(),
-                throttle_key: format!(
-                    "POST {} client_id={} scope={} rt={}",
-                    meta.token_endpoint,
-                    self.client_id,
-                    key::target(&decorated),
-                    sha256_hex(refresh_token)
-                ),
-            })
-            .await?;
-        let claims_map = issued
-            .response
-            .id_token
-            .as_deref()
-            .and_then(|t| crate::id_token::decode(t).ok())
-            .map(|(_, c)| c);
-        self.save_user_tokens(
-            &meta,
-            issued,
-            SaveOptions {
+        let claims = crate::claims::merge(&self.opts.client_capabilities, None)?;
+        let redemption = Redemption {
+            api: ApiId::ByRefreshToken,
+            reason: RefreshReason::ForceRefresh,
+            refresh_token: refresh_token.to_string(),
+            decorated: &decorated,
+            claims: claims.as_deref(),
+            extra_headers: Vec::new(),
+            throttle_tag: "rt",
+            save: SaveOptions {
                 requested: &user_scopes,
                 account_source: Some(None),
                 used_refresh_token: None,
                 user_assertion_hash: None,
-                id_token_claims: claims_map,
+                id_token_claims: None,
                 known_home_account_id: None,
             },
-        )
-        .await
+        };
+        self.redeem_refresh_token(&meta, redemption).await
     }
+}
+
+/// One silent refresh: whose tokens, which scopes, why.
+struct SilentRefresh<'a> {
+    account: &'a Account,
+    requested: &'a [String],
+    decorated: &'a [String],
+    reason: RefreshReason,
+    claims: Option<&'a str>,
 }
 
 /// Whose refresh token a silent attempt uses.

@@ -1,14 +1,14 @@
 //! What the user flows share: scope decoration, `client_info`, and writing a user's
 //! tokens and account into the cache.
 
-use super::client_credentials::{access_token_entry, from_entry};
-use super::Issued;
-use crate::app::AppInner;
+use super::cached::{access_token_entry, from_entry};
+use super::pipeline::Issued;
 use crate::authority::AuthorityMetadata;
 use crate::cache::store::CacheData;
 use crate::cache::{key, AccountEntry, IdTokenEntry, RefreshTokenEntry};
 use crate::error::{Error, Result};
 use crate::result::{Account, AuthenticationResult};
+use crate::state::AppState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -73,13 +73,14 @@ pub(crate) struct SaveOptions<'a> {
     pub used_refresh_token: Option<String>,
     /// For on-behalf-of: the hash of the incoming assertion.
     pub user_assertion_hash: Option<String>,
-    /// The ID token claims, already decoded (and validated when the flow requires it).
+    /// The ID token claims, already validated when the flow requires it; `None` decodes
+    /// the response's ID token, if any.
     pub id_token_claims: Option<Map<String, Value>>,
     /// The home account id when known from the request side (silent refresh).
     pub known_home_account_id: Option<String>,
 }
 
-impl AppInner {
+impl AppState {
     /// Writes AT, RT, IdToken, Account and AppMetadata for a user flow and builds the result.
     pub(crate) async fn save_user_tokens(
         &self,
@@ -89,7 +90,11 @@ impl AppInner {
     ) -> Result<AuthenticationResult> {
         let r = &issued.response;
         let env = self.authority.host().to_string();
-        let claims = opts.id_token_claims.clone().unwrap_or_default();
+        let id_token_claims = opts.id_token_claims.or_else(|| {
+            let token = r.id_token.as_deref()?;
+            crate::id_token::decode(token).ok().map(|(_, c)| c)
+        });
+        let claims = id_token_claims.clone().unwrap_or_default();
         let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
         let home_account_id = r
             .client_info
@@ -135,7 +140,7 @@ impl AppInner {
         };
         result.account = Some(account_to_public(&account));
         result.id_token = r.id_token.clone();
-        result.id_token_claims = opts.id_token_claims;
+        result.id_token_claims = id_token_claims;
         result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
 
         let id_token = r.id_token.clone().map(|secret| IdTokenEntry {

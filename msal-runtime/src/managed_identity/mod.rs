@@ -11,15 +11,16 @@ mod app_service;
 mod arc;
 mod cloud_shell;
 mod env;
-mod error;
 mod imds;
 mod machine_learning;
 mod service_fabric;
 mod throttle;
 mod transport;
 
+pub use crate::error::managed_identity::{
+    ManagedIdentityError, ManagedIdentityErrorKind, ManagedIdentitySource,
+};
 pub use env::EnvLookup;
-pub use error::{ManagedIdentityError, ManagedIdentityErrorKind};
 
 use crate::cache::store::{AtQuery, CacheData};
 use crate::cache::{AccessTokenEntry, TokenCache};
@@ -140,44 +141,6 @@ impl ManagedIdentity {
     /// The `client_id` of this identity's cache entries.
     pub fn cache_client_id(&self) -> &str {
         self.id().unwrap_or(SYSTEM_ASSIGNED_CACHE_ID)
-    }
-}
-
-/// Where a managed identity token comes from (MSAL Python's module constants).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ManagedIdentitySource {
-    /// Service Fabric (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER` + `IDENTITY_SERVER_THUMBPRINT`).
-    ServiceFabric,
-    /// App Service, Functions, Automation (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
-    AppService,
-    /// Azure Machine Learning (`MSI_ENDPOINT` + `MSI_SECRET`).
-    MachineLearning,
-    /// Azure Arc (`IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`, or the `himds` agent installed).
-    AzureArc,
-    /// Azure Cloud Shell (`AZUREPS_HOST_ENVIRONMENT` starting with `cloud-shell`).
-    CloudShell,
-    /// The VM / VMSS instance metadata service (MSAL's `DEFAULT_TO_VM`).
-    DefaultToVm,
-}
-
-impl ManagedIdentitySource {
-    /// A short name, e.g. `App Service`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ManagedIdentitySource::ServiceFabric => "Service Fabric",
-            ManagedIdentitySource::AppService => "App Service",
-            ManagedIdentitySource::MachineLearning => "Azure Machine Learning",
-            ManagedIdentitySource::AzureArc => "Azure Arc",
-            ManagedIdentitySource::CloudShell => "Cloud Shell",
-            ManagedIdentitySource::DefaultToVm => "IMDS",
-        }
-    }
-}
-
-impl fmt::Display for ManagedIdentitySource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

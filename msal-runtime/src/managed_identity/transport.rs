@@ -1,8 +1,8 @@
 //! HTTP for managed identity sources: plain reqwest for the local endpoints, and HTTPS pinned
 //! to a SHA-1 certificate thumbprint (no CA, no host name check) for Service Fabric.
 
-use super::error::{ManagedIdentityError, ManagedIdentityErrorKind};
 use super::ManagedIdentitySource;
+use super::{ManagedIdentityError, ManagedIdentityErrorKind};
 use crate::error::{strip_query, Error, HttpErrorKind, Result};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;

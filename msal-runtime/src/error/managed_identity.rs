@@ -1,7 +1,44 @@
 //! The typed error of managed identity sources.
 
-use super::ManagedIdentitySource;
 use std::fmt;
+
+/// Where a managed identity token comes from (MSAL Python's module constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ManagedIdentitySource {
+    /// Service Fabric (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER` + `IDENTITY_SERVER_THUMBPRINT`).
+    ServiceFabric,
+    /// App Service, Functions, Automation (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
+    AppService,
+    /// Azure Machine Learning (`MSI_ENDPOINT` + `MSI_SECRET`).
+    MachineLearning,
+    /// Azure Arc (`IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`, or the `himds` agent installed).
+    AzureArc,
+    /// Azure Cloud Shell (`AZUREPS_HOST_ENVIRONMENT` starting with `cloud-shell`).
+    CloudShell,
+    /// The VM / VMSS instance metadata service (MSAL's `DEFAULT_TO_VM`).
+    DefaultToVm,
+}
+
+impl ManagedIdentitySource {
+    /// A short name, e.g. `App Service`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ManagedIdentitySource::ServiceFabric => "Service Fabric",
+            ManagedIdentitySource::AppService => "App Service",
+            ManagedIdentitySource::MachineLearning => "Azure Machine Learning",
+            ManagedIdentitySource::AzureArc => "Azure Arc",
+            ManagedIdentitySource::CloudShell => "Cloud Shell",
+            ManagedIdentitySource::DefaultToVm => "IMDS",
+        }
+    }
+}
+
+impl fmt::Display for ManagedIdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Longest response body kept in an error, in bytes.
 pub(crate) const MAX_ERROR_BODY: usize = 2048;

@@ -5,6 +5,8 @@
 //! `if result.get("error") == "invalid_client"` maps to a `match` on
 //! [`Error::Server`] and [`ServerError::error`].
 
+pub(crate) mod managed_identity;
+
 use std::fmt;
 
 /// The result type of this crate.
@@ -50,7 +52,7 @@ pub enum Error {
         /// The authority as given (never contains secrets).
         authority: String,
         /// What is wrong with it.
-        source: crate::authority::AuthorityError,
+        source: msal_config::authority::AuthorityError,
     },
     /// Instance discovery does not know the authority's host (Entra's `invalid_instance`).
     #[error(
@@ -114,7 +116,7 @@ pub enum Error {
     /// A managed identity source refused, failed or was misconfigured; keeps the source,
     /// the HTTP status and the (bounded) body.
     #[error("{0}")]
-    ManagedIdentity(Box<crate::managed_identity::ManagedIdentityError>),
+    ManagedIdentity(Box<managed_identity::ManagedIdentityError>),
 }
 
 /// How an HTTP exchange failed.
@@ -156,7 +158,7 @@ impl Error {
                 e.status == 429 || e.status >= 500 || e.error == "temporarily_unavailable"
             }
             Error::ManagedIdentity(e) => {
-                use crate::managed_identity::ManagedIdentityErrorKind as K;
+                use managed_identity::ManagedIdentityErrorKind as K;
                 matches!(e.kind, K::Throttled | K::Deadline)
                     || e.status.is_some_and(|s| s == 429 || s >= 500)
             }
@@ -171,7 +173,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn authority(authority: &str, source: crate::authority::AuthorityError) -> Self {
+    pub(crate) fn authority(
+        authority: &str,
+        source: msal_config::authority::AuthorityError,
+    ) -> Self {
         Error::InvalidAuthority {
             authority: authority.to_string(),
             source,
