@@ -938,6 +938,26 @@ imds_endpoint = "http://127.0.0.1:9/metadata/instance/compute"
     }
 
     #[tokio::test]
+    async fn a_pinned_source_never_falls_back_to_imds() {
+        let src = "[apps.web]\ncredential = { kind = \"managed_identity\", source = \"app_service\" }\nscopes.vault = [\"https://vault.azure.net/.default\"]\n";
+        let app = resolve_app(Path::new("msal.toml"), src, "web", &|_| None).unwrap();
+        // IMDS would be the detected source here; App Service is pinned, and its variable is
+        // missing: an error naming it, no request anywhere.
+        let mi = client(
+            &app,
+            &|_| None,
+            EnvLookup::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")]),
+        )
+        .unwrap();
+        let err = mi
+            .acquire_token_for_client(&["https://vault.azure.net/.default"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IDENTITY_ENDPOINT"), "{err}");
+    }
+
+    #[tokio::test]
     async fn scopes_become_the_resource() {
         // The IMDS host is the origin of `imds_endpoint`: a closed loopback port here, so the
         // request fails fast, naming that host, and never goes to the Azure address.
