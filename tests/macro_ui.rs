@@ -2,14 +2,16 @@
 //!
 //! * `tests/ui/fail/*.rs`: one case per `msal.toml` rule of `msal-config` (each with its own
 //!   small `.toml` next to it) and the attribute's own errors. Their `.stderr` files hold
-//!   only the macro's messages (`FILE:LINE:COL: error: ... [CODE]`, the quoted line, the
-//!   caret, `help:`) plus rustc's location arrow, so they survive compiler updates.
-//! * `tests/ui/fail/types/*.rs`: type-level guarantees (a method only for an enabled grant,
-//!   a scope set only for its own app, `.default` sets only for client credentials). These
-//!   are rustc's own type errors, whose wording changes between compiler versions, so they
-//!   run on stable only.
+//!   only the macro's messages (`error: MESSAGE [CODE]`, `--> FILE:LINE:COL`, the quoted
+//!   line, the caret, `help:`) plus rustc's location arrow, so they survive compiler
+//!   updates. `broken_file_no_cascade.rs` uses the client of a broken file: its errors
+//!   are the file's only.
+//! * `tests/ui/fail/types/*.rs`: type-level guarantees (a method of a grant the app does
+//!   not enable says which grant to add to which app, a scope set only for its own app,
+//!   `.default` sets only for client credentials). These are rustc's own type errors, whose
+//!   wording changes between compiler versions, so they run on stable only.
 //! * `tests/ui/pass/*.rs`: a daemon, a web app, a web API with OBO, several apps of one
-//!   file; built and run (no network I/O).
+//!   file, `crate = "..."` (a renamed crate, a re-export); built and run (no network I/O).
 //!
 //! trybuild compiles the cases in a crate under `target/tests/trybuild/`, so its
 //! `CARGO_MANIFEST_DIR` is not this repository: `#[msal_app]` then finds `config = "x.toml"`

@@ -144,22 +144,31 @@ impl Config {
     /// let err = cfg.app("orders_deamon").unwrap_err();
     /// assert_eq!(err.code, Code::UnknownApp);
     /// assert_eq!(err.help.as_deref(), Some("did you mean `orders_daemon`?"));
+    /// // The caret is on the app it probably meant: `orders_daemon` of `[apps.orders_daemon]`.
+    /// assert_eq!((err.line, err.col), (2, 7));
     /// ```
     pub fn app(&self, name: &str) -> Result<&AppConfig, Diagnostic> {
         self.apps.get(name).ok_or_else(|| {
-            let help = suggest::help(name, self.apps.keys().map(String::as_str)).or_else(|| {
-                Some(format!(
-                    "declared apps: {}",
-                    self.apps.keys().cloned().collect::<Vec<_>>().join(", ")
-                ))
-            });
+            // Point at the app the name is probably a typo of, else at the `apps` key.
+            let close = suggest::did_you_mean(name, self.apps.keys().map(String::as_str))
+                .and_then(|c| self.apps.get(c));
+            let (span, help) = match close {
+                Some(app) => (&app.name_span, format!("did you mean `{}`?", app.name)),
+                None => (
+                    &self.apps_span,
+                    format!(
+                        "declared apps: {}",
+                        self.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+            };
             Diagnostic {
                 code: Code::UnknownApp,
                 message: format!("app `{name}` is not declared in {}", self.path.display()),
-                span: self.apps_span.range.clone(),
-                line: self.apps_span.line,
-                col: self.apps_span.col,
-                help,
+                span: span.range.clone(),
+                line: span.line,
+                col: span.col,
+                help: Some(help),
             }
         })
     }

@@ -281,6 +281,23 @@ impl Diagnostic {
             self.message,
             self.code
         );
+        out.push_str(&self.render_excerpt(source));
+        out
+    }
+
+    /// The part of [`render`](Self::render) after its first line: the source line with
+    /// a caret underline, then an optional `= help:` line. For hosts that print their own
+    /// heading (the `#[msal_app]` macro, whose errors rustc already prefixes with
+    /// `error:`).
+    ///
+    /// ```
+    /// use msal_config::{Code, Diagnostic};
+    /// let src = "[apps.web]\nauthorty = \"x\"\n";
+    /// let d = Diagnostic::new(Code::UnknownKey, "unknown key `authorty`", 11..19, src);
+    /// assert_eq!(d.render_excerpt(src), "  |\n2 | authorty = \"x\"\n  | ^^^^^^^^\n");
+    /// ```
+    pub fn render_excerpt(&self, source: &str) -> String {
+        let mut out = String::new();
         let at = floor_boundary(source, self.span.start);
         let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[line_start..]

@@ -39,6 +39,7 @@ mod diagnostic;
 mod env;
 mod layer;
 mod model;
+mod outline;
 mod regions;
 mod resolve;
 mod suggest;
@@ -67,6 +68,7 @@ pub use model::{
     AppConfig, CacheSpec, CredentialSpec, Grant, ManagedIdentityId, ManagedIdentitySourceKind,
     RedisUrl, RegionSpec, ScopeSet, Source,
 };
+pub use outline::scope_set_outline;
 pub use regions::KNOWN_REGIONS;
 
 pub mod reference {

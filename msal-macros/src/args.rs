@@ -1,4 +1,5 @@
-//! The attribute's arguments: `config = "msal.toml"` (required) and `app = "name"`.
+//! The attribute's arguments: `config = "msal.toml"` (required), `app = "name"` and
+//! `crate = "path"`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
@@ -10,15 +11,42 @@ pub(crate) struct Args {
     pub config: LitStr,
     /// The `app = "..."` literal, when given.
     pub app: Option<LitStr>,
+    /// The path of the `msal` crate in generated code: `crate = "..."`, else `::msal`.
+    pub krate: syn::Path,
 }
 
-const KNOWN: &[&str] = &["config", "app"];
+const KNOWN: &[&str] = &["config", "app", "crate"];
+
+/// `::msal`, the path generated code uses unless `crate = "..."` says otherwise.
+pub(crate) fn default_crate() -> syn::Path {
+    syn::parse_quote!(::msal)
+}
 
 /// Parses the arguments; every problem is a spanned error.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut config: Option<LitStr> = None;
     let mut app: Option<LitStr> = None;
+    let mut krate: Option<syn::Path> = None;
     let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            if krate.is_some() {
+                return Err(meta.error("this argument is given twice"));
+            }
+            let lit: LitStr = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a string literal, e.g. `crate = \"my_msal\"`",
+                )
+            })?;
+            let path = lit.parse::<syn::Path>().map_err(|_| {
+                syn::Error::new(
+                    lit.span(),
+                    "expected the path of the `msal` crate, e.g. `crate = \"my_msal\"` when Cargo.toml renames it",
+                )
+            })?;
+            krate = Some(path);
+            return Ok(());
+        }
         let slot = if meta.path.is_ident("config") {
             &mut config
         } else if meta.path.is_ident("app") {
@@ -31,7 +59,8 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
                 .unwrap_or_else(|| "this".into());
             let hint = match crate::suggest(&name, KNOWN) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "expected `config = \"msal.toml\"` or `app = \"name\"`".into(),
+                None => "expected `config = \"msal.toml\"`, `app = \"name\"` or `crate = \"path\"`"
+                    .into(),
             };
             return Err(meta.error(format!("unknown #[msal_app] argument `{name}`; {hint}")));
         };
@@ -57,13 +86,21 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
             "missing `config = \"...\"`: #[msal_app(config = \"msal.toml\")] names the file, relative to the crate's Cargo.toml",
         )
     })?;
-    Ok(Args { config, app })
+    Ok(Args {
+        config,
+        app,
+        krate: krate.unwrap_or_else(default_crate),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quote::quote;
+    use quote::{quote, ToTokens};
+
+    fn path(a: &Args) -> String {
+        a.krate.to_token_stream().to_string()
+    }
 
     #[test]
     fn config_and_app() {
@@ -72,6 +109,26 @@ mod tests {
         assert_eq!(a.app.unwrap().value(), "orders");
         let a = parse(quote!(config = "../msal.toml")).unwrap();
         assert!(a.app.is_none());
+        assert_eq!(path(&a), ":: msal");
+    }
+
+    #[test]
+    fn crate_path() {
+        let a = parse(quote!(config = "msal.toml", crate = "my_msal")).unwrap();
+        assert_eq!(path(&a), "my_msal");
+        let a = parse(quote!(crate = "::deps::msal", config = "msal.toml")).unwrap();
+        assert_eq!(path(&a), ":: deps :: msal");
+        let msg = |t| parse(t).err().unwrap().to_string();
+        assert!(msg(quote!(config = "m", crate = "not a path")).starts_with("expected the path"));
+        assert!(msg(quote!(config = "m", crate = my_msal)).starts_with("expected a string literal"));
+        assert_eq!(
+            msg(quote!(config = "m", crate = "a", crate = "b")),
+            "this argument is given twice"
+        );
+        assert_eq!(
+            msg(quote!(config = "m", crat = "a")),
+            "unknown #[msal_app] argument `crat`; did you mean `crate`?"
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! From attribute + struct to generated code. Plain `proc_macro2`, so it is unit-testable.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use msal_config::{AppConfig, Code, Diagnostic, Grant};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Fields, Ident, ItemStruct, LitStr};
+use syn::{Fields, Ident, ItemStruct, LitStr, Visibility};
 
 use crate::args::{self, Args};
 use crate::load::{self, Located};
@@ -18,9 +19,12 @@ pub(crate) struct Context {
     pub source_file: Option<PathBuf>,
 }
 
-/// Expands `#[msal_app(attr)] item`. Never panics: problems become `compile_error!`s,
-/// emitted next to the unchanged item so later uses of the type do not cascade into
-/// "cannot find type" errors.
+/// Expands `#[msal_app(attr)] item`. Never panics: problems become `compile_error!`s.
+///
+/// When the item is a unit struct but the arguments or the file are wrong, the errors
+/// come with a client generated anyway ([`Model::broken`]: every method, the scope sets
+/// that can still be read), so the uses of the type compile and the file's problems
+/// are the only errors. When the item itself is wrong it is kept unchanged.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream, cx: &Context) -> TokenStream {
     let strukt: ItemStruct = match syn::parse2(item.clone()) {
         Ok(s) => s,
@@ -45,11 +49,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, cx: &Context) -> Toke
     }
     let args = match args::parse(attr) {
         Ok(a) => a,
-        Err(e) => return with_errors(item, vec![e.to_compile_error()]),
+        Err(e) => {
+            let model = Model::broken(&strukt, None, Vec::new());
+            let mut out = e.to_compile_error();
+            out.extend(codegen(&strukt, &model, &args::default_crate()));
+            return out;
+        }
     };
     match generate(&args, &strukt, cx) {
         Ok(ts) => ts,
-        Err(errors) => with_errors(item, errors),
+        Err(failed) => {
+            let mut out: TokenStream = failed.errors.into_iter().collect();
+            out.extend(codegen(&strukt, &failed.model, &args.krate));
+            out
+        }
     }
 }
 
@@ -75,46 +88,64 @@ fn track(loc: &Located) -> TokenStream {
     )
 }
 
-/// A file problem without a source excerpt (the file could not be read).
+/// A file problem without a source excerpt (the file could not be read). rustc prints
+/// `error: ` before it.
 fn unreadable(display: &Path, detail: &str, help: &str) -> String {
     format!(
-        "{}: error: cannot read `{}`: {detail} [{}]\n  = help: {help}",
-        display.display(),
+        "cannot read `{}`: {detail} [{}]\n  = help: {help}",
         display.display(),
         Code::FileUnreadable
     )
 }
 
-fn generate(
-    args: &Args,
-    strukt: &ItemStruct,
-    cx: &Context,
-) -> Result<TokenStream, Vec<TokenStream>> {
+/// Why no client could be generated from the file: the errors, and the client to
+/// generate anyway.
+struct Failed {
+    errors: Vec<TokenStream>,
+    model: Box<Model>,
+}
+
+fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStream, Failed> {
     let lit = &args.config;
     let written = lit.value();
+    let ident = &strukt.ident;
+    let (name, name_span) = match &args.app {
+        Some(a) => (a.value(), a.span()),
+        None => (msal_config::app_key_for(&ident.to_string()), ident.span()),
+    };
+    let failed = |errors, sets| Failed {
+        errors,
+        model: Box::new(Model::broken(strukt, Some(&name), sets)),
+    };
     let loc = load::locate(
         &written,
         cx.manifest_dir.as_deref(),
         cx.source_file.as_deref(),
     )
     .map_err(|_| {
-        vec![error(
-            lit.span(),
-            &unreadable(
-                Path::new(&written),
-                "no such file next to the crate's Cargo.toml (CARGO_MANIFEST_DIR) or next to this source file",
-                "a relative path is resolved against the directory of the crate's Cargo.toml; a workspace-level file shared by several crates is e.g. `../msal.toml`",
-            ),
-        )]
+        failed(
+            vec![error(
+                lit.span(),
+                &unreadable(
+                    Path::new(&written),
+                    "no such file next to the crate's Cargo.toml (CARGO_MANIFEST_DIR) or next to this source file",
+                    "a relative path is resolved against the directory of the crate's Cargo.toml; a workspace-level file shared by several crates is e.g. `../msal.toml`",
+                ),
+            )],
+            Vec::new(),
+        )
     })?;
     let parsed = load::read_and_parse(&loc).map_err(|e| {
-        vec![
-            error(
-                lit.span(),
-                &unreadable(&loc.display, &e.to_string(), "msal.toml must be UTF-8 text"),
-            ),
-            track(&loc),
-        ]
+        failed(
+            vec![
+                error(
+                    lit.span(),
+                    &unreadable(&loc.display, &e.to_string(), "msal.toml must be UTF-8 text"),
+                ),
+                track(&loc),
+            ],
+            Vec::new(),
+        )
     })?;
     let cfg = match &parsed.result {
         Ok(cfg) => cfg,
@@ -141,13 +172,9 @@ fn generate(
                 )]
             };
             errors.push(track(&loc));
-            return Err(errors);
+            let sets = msal_config::scope_set_outline(&parsed.source, &name).unwrap_or_default();
+            return Err(failed(errors, sets));
         }
-    };
-    let ident = &strukt.ident;
-    let (name, name_span) = match &args.app {
-        Some(a) => (a.value(), a.span()),
-        None => (msal_config::app_key_for(&ident.to_string()), ident.span()),
     };
     let app = cfg.app(&name).map_err(|d: Diagnostic| {
         let mut msg = render(&d, &loc, &parsed.source);
@@ -157,18 +184,42 @@ fn generate(
                 "\n{pad} = note: the struct `{ident}` maps to app `{name}`; pick another with `#[msal_app(config = {written:?}, app = \"...\")]`"
             ));
         }
-        vec![error(name_span, &msg), track(&loc)]
+        // The app the diagnostic points at (the one the name is probably a typo of) is
+        // the likeliest intent: generate its scope sets, so uses of them compile.
+        let sets = cfg
+            .apps
+            .values()
+            .find(|a| a.name_span.range == d.span)
+            .map(|a| {
+                a.scopes
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.is_default))
+                    .collect()
+            })
+            .unwrap_or_default();
+        failed(vec![error(name_span, &msg), track(&loc)], sets)
     })?;
-    Ok(codegen(strukt, app, &loc))
+    Ok(codegen(strukt, &Model::of(app, &loc), &args.krate))
 }
 
-/// A diagnostic rendered for a `compile_error!`: the file named as written in the
-/// attribute (also inside messages), no trailing newline.
+/// A diagnostic rendered for a `compile_error!`, which rustc prints after `error: `: the
+/// message and code, then (as rustc does) `--> FILE:LINE:COL`, the source line with a
+/// caret, and `= help:`. The file is named as written in the attribute (also inside
+/// messages); no trailing newline.
 fn render(d: &Diagnostic, loc: &Located, source: &str) -> String {
-    let mut d = d.clone();
     let abs = loc.abs.to_string_lossy();
-    d.message = d.message.replace(&*abs, &loc.display.to_string_lossy());
-    d.render(&loc.display, source).trim_end().to_string()
+    let file = loc.display.to_string_lossy();
+    let message = d.message.replace(&*abs, &file);
+    let pad = " ".repeat(d.line.to_string().len());
+    format!(
+        "{message} [{}]\n{pad}--> {file}:{}:{}\n{}",
+        d.code,
+        d.line,
+        d.col,
+        d.render_excerpt(source)
+    )
+    .trim_end()
+    .to_string()
 }
 
 fn doc(text: impl AsRef<str>) -> TokenStream {
@@ -180,21 +231,261 @@ fn lit(s: &str) -> LitStr {
     LitStr::new(s, Span::call_site())
 }
 
+/// One scope set, as the generated code needs it.
+pub(crate) struct SetModel {
+    name: String,
+    is_default: bool,
+    scopes: Vec<String>,
+    /// Its line in the file (for docs).
+    line: usize,
+}
+
+/// What the generated code needs of an app: from a valid file ([`Model::of`]) or, when
+/// the file or the arguments are wrong, as far as known ([`Model::broken`]).
+pub(crate) struct Model {
+    name: String,
+    client_id: String,
+    authority: String,
+    /// `credential = { kind = "managed_identity" }`: the client wraps a
+    /// `ManagedIdentityClient` and has only the app-token methods.
+    managed_identity: bool,
+    /// The line of `[apps.NAME]`.
+    line: usize,
+    /// The file as written in the attribute, and its absolute path (for `include_str!`);
+    /// `None` when broken.
+    file: Option<(String, String)>,
+    /// The enabled grants; `None` when broken: every method is generated, ungated, so
+    /// that the program's uses of them add no errors to the file's.
+    grants: Option<Vec<Grant>>,
+    sets: Vec<SetModel>,
+}
+
+impl Model {
+    /// A valid app.
+    pub(crate) fn of(app: &AppConfig, loc: &Located) -> Model {
+        Model {
+            name: app.name.clone(),
+            client_id: app.client_id.clone().unwrap_or_default(),
+            authority: app
+                .authority
+                .as_ref()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            managed_identity: app.credential.is_managed_identity(),
+            line: app.span.line,
+            file: Some((
+                loc.display.display().to_string(),
+                loc.abs.to_string_lossy().into_owned(),
+            )),
+            grants: Some(app.grants.iter().copied().collect()),
+            sets: app
+                .scopes
+                .iter()
+                .map(|(name, set)| SetModel {
+                    name: name.clone(),
+                    is_default: set.is_default,
+                    scopes: set.scopes.clone(),
+                    line: set.name_span.line,
+                })
+                .collect(),
+        }
+    }
+
+    /// The client to generate next to the errors of a broken file (or arguments): every
+    /// method, and the scope sets `sets` (those that can still be read) whose names are
+    /// identifiers.
+    pub(crate) fn broken(
+        strukt: &ItemStruct,
+        name: Option<&str>,
+        sets: Vec<(String, bool)>,
+    ) -> Model {
+        let mut seen = HashSet::new();
+        let sets = sets
+            .into_iter()
+            .filter(|(n, _)| syn::parse_str::<Ident>(n).is_ok() && seen.insert(n.clone()))
+            .map(|(name, is_default)| SetModel {
+                name,
+                is_default,
+                scopes: Vec::new(),
+                line: 0,
+            })
+            .collect();
+        Model {
+            name: name.map_or_else(
+                || msal_config::app_key_for(&strukt.ident.to_string()),
+                str::to_string,
+            ),
+            client_id: String::new(),
+            authority: String::new(),
+            managed_identity: false,
+            line: 0,
+            file: None,
+            grants: None,
+            sets,
+        }
+    }
+
+    fn has(&self, g: Grant) -> bool {
+        self.grants.as_ref().is_none_or(|gs| gs.contains(&g))
+    }
+}
+
+/// What a group of methods needs.
+#[derive(Clone, Copy)]
+enum Gate {
+    Grant(Grant),
+    /// `authorization_code` or `refresh_token`: the signed-in accounts of the cache.
+    Accounts,
+}
+
+/// A method group's gate: enabled methods are documented plainly; the methods of a grant
+/// the app does not enable exist too, hidden, and require a per-app trait that nothing
+/// implements, whose `#[diagnostic::on_unimplemented]` says which grant to add to which
+/// app. (A lifetime parameter keeps that bound from being "trivially false", which rustc
+/// rejects at the definition.)
+struct Gated {
+    /// "Enabled by ..." (nothing when the file is broken).
+    docs: TokenStream,
+    /// `Self: __XHasGrant<'__g, G>,` when the group is not enabled.
+    bound: Option<TokenStream>,
+}
+
+/// One generated method.
+struct Sig {
+    /// Its `///` docs.
+    docs: TokenStream,
+    name: &'static str,
+    /// Type parameters, without angle brackets.
+    generics: TokenStream,
+    /// The parameters after `&self`, written with [`Gated::r`] for references.
+    inputs: TokenStream,
+    output: TokenStream,
+    /// Where-predicates, each with a trailing comma.
+    bounds: TokenStream,
+    /// Type parameters the future of a gated method holds (bounded by its lifetime).
+    captured: Vec<Ident>,
+    /// The body (it may `.await` when `is_async`).
+    body: TokenStream,
+    is_async: bool,
+}
+
+impl Gated {
+    /// `&` for an enabled method; `&'__a` for a gated one (whose parameters all live as
+    /// long as the future it returns).
+    fn r(&self) -> TokenStream {
+        if self.bound.is_some() {
+            quote!(&'__a)
+        } else {
+            quote!(&)
+        }
+    }
+
+    /// The method. A gated `async fn` is a plain `fn` returning a boxed future: rustc
+    /// then reports the missing grant once per call (an `async fn`'s opaque future would
+    /// repeat it at the call and at the `.await`).
+    fn emit(&self, vis: &Visibility, sig: Sig) -> TokenStream {
+        let Sig {
+            docs,
+            name,
+            generics,
+            inputs,
+            output,
+            bounds,
+            captured,
+            body,
+            is_async,
+        } = sig;
+        let name = format_ident!("{}", name);
+        match &self.bound {
+            None => {
+                let gate_docs = &self.docs;
+                let generics = if generics.is_empty() {
+                    quote!()
+                } else {
+                    quote!(<#generics>)
+                };
+                let where_clause = if bounds.is_empty() {
+                    quote!()
+                } else {
+                    quote!(where #bounds)
+                };
+                let asyncness = if is_async { quote!(async) } else { quote!() };
+                quote! {
+                    #docs
+                    #gate_docs
+                    #vis #asyncness fn #name #generics (&self, #inputs) -> #output #where_clause {
+                        #body
+                    }
+                }
+            }
+            Some(gate) => {
+                let generics = if generics.is_empty() {
+                    quote!(<'__g, '__a>)
+                } else {
+                    quote!(<'__g, '__a, #generics>)
+                };
+                let (output, body) = if is_async {
+                    (
+                        quote!(::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #output> + '__a>>),
+                        quote!(::std::boxed::Box::pin(async move { #body })),
+                    )
+                } else {
+                    (output, body)
+                };
+                quote! {
+                    #docs
+                    #[doc(hidden)]
+                    #vis fn #name #generics (&'__a self, #inputs) -> #output
+                    where
+                        #gate
+                        #bounds
+                        #(#captured: '__a,)*
+                    {
+                        #body
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn grant_ident(g: Grant) -> Ident {
+    format_ident!(
+        "{}",
+        match g {
+            Grant::ClientCredentials => "ClientCredentials",
+            Grant::AuthorizationCode => "AuthorizationCode",
+            Grant::OnBehalfOf => "OnBehalfOf",
+            Grant::RefreshToken => "RefreshToken",
+        }
+    )
+}
+
+/// `{` and `}` doubled, for a `#[diagnostic::on_unimplemented]` format string.
+fn escape_braces(s: &str) -> String {
+    s.replace('{', "{{").replace('}', "}}")
+}
+
 /// The generated code for one app (see the `msal` crate docs for the list of items).
-pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> TokenStream {
+/// `krate` is the path of the `msal` crate (`crate = "..."`, by default `::msal`).
+pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> TokenStream {
+    if model.managed_identity {
+        return codegen_managed_identity(strukt, model, krate);
+    }
     let ident = &strukt.ident;
     let vis = &strukt.vis;
     let attrs = &strukt.attrs;
     let scopes_ident = format_ident!("{}Scopes", ident);
-    let file = loc.display.display().to_string();
-    let abs = lit(&loc.abs.to_string_lossy());
-    let name = lit(&app.name);
-    let client_id = lit(app.client_id.as_deref().unwrap_or_default());
+    let grant_trait = format_ident!("__{}HasGrant", ident);
+    let accounts_trait = format_ident!("__{}HasAccounts", ident);
+    let (file, abs) = model.file.clone().unwrap_or_default();
+    let name = lit(&model.name);
+    let client_id = lit(&model.client_id);
     let at = |line: usize| format!("`{file}:{line}`");
-    let app_at = format!("`[apps.{}]` ({})", app.name, at(app.span.line));
-    let has = |g: Grant| app.has_grant(g);
-    let grants_list = app
-        .grants
+    let app_at = format!("`[apps.{}]` ({})", model.name, at(model.line));
+    let has = |g: Grant| model.has(g);
+    let enabled_grants = model.grants.clone().unwrap_or_default();
+    let grants_list = enabled_grants
         .iter()
         .map(|g| format!("`{g}`"))
         .collect::<Vec<_>>()
@@ -205,22 +496,30 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
     if attrs.iter().any(|a| a.path().is_ident("doc")) {
         struct_docs.push(doc(""));
     }
+    let or_env = |v: &str, var: &str| {
+        if v.is_empty() {
+            format!("from `{var}` at run time")
+        } else {
+            format!("`{v}`")
+        }
+    };
     struct_docs.push(doc(format!(
-        "A client for app {app_at}, generated by `#[msal_app]`: client id `{}`, authority `{}`, grants {grants_list}; scope sets in [`{scopes_ident}`].",
-        app.client_id.as_deref().unwrap_or("(from the environment)"),
-        app.authority.as_ref().map_or("(from the environment)", |a| a.as_str()),
+        "A client for app {app_at}, generated by `#[msal_app]`: client id {}, authority {}, grants {grants_list}; scope sets in [`{scopes_ident}`].",
+        or_env(&model.client_id, "AZURE_CLIENT_ID"),
+        or_env(&model.authority, "AZURE_AUTHORITY_HOST`/`AZURE_TENANT_ID"),
     )));
 
     // Scope sets.
     let mut fields = Vec::new();
     let mut inits = Vec::new();
     let mut specs = Vec::new();
-    for (i, (set_name, set)) in app.scopes.iter().enumerate() {
+    for (i, set) in model.sets.iter().enumerate() {
+        let set_name = &set.name;
         let field = Ident::new(set_name, Span::call_site());
         let kind = if set.is_default {
-            quote!(::msal::scope::AppScopes)
+            quote!(#krate::scope::AppScopes)
         } else {
-            quote!(::msal::scope::UserScopes)
+            quote!(#krate::scope::UserScopes)
         };
         let listed = set
             .scopes
@@ -237,214 +536,436 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
         };
         let d = doc(format!(
             "`scopes.{set_name}` ({}): {listed} — {usable}.",
-            at(set.name_span.line)
+            at(set.line)
         ));
-        fields.push(quote!(#d pub #field: ::msal::scope::ScopeSet<#ident, #kind>,));
+        fields.push(quote!(#d pub #field: #krate::scope::ScopeSet<#ident, #kind>,));
         let n = lit(set_name);
         let scopes = set.scopes.iter().map(|s| lit(s));
-        inits.push(quote!(#field: ::msal::scope::ScopeSet::__new(#n, #i, &[#(#scopes),*]),));
+        inits.push(quote!(#field: #krate::scope::ScopeSet::__new(#n, #i, &[#(#scopes),*]),));
         let is_default = set.is_default;
         specs.push(quote!((#n, #is_default)));
     }
-    let grants = app.grants.iter().map(|g| {
-        let v = format_ident!(
-            "{}",
-            match g {
-                Grant::ClientCredentials => "ClientCredentials",
-                Grant::AuthorizationCode => "AuthorizationCode",
-                Grant::OnBehalfOf => "OnBehalfOf",
-                Grant::RefreshToken => "RefreshToken",
-            }
-        );
-        quote!(::msal::__private::msal_config::Grant::#v)
+    let grants = enabled_grants.iter().map(|g| {
+        let v = grant_ident(*g);
+        quote!(#krate::__private::msal_config::Grant::#v)
     });
 
     let scopes_doc = doc(format!(
         "The scope sets of [`{ident}`] (`scopes.*` of {app_at}), from [`{ident}::scopes`]."
     ));
     let enabled = |g: Grant| doc(format!("\n\nEnabled by `{g}` in the `grants` of {app_at}."));
-    let set_ty = |kind: TokenStream| quote!(::msal::scope::ScopeSet<#ident, #kind>);
-    let app_set = set_ty(quote!(::msal::scope::AppScopes));
+    let set_ty = |kind: TokenStream| quote!(#krate::scope::ScopeSet<#ident, #kind>);
     let any_set = set_ty(quote!(K));
-    let k = quote!(K: ::msal::scope::ScopeKind);
-    let res = quote!(::msal::Result<::msal::AuthenticationResult>);
+    let k = quote!(K: #krate::scope::ScopeKind);
+    // Client credentials take `.default` sets only; when the file is broken, any set (the
+    // kind read from a broken set may be wrong, and the file's errors come first).
+    let (app_set, app_k) = if model.grants.is_some() {
+        (set_ty(quote!(#krate::scope::AppScopes)), quote!())
+    } else {
+        (any_set.clone(), k.clone())
+    };
+    let res = quote!(#krate::Result<#krate::AuthenticationResult>);
+
+    // Gates, and the per-app traits the methods of missing grants require.
+    let mut need_grant_trait = false;
+    let mut need_accounts_trait = false;
+    let mut gate = |g: Gate| -> Gated {
+        let on = match g {
+            Gate::Grant(g) => has(g),
+            Gate::Accounts => has(Grant::AuthorizationCode) || has(Grant::RefreshToken),
+        };
+        if on {
+            let docs = match g {
+                Gate::Grant(g) if model.grants.is_some() => enabled(g),
+                Gate::Accounts if model.grants.is_some() => doc(format!(
+                    "\n\nEnabled by `authorization_code` or `refresh_token` in the `grants` of {app_at}."
+                )),
+                _ => quote!(),
+            };
+            return Gated { docs, bound: None };
+        }
+        let bound = match g {
+            Gate::Grant(g) => {
+                need_grant_trait = true;
+                let marker = format_ident!("{}", g.to_string());
+                quote!(Self: #grant_trait<'__g, #krate::grants::#marker>,)
+            }
+            Gate::Accounts => {
+                need_accounts_trait = true;
+                quote!(Self: #accounts_trait<'__g>,)
+            }
+        };
+        Gated {
+            docs: quote!(),
+            bound: Some(bound),
+        }
+    };
 
     let mut methods = Vec::new();
-    if has(Grant::ClientCredentials) {
-        let e = enabled(Grant::ClientCredentials);
-        methods.push(quote! {
-            /// An app-only token for a `.default` scope set (client credentials), from the
-            /// cache while it has more than five minutes left.
-            #e
-            #vis async fn acquire_token_for_client(&self, scopes: #app_set) -> #res {
-                self.__msal.for_client(scopes.__index(), ::core::default::Default::default()).await
-            }
-            /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options
-            /// (e.g. a claims challenge).
-            #e
-            #vis async fn acquire_token_for_client_with(
-                &self,
-                scopes: #app_set,
-                options: ::msal::ForClientOptions,
-            ) -> #res {
-                self.__msal.for_client(scopes.__index(), options).await
-            }
-            /// Removes this app's app-only tokens from the cache; returns how many were removed.
-            #e
-            #vis async fn remove_tokens_for_client(&self) -> ::msal::Result<usize> {
-                self.__msal.app().remove_tokens_for_client().await
-            }
-        });
-    }
-    if has(Grant::AuthorizationCode) {
-        let e = enabled(Grant::AuthorizationCode);
-        let redirect = doc(format!(
-            "The `redirect_uri` of {app_at} (after profile and `MSAL_{}_REDIRECT_URI` overrides).",
-            app.name.to_ascii_uppercase()
-        ));
-        methods.push(quote! {
-            /// Starts a sign-in (authorization code with PKCE): the URL to send the user to
-            /// and the flow to keep in the session. The configured redirect URI is used
-            /// unless `options` sets one.
-            #e
-            #vis async fn initiate_auth_code_flow<#k>(
-                &self,
-                scopes: #any_set,
-                options: ::msal::AuthCodeFlowOptions,
-            ) -> ::msal::Result<::msal::AuthCodeFlow> {
-                self.__msal.initiate_auth_code_flow(scopes.__index(), options).await
-            }
-            /// Completes a sign-in with the redirect's query (or form-post) parameters.
-            #e
-            #vis async fn acquire_token_by_auth_code_flow<I, K, V>(
-                &self,
-                flow: &::msal::AuthCodeFlow,
-                auth_response: I,
-            ) -> #res
-            where
+    let g = gate(Gate::Grant(Grant::ClientCredentials));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// An app-only token for a `.default` scope set (client credentials), from the
+                /// cache while it has more than five minutes left.
+            },
+            name: "acquire_token_for_client",
+            generics: app_k.clone(),
+            inputs: quote!(scopes: #app_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(
+                    self.__msal
+                        .for_client(scopes.__index(), ::core::default::Default::default())
+                        .await
+                ),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options
+                /// (e.g. a claims challenge).
+            },
+            name: "acquire_token_for_client_with",
+            generics: app_k.clone(),
+            inputs: quote!(scopes: #app_set, options: #krate::ForClientOptions),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.for_client(scopes.__index(), options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Removes this app's app-only tokens from the cache; returns how many were removed.
+            },
+            name: "remove_tokens_for_client",
+            generics: quote!(),
+            inputs: quote!(),
+            output: quote!(#krate::Result<usize>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().remove_tokens_for_client().await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::AuthorizationCode));
+    let r = g.r();
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Starts a sign-in (authorization code with PKCE): the URL to send the user to
+                /// and the flow to keep in the session. The configured redirect URI is used
+                /// unless `options` sets one.
+            },
+            name: "initiate_auth_code_flow",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, options: #krate::AuthCodeFlowOptions),
+            output: quote!(#krate::Result<#krate::AuthCodeFlow>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.initiate_auth_code_flow(scopes.__index(), options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Completes a sign-in with the redirect's query (or form-post) parameters.
+            },
+            name: "acquire_token_by_auth_code_flow",
+            generics: quote!(I, K, V),
+            inputs: quote!(flow: #r #krate::AuthCodeFlow, auth_response: I),
+            output: res.clone(),
+            bounds: quote! {
                 I: ::core::iter::IntoIterator<Item = (K, V)>,
                 K: ::core::convert::Into<::std::string::String>,
                 V: ::core::convert::Into<::std::string::String>,
-            {
-                self.__msal.app().acquire_token_by_auth_code_flow(flow, auth_response).await
-            }
-            #redirect
-            #e
-            #vis fn redirect_uri(&self) -> &str {
-                self.__msal.redirect_uri()
-            }
-            /// The authority's sign-out URL (`None` when it advertises none).
-            #e
-            #vis async fn sign_out_url(
-                &self,
-                post_logout_redirect_uri: ::core::option::Option<&str>,
-            ) -> ::msal::Result<::core::option::Option<::std::string::String>> {
-                self.__msal.app().sign_out_url(post_logout_redirect_uri).await
-            }
-        });
-    }
-    if has(Grant::AuthorizationCode) || has(Grant::RefreshToken) {
-        let e = doc(format!(
-            "\n\nEnabled by `authorization_code` or `refresh_token` in the `grants` of {app_at}."
-        ));
-        methods.push(quote! {
-            /// The signed-in accounts in the cache, filtered by username when given.
-            #e
-            #vis async fn get_accounts(
-                &self,
-                username: ::core::option::Option<&str>,
-            ) -> ::msal::Result<::std::vec::Vec<::msal::Account>> {
-                self.__msal.app().get_accounts(username).await
-            }
-            /// A token for the account from the cache, refreshed if needed; `Ok(None)`
-            /// when nothing usable is cached or the refresh fails.
-            #e
-            #vis async fn acquire_token_silent<#k>(
-                &self,
-                scopes: #any_set,
-                account: &::msal::Account,
-            ) -> ::msal::Result<::core::option::Option<::msal::AuthenticationResult>> {
-                self.__msal.silent(scopes.__index(), account).await
-            }
-            /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
-            /// returning the refresh failure instead of `None`.
-            #e
-            #vis async fn acquire_token_silent_with_error<#k>(
-                &self,
-                scopes: #any_set,
-                account: &::msal::Account,
-                options: ::msal::SilentOptions,
-            ) -> ::msal::Result<::core::option::Option<::msal::AuthenticationResult>> {
-                self.__msal.silent_with_error(scopes.__index(), account, options).await
-            }
-            /// Removes the account's tokens and entries from this app's cache.
-            #e
-            #vis async fn remove_account(&self, account: &::msal::Account) -> ::msal::Result<()> {
-                self.__msal.app().remove_account(account).await
-            }
-        });
-    }
-    if has(Grant::OnBehalfOf) {
-        let e = enabled(Grant::OnBehalfOf);
-        methods.push(quote! {
-            /// A token for a downstream API on behalf of the user whose token
-            /// (`user_assertion`) this web API received.
-            #e
-            #vis async fn acquire_token_on_behalf_of<#k>(
-                &self,
-                user_assertion: &str,
-                scopes: #any_set,
-            ) -> #res {
-                self.__msal.on_behalf_of(user_assertion, scopes.__index(), ::core::option::Option::None).await
-            }
-            /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a
-            /// claims challenge from the downstream API.
-            #e
-            #vis async fn acquire_token_on_behalf_of_with_claims<#k>(
-                &self,
-                user_assertion: &str,
-                scopes: #any_set,
-                claims_challenge: &str,
-            ) -> #res {
+            },
+            captured: vec![format_ident!("I")],
+            body: quote!(
+                    self.__msal
+                        .app()
+                        .acquire_token_by_auth_code_flow(flow, auth_response)
+                        .await
+                ),
+            is_async: true,
+        },
+    ));
+    let redirect = doc(format!(
+        "The `redirect_uri` of {app_at} (after profile and `MSAL_{}_REDIRECT_URI` overrides).",
+        model.name.to_ascii_uppercase()
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: redirect,
+            name: "redirect_uri",
+            generics: quote!(),
+            inputs: quote!(),
+            output: quote!(&str),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.redirect_uri()),
+            is_async: false,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// The authority's sign-out URL (`None` when it advertises none).
+            },
+            name: "sign_out_url",
+            generics: quote!(),
+            inputs: quote!(post_logout_redirect_uri: ::core::option::Option<#r str>),
+            output: quote!(#krate::Result<::core::option::Option<::std::string::String>>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().sign_out_url(post_logout_redirect_uri).await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Accounts);
+    let r = g.r();
+    let maybe_result = quote!(#krate::Result<::core::option::Option<#krate::AuthenticationResult>>);
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// The signed-in accounts in the cache, filtered by username when given.
+            },
+            name: "get_accounts",
+            generics: quote!(),
+            inputs: quote!(username: ::core::option::Option<#r str>),
+            output: quote!(#krate::Result<::std::vec::Vec<#krate::Account>>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().get_accounts(username).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// A token for the account from the cache, refreshed if needed; `Ok(None)`
+                /// when nothing usable is cached or the refresh fails.
+            },
+            name: "acquire_token_silent",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, account: #r #krate::Account),
+            output: maybe_result.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.silent(scopes.__index(), account).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Like [`acquire_token_silent`](Self::acquire_token_silent), with options, and
+                /// returning the refresh failure instead of `None`.
+            },
+            name: "acquire_token_silent_with_error",
+            generics: k.clone(),
+            inputs: quote!(scopes: #any_set, account: #r #krate::Account, options: #krate::SilentOptions),
+            output: maybe_result,
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.silent_with_error(scopes.__index(), account, options).await),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Removes the account's tokens and entries from this app's cache.
+            },
+            name: "remove_account",
+            generics: quote!(),
+            inputs: quote!(account: #r #krate::Account),
+            output: quote!(#krate::Result<()>),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.app().remove_account(account).await),
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::OnBehalfOf));
+    let r = g.r();
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// A token for a downstream API on behalf of the user whose token
+                /// (`user_assertion`) this web API received.
+            },
+            name: "acquire_token_on_behalf_of",
+            generics: k.clone(),
+            inputs: quote!(user_assertion: #r str, scopes: #any_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(
+                    self.__msal
+                        .on_behalf_of(
+                            user_assertion,
+                            scopes.__index(),
+                            ::core::option::Option::None
+                        )
+                        .await
+                ),
+            is_async: true,
+        },
+    ));
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a
+                /// claims challenge from the downstream API.
+            },
+            name: "acquire_token_on_behalf_of_with_claims",
+            generics: k.clone(),
+            inputs: quote!(user_assertion: #r str, scopes: #any_set, claims_challenge: #r str),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote! {
                 self.__msal
                     .on_behalf_of(user_assertion, scopes.__index(), ::core::option::Option::Some(claims_challenge))
                     .await
-            }
+            },
+            is_async: true,
+        },
+    ));
+
+    let g = gate(Gate::Grant(Grant::RefreshToken));
+    let r = g.r();
+    methods.push(g.emit(
+        vis,
+        Sig {
+            docs: quote! {
+                /// Redeems a refresh token obtained elsewhere (e.g. migrating from another
+                /// library) and caches the result.
+            },
+            name: "acquire_token_by_refresh_token",
+            generics: k.clone(),
+            inputs: quote!(refresh_token: #r str, scopes: #any_set),
+            output: res.clone(),
+            bounds: quote!(),
+            captured: vec![],
+            body: quote!(self.__msal.by_refresh_token(refresh_token, scopes.__index()).await),
+            is_async: true,
+        },
+    ));
+
+    // The traits behind the gates: never implemented; their message is the error.
+    let mut gate_traits = Vec::new();
+    let now = escape_braces(&format!(
+        "(its grants: {})",
+        if enabled_grants.is_empty() {
+            "none".to_string()
+        } else {
+            enabled_grants
+                .iter()
+                .map(|g| format!("\"{g}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ));
+    let app_name = escape_braces(&model.name);
+    let where_ = escape_braces(&format!("[apps.{}] in {file}:{}", model.name, model.line));
+    if need_grant_trait {
+        let message = format!(
+            "`{{Self}}` cannot do this: app `{app_name}` does not enable the `{{G}}` grant"
+        );
+        let note = format!("add \"{{G}}\" to the `grants` of {where_} {now}");
+        let d = doc(format!(
+            "Never implemented: required by the methods of the grants `[apps.{}]` does not enable, so calling one says which grant to add.",
+            model.name
+        ));
+        gate_traits.push(quote! {
+            #d
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "needs the `{G}` grant",
+                note = #note
+            )]
+            #vis trait #grant_trait<'__g, G> {}
         });
     }
-    if has(Grant::RefreshToken) {
-        let e = enabled(Grant::RefreshToken);
-        methods.push(quote! {
-            /// Redeems a refresh token obtained elsewhere (e.g. migrating from another
-            /// library) and caches the result.
-            #e
-            #vis async fn acquire_token_by_refresh_token<#k>(
-                &self,
-                refresh_token: &str,
-                scopes: #any_set,
-            ) -> #res {
-                self.__msal.by_refresh_token(refresh_token, scopes.__index()).await
-            }
+    if need_accounts_trait {
+        let message = format!(
+            "`{{Self}}` cannot do this: app `{app_name}` keeps no signed-in accounts (it enables neither `authorization_code` nor `refresh_token`)"
+        );
+        let note = format!(
+            "add \"authorization_code\" (users sign in to this app) or \"refresh_token\" to the `grants` of {where_} {now}"
+        );
+        let d = doc(format!(
+            "Never implemented: required by the account methods, which `[apps.{}]` does not enable.",
+            model.name
+        ));
+        gate_traits.push(quote! {
+            #d
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "needs the `authorization_code` or `refresh_token` grant",
+                note = #note
+            )]
+            #vis trait #accounts_trait<'__g> {}
         });
     }
 
-    let env_prefix = format!("MSAL_{}_", app.name.to_ascii_uppercase());
+    let env_prefix = format!("MSAL_{}_", model.name.to_ascii_uppercase());
     let from_env_doc = doc(format!(
         "Builds the client from `{file}` as compiled in, with the run-time overlays \
          `MSAL_PROFILE` and `{env_prefix}<KEY>`; the credential is read now from the \
-         variable or file {app_at} names (relative paths resolve against the file's \
-         directory at compile time). Errors name the missing variable or file."
+         variable or file {app_at} names (relative paths resolve against `MSAL_CONFIG_DIR` \
+         when set, else the working directory). Errors name the missing variable or file."
     ));
     let client_id_doc = doc(format!("`client_id` of {app_at} as compiled (`{env_prefix}CLIENT_ID` or a profile may override it at run time)."));
-    let app_name_doc = doc(format!("The app's key in `{file}`: `{}`.", app.name));
+    let app_name_doc = doc(format!("The app's key in `{file}`: `{}`.", model.name));
     let scopes_fn_doc = doc(format!("The scope sets of {app_at}."));
     let type_name = lit(&ident.to_string());
+    // A broken file is not included (it may not exist); the crate does not compile then.
+    let (tracked, config_text) = if model.file.is_some() {
+        (
+            quote!(
+                const _: &[u8] = ::core::include_bytes!(#abs);
+            ),
+            quote!(::core::include_str!(#abs)),
+        )
+    } else {
+        (quote!(), quote!(""))
+    };
 
     quote! {
         #(#attrs)*
         #(#struct_docs)*
         #vis struct #ident {
-            __msal: ::msal::__private::State,
+            __msal: #krate::__private::State,
         }
 
         #scopes_doc
@@ -454,21 +975,26 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
             #(#fields)*
         }
 
-        const _: &[u8] = ::core::include_bytes!(#abs);
-        const _: () = ::msal::__private::assert_send_sync::<#ident>();
+        #(#gate_traits)*
 
+        #tracked
+        const _: () = #krate::__private::assert_send_sync::<#ident>();
+
+        #[automatically_derived]
         impl ::core::clone::Clone for #ident {
             fn clone(&self) -> Self {
                 #ident { __msal: ::core::clone::Clone::clone(&self.__msal) }
             }
         }
 
+        #[automatically_derived]
         impl ::core::fmt::Debug for #ident {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 self.__msal.debug(#type_name, f)
             }
         }
 
+        #[automatically_derived]
         #[allow(dead_code)]
         impl #ident {
             #app_name_doc
@@ -476,12 +1002,13 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
             #client_id_doc
             #vis const CLIENT_ID: &'static str = #client_id;
 
-            const __MSAL_SPEC: &'static ::msal::__private::AppSpec = &::msal::__private::AppSpec {
+            const __MSAL_SPEC: &'static #krate::__private::AppSpec = &#krate::__private::AppSpec {
                 name: #name,
-                config_path: #abs,
-                config_text: ::core::include_str!(#abs),
+                config_path: #file,
+                config_text: #config_text,
                 grants: &[#(#grants),*],
                 scope_sets: &[#(#specs),*],
+                managed_identity: false,
             };
 
             #scopes_fn_doc
@@ -490,13 +1017,13 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
             }
 
             #from_env_doc
-            #vis fn from_env() -> ::msal::Result<Self> {
+            #vis fn from_env() -> #krate::Result<Self> {
                 Self::__MSAL_SPEC.from_env().map(|s| #ident { __msal: s })
             }
 
             /// Like [`from_env`](Self::from_env), with variables (overlays and credentials)
             /// looked up through `lookup` instead of the process environment.
-            #vis fn from_env_with<F>(lookup: F) -> ::msal::Result<Self>
+            #vis fn from_env_with<F>(lookup: F) -> #krate::Result<Self>
             where
                 F: Fn(&str) -> ::core::option::Option<::std::string::String>,
             {
@@ -507,40 +1034,40 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
             /// overlays). The file must declare this app with the grants and scope sets
             /// (of the same kind) this program was compiled with; the scopes in a set may
             /// differ.
-            #vis fn from_config(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::msal::Result<Self> {
+            #vis fn from_config(path: impl ::core::convert::AsRef<::std::path::Path>) -> #krate::Result<Self> {
                 Self::__MSAL_SPEC.from_config(path.as_ref()).map(|s| #ident { __msal: s })
             }
 
             /// A builder set up like [`from_env`](Self::from_env) would, to adjust (a CA
             /// bundle, an HTTP client, a shared token cache, ...) before
             /// [`from_builder`](Self::from_builder).
-            #vis fn builder() -> ::msal::Result<::msal::ConfidentialClientApplicationBuilder> {
+            #vis fn builder() -> #krate::Result<#krate::ConfidentialClientApplicationBuilder> {
                 Self::__MSAL_SPEC.builder()
             }
 
             /// Builds `builder` and wraps it (see [`from_application`](Self::from_application)).
-            #vis fn from_builder(builder: ::msal::ConfidentialClientApplicationBuilder) -> ::msal::Result<Self> {
+            #vis fn from_builder(builder: #krate::ConfidentialClientApplicationBuilder) -> #krate::Result<Self> {
                 Self::from_application(builder.build()?)
             }
 
             /// Wraps an application built by other means. The scope sets and redirect URI
             /// are the compiled-in file's, with the process environment's overlays.
-            #vis fn from_application(application: ::msal::ConfidentialClientApplication) -> ::msal::Result<Self> {
+            #vis fn from_application(application: #krate::ConfidentialClientApplication) -> #krate::Result<Self> {
                 Self::__MSAL_SPEC.from_application(application).map(|s| #ident { __msal: s })
             }
 
             /// The underlying application (the dynamic API).
-            #vis fn application(&self) -> &::msal::ConfidentialClientApplication {
+            #vis fn application(&self) -> &#krate::ConfidentialClientApplication {
                 self.__msal.app()
             }
 
             /// The underlying application, by value.
-            #vis fn into_application(self) -> ::msal::ConfidentialClientApplication {
+            #vis fn into_application(self) -> #krate::ConfidentialClientApplication {
                 self.__msal.into_app()
             }
 
             /// The token cache this client reads and writes.
-            #vis fn token_cache(&self) -> &::msal::TokenCache {
+            #vis fn token_cache(&self) -> &#krate::TokenCache {
                 self.__msal.app().token_cache()
             }
 
@@ -550,6 +1077,212 @@ pub(crate) fn codegen(strukt: &ItemStruct, app: &AppConfig, loc: &Located) -> To
             }
 
             #(#methods)*
+        }
+    }
+}
+
+/// The client of a managed identity app: it wraps a `ManagedIdentityClient` and has only what
+/// a managed identity can do (app tokens for its `.default` sets, whose resource it asks for).
+/// The methods of user flows do not exist; msal-config already refused any grant but
+/// `client_credentials`.
+fn codegen_managed_identity(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> TokenStream {
+    let ident = &strukt.ident;
+    let vis = &strukt.vis;
+    let attrs = &strukt.attrs;
+    let scopes_ident = format_ident!("{}Scopes", ident);
+    let (file, abs) = model.file.clone().unwrap_or_default();
+    let name = lit(&model.name);
+    let at = |line: usize| format!("`{file}:{line}`");
+    let app_at = format!("`[apps.{}]` ({})", model.name, at(model.line));
+
+    let mut struct_docs = Vec::new();
+    if attrs.iter().any(|a| a.path().is_ident("doc")) {
+        struct_docs.push(doc(""));
+    }
+    struct_docs.push(doc(format!(
+        "A managed identity client for app {app_at}, generated by `#[msal_app]`: no secret, no \
+         authority; app tokens for the resources of the scope sets in [`{scopes_ident}`]."
+    )));
+
+    let mut fields = Vec::new();
+    let mut inits = Vec::new();
+    let mut specs = Vec::new();
+    for (i, set) in model.sets.iter().enumerate() {
+        let set_name = &set.name;
+        let field = Ident::new(set_name, Span::call_site());
+        let listed = set
+            .scopes
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let d = doc(format!(
+            "`scopes.{set_name}` ({}): {listed} — the managed identity asks for its resource (the scope without `/.default`).",
+            at(set.line)
+        ));
+        fields.push(
+            quote!(#d pub #field: #krate::scope::ScopeSet<#ident, #krate::scope::AppScopes>,),
+        );
+        let n = lit(set_name);
+        let scopes = set.scopes.iter().map(|s| lit(s));
+        inits.push(quote!(#field: #krate::scope::ScopeSet::__new(#n, #i, &[#(#scopes),*]),));
+        let is_default = set.is_default;
+        specs.push(quote!((#n, #is_default)));
+    }
+    let scopes_doc = doc(format!(
+        "The scope sets of [`{ident}`] (`scopes.*` of {app_at}), from [`{ident}::scopes`]."
+    ));
+    let app_set = quote!(#krate::scope::ScopeSet<#ident, #krate::scope::AppScopes>);
+    let res = quote!(#krate::Result<#krate::AuthenticationResult>);
+    let env_prefix = format!("MSAL_{}_", model.name.to_ascii_uppercase());
+    let from_env_doc = doc(format!(
+        "Builds the client from `{file}` as compiled in, with the run-time overlays \
+         `MSAL_PROFILE` and `{env_prefix}<KEY>`. The token source (IMDS, App Service, Azure \
+         Arc, Service Fabric, Azure ML, Cloud Shell) is detected from the process environment \
+         on each request, unless {app_at} pins it with `source`."
+    ));
+    let app_name_doc = doc(format!("The app's key in `{file}`: `{}`.", model.name));
+    let scopes_fn_doc = doc(format!("The scope sets of {app_at}."));
+    let type_name = lit(&ident.to_string());
+    let tracked = quote!(
+        const _: &[u8] = ::core::include_bytes!(#abs);
+    );
+    let cc = quote!(#krate::__private::msal_config::Grant::ClientCredentials);
+
+    quote! {
+        #(#attrs)*
+        #(#struct_docs)*
+        #vis struct #ident {
+            __msal: #krate::__private::MiState,
+        }
+
+        #scopes_doc
+        #[derive(Clone, Copy, Debug)]
+        #[allow(dead_code)]
+        #vis struct #scopes_ident {
+            #(#fields)*
+        }
+
+        #tracked
+        const _: () = #krate::__private::assert_send_sync::<#ident>();
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for #ident {
+            fn clone(&self) -> Self {
+                #ident { __msal: ::core::clone::Clone::clone(&self.__msal) }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                self.__msal.debug(#type_name, f)
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(dead_code)]
+        impl #ident {
+            #app_name_doc
+            #vis const APP_NAME: &'static str = #name;
+
+            const __MSAL_SPEC: &'static #krate::__private::AppSpec = &#krate::__private::AppSpec {
+                name: #name,
+                config_path: #file,
+                config_text: ::core::include_str!(#abs),
+                grants: &[#cc],
+                scope_sets: &[#(#specs),*],
+                managed_identity: true,
+            };
+
+            #scopes_fn_doc
+            #vis const fn scopes() -> #scopes_ident {
+                #scopes_ident { #(#inits)* }
+            }
+
+            #from_env_doc
+            #vis fn from_env() -> #krate::Result<Self> {
+                Self::__MSAL_SPEC.mi_from_env().map(|s| #ident { __msal: s })
+            }
+
+            /// Like [`from_env`](Self::from_env), with every variable (overlays and the
+            /// token source's, read again on each request) looked up through `lookup`.
+            #vis fn from_env_with<F>(lookup: F) -> #krate::Result<Self>
+            where
+                F: Fn(&str) -> ::core::option::Option<::std::string::String> + ::core::marker::Send + ::core::marker::Sync + 'static,
+            {
+                Self::__MSAL_SPEC
+                    .mi_from_env_with(#krate::EnvLookup::from_fn(lookup))
+                    .map(|s| #ident { __msal: s })
+            }
+
+            /// Builds the client from an `msal.toml` read now (with the same run-time
+            /// overlays). The file must declare this app as a managed identity with the scope
+            /// sets this program was compiled with; the scopes in a set may differ.
+            #vis fn from_config(path: impl ::core::convert::AsRef<::std::path::Path>) -> #krate::Result<Self> {
+                Self::__MSAL_SPEC.mi_from_config(path.as_ref()).map(|s| #ident { __msal: s })
+            }
+
+            /// A builder set up like [`from_env`](Self::from_env) would (identity, pinned
+            /// source, cache, timeout), to adjust before [`from_builder`](Self::from_builder).
+            #vis fn builder() -> #krate::Result<#krate::ManagedIdentityClientBuilder> {
+                Self::__MSAL_SPEC.mi_builder()
+            }
+
+            /// Builds `builder` and wraps it (see [`from_client`](Self::from_client)).
+            #vis fn from_builder(builder: #krate::ManagedIdentityClientBuilder) -> #krate::Result<Self> {
+                Self::from_client(builder.build()?)
+            }
+
+            /// Wraps a client built by other means; the scope sets are the compiled-in
+            /// file's, with the process environment's overlays.
+            #vis fn from_client(client: #krate::ManagedIdentityClient) -> #krate::Result<Self> {
+                Self::__MSAL_SPEC.mi_from_client(client).map(|s| #ident { __msal: s })
+            }
+
+            /// The underlying managed identity client (the dynamic API).
+            #vis fn client(&self) -> &#krate::ManagedIdentityClient {
+                self.__msal.client()
+            }
+
+            /// The underlying managed identity client, by value.
+            #vis fn into_client(self) -> #krate::ManagedIdentityClient {
+                self.__msal.into_client()
+            }
+
+            /// The token cache this client reads and writes.
+            #vis fn token_cache(&self) -> &#krate::TokenCache {
+                self.__msal.client().token_cache()
+            }
+
+            /// Where tokens come from now (detected from the environment, or pinned).
+            #vis fn get_managed_identity_source(&self) -> #krate::ManagedIdentitySource {
+                self.__msal.client().get_managed_identity_source()
+            }
+
+            /// The scopes a set stands for at run time (a profile may have changed them).
+            #vis fn scopes_of(&self, set: #app_set) -> &[::std::string::String] {
+                self.__msal.scopes(set.__index())
+            }
+
+            /// An app token for a `.default` scope set: the managed identity asks for its
+            /// resource (the scope without `/.default`, as MSAL does). From the cache while it
+            /// has more than five minutes left.
+            #vis async fn acquire_token_for_client(&self, scopes: #app_set) -> #res {
+                self.__msal
+                    .for_client(scopes.__index(), ::core::default::Default::default())
+                    .await
+            }
+
+            /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options (a
+            /// claims challenge bypasses the cache).
+            #vis async fn acquire_token_for_client_with(
+                &self,
+                scopes: #app_set,
+                options: #krate::ForClientOptions,
+            ) -> #res {
+                self.__msal.for_client(scopes.__index(), options).await
+            }
         }
     }
 }
@@ -597,8 +1330,27 @@ scopes.inventory = ["api://inventory/Items.Read"]
         out
     }
 
-    fn errors(out: &str) -> usize {
-        out.matches("compile_error").count()
+    /// The messages of the `compile_error!`s of an expansion.
+    fn messages(out: &str) -> Vec<String> {
+        let ts: TokenStream = out.parse().unwrap();
+        let mut found = Vec::new();
+        let mut prev_is_compile_error = false;
+        for tt in ts {
+            match &tt {
+                proc_macro2::TokenTree::Ident(i) if i == "compile_error" => {
+                    prev_is_compile_error = true;
+                    continue;
+                }
+                proc_macro2::TokenTree::Punct(p) if p.as_char() == '!' => continue,
+                proc_macro2::TokenTree::Group(g) if prev_is_compile_error => {
+                    let lit: LitStr = syn::parse2(g.stream()).unwrap();
+                    found.push(lit.value());
+                }
+                _ => {}
+            }
+            prev_is_compile_error = false;
+        }
+        found
     }
 
     #[test]
@@ -610,13 +1362,30 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ),
             SRC,
         );
-        assert_eq!(errors(&daemon), 0, "{daemon}");
-        assert!(daemon.contains("fn acquire_token_for_client"));
-        assert!(daemon.contains("fn remove_tokens_for_client"));
-        assert!(!daemon.contains("fn acquire_token_on_behalf_of"));
-        assert!(!daemon.contains("fn acquire_token_silent"));
+        assert_eq!(messages(&daemon), Vec::<String>::new());
+        assert!(daemon.contains("pub async fn acquire_token_for_client (& self"));
+        assert!(daemon.contains("pub async fn remove_tokens_for_client (& self"));
         assert!(daemon.contains("pub struct OrdersDaemonScopes"));
         assert!(daemon.contains("include_bytes"));
+        // A method of a grant the app does not enable exists, hidden, and requires a
+        // trait nothing implements, whose message names the grant and the app.
+        assert!(daemon.contains(
+            "# [doc (hidden)] pub fn acquire_token_on_behalf_of < '__g , '__a , K : :: msal :: scope :: ScopeKind > (& '__a self , user_assertion : & '__a str"
+        ));
+        assert!(daemon.contains(
+            "where Self : __OrdersDaemonHasGrant < '__g , :: msal :: grants :: on_behalf_of > ,"
+        ));
+        assert!(daemon.contains("where Self : __OrdersDaemonHasAccounts < '__g > ,"));
+        assert!(daemon.contains(
+            "message = \"`{Self}` cannot do this: app `orders_daemon` does not enable the `{G}` grant\""
+        ));
+        assert!(daemon.contains(
+            "note = \"add \\\"{G}\\\" to the `grants` of [apps.orders_daemon] in msal.toml:4 (its grants: \\\"client_credentials\\\")\""
+        ), "{daemon}");
+        assert!(
+            !daemon.contains("impl < '__g"),
+            "the gate traits are never implemented"
+        );
 
         let api = run(
             quote!(config = "msal.toml", app = "orders_api"),
@@ -625,18 +1394,40 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ),
             SRC,
         );
-        assert_eq!(errors(&api), 0, "{api}");
-        assert!(!api.contains("fn acquire_token_for_client"));
-        assert!(api.contains("fn acquire_token_on_behalf_of"));
-        assert!(api.contains("fn acquire_token_by_refresh_token"));
-        assert!(api.contains("fn acquire_token_silent"));
-        assert!(!api.contains("fn initiate_auth_code_flow"));
+        assert_eq!(messages(&api), Vec::<String>::new());
+        assert!(
+            api.contains("# [doc (hidden)] pub (crate) fn acquire_token_for_client < '__g , '__a > (& '__a self , scopes")
+        );
+        assert!(api.contains("pub (crate) async fn acquire_token_on_behalf_of < K :"));
+        assert!(api.contains("pub (crate) async fn acquire_token_by_refresh_token < K :"));
+        assert!(api.contains("pub (crate) async fn acquire_token_silent < K :"));
+        assert!(api
+            .contains("# [doc (hidden)] pub (crate) fn initiate_auth_code_flow < '__g , '__a , K"));
+        // Accounts come with `refresh_token`: no accounts gate.
+        assert!(!api.contains("__ApiHasAccounts"));
+        assert!(api.contains("pub (crate) trait __ApiHasGrant < '__g , G >"));
         assert!(api.contains("pub (crate) fn from_env"));
         assert!(api.contains(":: msal :: scope :: UserScopes"));
     }
 
     #[test]
-    fn every_diagnostic_is_its_own_error_and_the_item_is_kept() {
+    fn crate_path_is_used_everywhere() {
+        let out = run(
+            quote!(config = "msal.toml", crate = "my_msal"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            SRC,
+        );
+        assert_eq!(messages(&out), Vec::<String>::new());
+        assert!(!out.contains(":: msal ::"), "{out}");
+        assert!(out.contains("my_msal :: scope :: ScopeSet"));
+        assert!(out.contains("my_msal :: __private :: State"));
+        assert!(out.contains("my_msal :: grants :: on_behalf_of"));
+    }
+
+    #[test]
+    fn every_diagnostic_is_its_own_error_without_a_doubled_prefix() {
         let bad = SRC
             .replace("00000000-0000-0000-0000-0000000000a1", "nope")
             .replace("refresh_token", "refresh_tokn");
@@ -647,13 +1438,29 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ),
             &bad,
         );
-        assert_eq!(errors(&out), 2, "{out}");
-        assert!(out.contains("msal.toml:5:13: error: "), "{out}");
-        assert!(out.contains("E0502-unknown-grant"), "{out}");
-        assert!(out.contains("pub struct OrdersDaemon ;"), "{out}");
+        let msgs = messages(&out);
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        // rustc prints `error: ` before each: the message starts with the verdict.
+        assert!(
+            msgs[0].starts_with("client_id `nope` is not a GUID [E0202-invalid-client-id]\n --> msal.toml:5:13\n  |\n5 | client_id = \"nope\"\n  |             ^^^^^^\n  = help: "),
+            "{msgs:#?}"
+        );
+        assert!(msgs[1].contains("[E0502-unknown-grant]\n  --> msal.toml:13:27\n   |"));
+        assert!(msgs.iter().all(|m| !m.contains("error:")), "{msgs:#?}");
         assert!(
             out.contains("include_bytes"),
             "a fix must trigger a rebuild: {out}"
+        );
+        // The client is generated anyway, with every method and the readable sets, so
+        // its uses add no errors.
+        assert!(out.contains("pub struct OrdersDaemon { __msal"));
+        assert!(out.contains("pub graph : :: msal :: scope :: ScopeSet < OrdersDaemon , :: msal :: scope :: AppScopes >"));
+        assert!(out.contains("pub fn from_env ()"));
+        assert!(out.contains("pub async fn acquire_token_on_behalf_of < K"));
+        assert!(out.contains("pub async fn acquire_token_silent < K"));
+        assert!(
+            !out.contains("'__g"),
+            "no gates when the grants are unknown"
         );
         // Diagnostics name the file as written: the absolute path appears only in the
         // `include_bytes!`.
@@ -690,13 +1497,16 @@ scopes.inventory = ["api://inventory/Items.Read"]
         );
         std::fs::remove_dir_all(&dir).ok();
         let (first, second) = (first.to_string(), second.to_string());
-        assert_eq!(errors(&first), 1, "{first}");
-        assert!(first.starts_with("struct OrdersDaemon"), "{first}");
-        assert_eq!(errors(&second), 1, "{second}");
+        assert_eq!(messages(&first).len(), 1);
+        assert!(first.contains("struct OrdersDaemon {"));
+        let second_msgs = messages(&second);
+        assert_eq!(second_msgs.len(), 1);
         assert!(
-            second.contains("msal.toml has 1 problem (all reported at the first #[msal_app] naming it); the first:\\nmsal.toml:13:"),
-            "{second}"
+            second_msgs[0].starts_with("msal.toml has 1 problem (all reported at the first #[msal_app] naming it); the first:\nunknown grant `refresh_tokn` [E0502-unknown-grant]\n  --> msal.toml:13:27"),
+            "{second_msgs:#?}"
         );
+        // The second app's own sets, read from the broken file.
+        assert!(second.contains("pub inventory : :: msal :: scope :: ScopeSet < OrdersApi , :: msal :: scope :: UserScopes >"));
     }
 
     #[test]
@@ -708,12 +1518,31 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ),
             SRC,
         );
-        assert_eq!(errors(&out), 1, "{out}");
+        let msgs = messages(&out);
+        assert_eq!(msgs.len(), 1, "{msgs:#?}");
         assert!(
-            out.contains("app `orders_deamon` is not declared in msal.toml"),
-            "{out}"
+            msgs[0].starts_with("app `orders_deamon` is not declared in msal.toml [E0106-unknown-app]\n --> msal.toml:4:7\n  |\n4 | [apps.orders_daemon]\n  |       ^^^^^^^^^^^^^\n  = help: did you mean `orders_daemon`?\n  = note: the struct `OrdersDeamon` maps to app `orders_deamon`"),
+            "{msgs:#?}"
         );
-        assert!(out.contains("did you mean `orders_daemon`?"), "{out}");
+        // Generated with the sets of the app it probably meant.
+        assert!(out.contains("pub graph : :: msal :: scope :: ScopeSet < OrdersDeamon , :: msal :: scope :: AppScopes >"));
+    }
+
+    #[test]
+    fn bad_arguments_still_generate_the_client() {
+        let out = run(
+            quote!(confg = "msal.toml"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            SRC,
+        );
+        assert_eq!(
+            messages(&out),
+            ["unknown #[msal_app] argument `confg`; did you mean `config`?"]
+        );
+        assert!(out.contains("pub fn from_env ()"));
+        assert!(out.contains("pub async fn acquire_token_for_client < K"));
     }
 
     #[test]
@@ -751,10 +1580,13 @@ scopes.inventory = ["api://inventory/Items.Read"]
             ),
             SRC,
         );
+        let msgs = messages(&out);
+        assert_eq!(msgs.len(), 1, "{msgs:#?}");
         assert!(
-            out.contains("other.toml: error: cannot read `other.toml`"),
-            "{out}"
+            msgs[0].starts_with("cannot read `other.toml`: no such file next to the crate's Cargo.toml (CARGO_MANIFEST_DIR) or next to this source file [E0001-file-unreadable]\n  = help: "),
+            "{msgs:#?}"
         );
-        assert!(out.contains("E0001-file-unreadable"), "{out}");
+        assert!(out.contains("fn from_env ()"));
+        assert!(!out.contains("include_str"));
     }
 }

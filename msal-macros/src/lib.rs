@@ -35,17 +35,32 @@ use std::path::PathBuf;
 ///   is.
 /// * `app = "NAME"` (optional): the app key; by default the struct's name in snake_case
 ///   (`OrdersDaemon` → `orders_daemon`).
+/// * `crate = "PATH"` (optional): the path of the `msal` crate in the generated code,
+///   `::msal` by default. For a renamed dependency (`my_msal = { package = "msal", ... }`
+///   in Cargo.toml) write `crate = "my_msal"`; for a re-export, its path
+///   (`crate = "crate::deps::msal"`).
 ///
 /// # Compile-time checks
 ///
 /// Every rule of `msal-config` runs; each problem of the file is its own
-/// `compile_error!` on the `config = "..."` string, reading
-/// `msal.toml:LINE:COL: error: MESSAGE [CODE]` with the offending line, a caret and a
-/// `help:` ("did you mean ..."). Paths in messages are shown as written in the
+/// `compile_error!` on the `config = "..."` string, reading (after rustc's `error: `)
+/// `MESSAGE [CODE]`, then `--> msal.toml:LINE:COL`, the offending line with a caret and
+/// a `help:` ("did you mean ..."). Paths in messages are shown as written in the
 /// attribute, so they do not depend on where the crate is checked out. An unknown app is
-/// reported on the `app = "..."` string or the struct's name. When several structs of a
-/// crate name the same broken file, the first reports every problem and each of the others
-/// one summary error (with the first problem), rather than repeating them all per struct.
+/// reported on the `app = "..."` string or the struct's name, with the caret on the app
+/// it probably meant. When several structs of a crate name the same broken file, the
+/// first reports every problem and each of the others one summary error (with the first
+/// problem), rather than repeating them all per struct.
+///
+/// A broken file (or argument) yields its own errors only: the client is generated
+/// anyway, with every method and the scope sets that can still be read from the file, so
+/// the code using it does not add "no function `from_env`" or "no field" errors.
+///
+/// The methods of a grant the app does not enable exist too, hidden from the docs;
+/// calling one is an error that names the grant and the app, e.g. "`OrdersDaemon` cannot
+/// do this: app `orders_daemon` does not enable the `on_behalf_of` grant" with the note
+/// "add "on_behalf_of" to the `grants` of [apps.orders_daemon] in msal.toml:5". They
+/// require a hidden per-app trait (`__OrdersDaemonHasGrant`) that is never implemented.
 ///
 /// The expansion includes the file with `include_bytes!`/`include_str!`, so cargo
 /// rebuilds the crate when it changes. rust-analyzer caches expansions: after editing
@@ -60,8 +75,9 @@ use std::path::PathBuf;
 /// `msal::ConfidentialClientApplication`; `Clone`, a secret-free `Debug`, `Send + Sync`),
 /// `OrdersDaemonScopes` (one typed field per scope set), constructors (`from_env`,
 /// `from_env_with`, `from_config`, `builder` + `from_builder`, `from_application`) and one
-/// method per operation of each enabled grant. Do not derive `Clone` or `Debug` on the
-/// struct yourself, and do not define inherent items of these names.
+/// method per operation of each enabled grant (the others exist hidden, see above). Do
+/// not derive `Clone` or `Debug` on the struct yourself, and do not define inherent items
+/// of these names.
 #[proc_macro_attribute]
 pub fn msal_app(attr: TokenStream, item: TokenStream) -> TokenStream {
     let cx = expand::Context {

@@ -157,9 +157,12 @@ fn e0106_unknown_app_in_profile_and_lookup() {
     let d = cfg.app("wep").unwrap_err();
     assert_eq!(d.code, Code::UnknownApp);
     assert_eq!(help(&d), "did you mean `web`?");
-    assert_eq!((d.line, d.col), (1, 2));
+    // On the name of the app it probably meant.
+    assert_at(&d, BASE, "web");
     let d = cfg.app("totally_different").unwrap_err();
     assert_eq!(help(&d), "declared apps: web");
+    // No likely typo: on the `apps` key.
+    assert_eq!((d.line, d.col), (1, 2));
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! A method exists only for a grant the app enables: `orders_web` has no
-//! `client_credentials`, `orders_daemon` no `on_behalf_of`.
+//! A method exists only for a grant the app enables: calling another says which grant to
+//! add to which app. `orders_web` has no `client_credentials`, `orders_daemon` no
+//! `on_behalf_of` and no signed-in accounts (neither `authorization_code` nor
+//! `refresh_token`).
 use msal::msal_app;
 
 #[msal_app(config = "apps.toml")]
@@ -9,10 +11,11 @@ pub struct OrdersWeb;
 pub struct OrdersDaemon;
 
 async fn run(web: OrdersWeb, daemon: OrdersDaemon) {
-    let _ = web.acquire_token_for_client(OrdersWeb::scopes().user).await;
+    let _ = web.remove_tokens_for_client().await;
     let _ = daemon
         .acquire_token_on_behalf_of("user-token", OrdersDaemon::scopes().graph)
         .await;
+    let _ = daemon.get_accounts(None).await;
 }
 
 fn main() {
