@@ -464,7 +464,14 @@ fn finish_app(
         (false, None) => None,
     };
 
-    let scopes = merge_scopes(ctx, name, entry, profile_app, checked_grants);
+    let scopes = merge_scopes(
+        ctx,
+        name,
+        entry,
+        profile_app,
+        checked_grants,
+        managed == Some(true),
+    );
 
     let azure_region = stack
         .last(|l| l.azure_region.as_ref())
@@ -566,6 +573,7 @@ fn merge_scopes(
     entry: &AppEntry,
     profile_app: Option<&Layer>,
     grants: Option<&BTreeSet<Grant>>,
+    managed_identity: bool,
 ) -> Option<BTreeMap<String, ScopeSet>> {
     let Some(base) = &entry.layer.scopes else {
         ctx.error_help(
@@ -610,10 +618,15 @@ fn merge_scopes(
                     .resource
                     .clone()
                     .unwrap_or_else(|| "https://graph.microsoft.com".into());
+                let why = if managed_identity {
+                    "a managed identity gets a token for a resource, with the permissions granted to the identity"
+                } else {
+                    "client_credentials tokens carry the app's granted permissions"
+                };
                 ctx.error_help(
                     Code::NonDefaultScopeForClientCredentials,
                     set.span.clone(),
-                    format!("scope set `{set_name}` must be a `.default` set: client_credentials tokens carry the app's granted permissions"),
+                    format!("scope set `{set_name}` must be a `.default` set: {why}"),
                     Some(format!("use `[\"{resource}/.default\"]`")),
                 );
             }
