@@ -53,6 +53,13 @@
 //!   exist, hidden, and calling one is a compile error that says which grant to add to
 //!   which app.
 //!
+//! A managed identity app (`credential = { kind = "managed_identity" }`, no client id, no
+//! authority) gets a struct wrapping a [`ManagedIdentityClient`] with the app-token methods
+//! only (`acquire_token_for_client(set)` asks for the set's resource), `token_cache()`,
+//! `client()`, `get_managed_identity_source()` and the same constructors. Relative paths of
+//! the embedded file resolve at run time against `MSAL_CONFIG_DIR`, else the working
+//! directory, so the binary runs wherever it is copied.
+//!
 //! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
 #![forbid(unsafe_code)]
 
