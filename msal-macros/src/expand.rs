@@ -1354,6 +1354,60 @@ scopes.inventory = ["api://inventory/Items.Read"]
     }
 
     #[test]
+    fn a_managed_identity_app_wraps_a_managed_identity_client_with_app_token_methods_only() {
+        let src = "[defaults]\nauthority = \"https://login.microsoftonline.com/contoso.onmicrosoft.com\"\n\n[apps.billing_job]\ncredential = { kind = \"managed_identity\" }\nscopes.vault = [\"https://vault.azure.net/.default\"]\n";
+        let out = run(
+            quote!(config = "msal.toml"),
+            quote!(
+                pub struct BillingJob;
+            ),
+            src,
+        );
+        assert_eq!(messages(&out), Vec::<String>::new());
+        assert!(out.contains(":: msal :: __private :: MiState"), "{out}");
+        assert!(out.contains("pub async fn acquire_token_for_client (& self"));
+        assert!(out.contains("managed_identity : true"));
+        for absent in [
+            "initiate_auth_code_flow",
+            "acquire_token_on_behalf_of",
+            "get_accounts",
+            "remove_tokens_for_client",
+            "ConfidentialClientApplication",
+            "CLIENT_ID",
+        ] {
+            assert!(!out.contains(absent), "{absent} in {out}");
+        }
+    }
+
+    #[test]
+    fn the_build_tree_path_is_not_compiled_into_the_spec() {
+        let (cx, dir) = cx(SRC);
+        let out = expand(
+            quote!(config = "msal.toml"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            &cx,
+        )
+        .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        // The absolute path only feeds include_str!/include_bytes! (compile time); the spec
+        // the program reads at run time names the file as written.
+        assert!(out.contains("config_path : \"msal.toml\""), "{out}");
+        let abs = dir.join("msal.toml").display().to_string();
+        let uses: Vec<&str> = out
+            .match_indices(&abs)
+            .map(|(i, _)| &out[i.saturating_sub(20)..i])
+            .collect();
+        assert!(!uses.is_empty());
+        assert!(
+            uses.iter()
+                .all(|u| u.contains("include_str") || u.contains("include_bytes")),
+            "{uses:?}"
+        );
+    }
+
+    #[test]
     fn methods_follow_the_grants() {
         let daemon = run(
             quote!(config = "msal.toml"),
