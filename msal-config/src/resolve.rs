@@ -296,8 +296,9 @@ fn finish_app(
         }
         Some(v) => values::client_id(v).ok(),
     };
+    // Absent on purpose (a managed identity; AZURE_CLIENT_ID at run time), or valid.
     let client_id_ok = client_id.is_some()
-        || (secretless && managed == Some(true))
+        || managed == Some(true)
         || (from_azure_env && stack.last(|l| l.client_id.as_ref()).is_none());
 
     let (grant_vals, grants_complete): (Vec<Val<Grant>>, bool) = match &entry.layer.grants {
