@@ -1,5 +1,7 @@
 //! Quickstart: app-only tokens with a secret and with a certificate, then one from the cache,
-//! then the daemon declared in `msal.toml.example` (its `local` profile).
+//! then the daemon declared in `msal.toml.example` (its `local` profile), then a managed
+//! identity (no secret at all; App Service imitated in-process, never the Azure metadata
+//! address).
 //!
 //! `cargo run --example quickstart` starts the in-process test authority (msal-testkit) on
 //! loopback and talks to it over HTTPS. With `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
@@ -11,8 +13,8 @@
 //! Region discovery is never attempted here: no request goes to the instance metadata service.
 
 use msal::{
-    AuthenticationResult, Certificate, ClientCredential, ConfidentialClientApplication, TokenCache,
-    Verify,
+    AuthenticationResult, Certificate, ClientCredential, ConfidentialClientApplication, EnvLookup,
+    ManagedIdentity, ManagedIdentityClient, TokenCache, Verify,
 };
 use msal_testkit::{certs, AppRegistration, TestAuthority};
 use std::error::Error;
@@ -127,12 +129,13 @@ async fn from_msal_toml(authority: &TestAuthority, tenant: &str) -> Result<()> {
         }
     };
     let app = msal::config::resolve_app(&path, &source, "orders_daemon", &env)?;
-    authority.register_app(AppRegistration::with_secret(app.client_id.clone(), secret));
+    let client_id = app
+        .client_id
+        .clone()
+        .ok_or("orders_daemon has a client_id")?;
+    authority.register_app(AppRegistration::with_secret(client_id.clone(), secret));
     let daemon = msal::config::builder(&app, &env)?.build()?;
-    println!(
-        "msal.toml.example, app orders_daemon (profile local): client {}",
-        app.client_id
-    );
+    println!("msal.toml.example, app orders_daemon (profile local): client {client_id}");
     let graph = &app.scopes["graph"].scopes;
     show(
         "client credentials, from msal.toml:",
@@ -141,6 +144,35 @@ async fn from_msal_toml(authority: &TestAuthority, tenant: &str) -> Result<()> {
     show(
         "again, from msal.toml:",
         &daemon.acquire_token_for_client(graph).await?,
+    );
+    managed_identity().await
+}
+
+/// No secret at all: a managed identity. Here App Service's identity endpoint is imitated by a
+/// second in-process authority (plain HTTP on loopback, as the platform's local endpoint is);
+/// on Azure the platform sets `IDENTITY_ENDPOINT` / `IDENTITY_HEADER` (or the VM's metadata
+/// service answers) and `EnvLookup::process()` — the default — reads them.
+async fn managed_identity() -> Result<()> {
+    let platform = TestAuthority::builder().https(false).start().await?;
+    let mi = ManagedIdentityClient::builder(ManagedIdentity::system_assigned())
+        .env(EnvLookup::from_pairs([
+            ("IDENTITY_ENDPOINT", platform.app_service_endpoint()),
+            ("IDENTITY_HEADER", platform.managed_identity_secret()),
+        ]))
+        .build()?;
+    println!(
+        "managed identity, source {}:",
+        mi.get_managed_identity_source()
+    );
+    // A resource, not scopes (`https://vault.azure.net/.default` in msal.toml).
+    show(
+        "  token for Key Vault:",
+        &mi.acquire_token_for_client("https://vault.azure.net")
+            .await?,
+    );
+    println!(
+        "more: `cargo run --example managed_identity` (IMDS, App Service, workload identity), \
+         and `credential = {{ kind = \"managed_identity\" }}` in msal.toml (README: \"Managed identity and workload identity\")"
     );
     Ok(())
 }

@@ -53,6 +53,13 @@
 //!   exist, hidden, and calling one is a compile error that says which grant to add to
 //!   which app.
 //!
+//! A managed identity app (`credential = { kind = "managed_identity" }`, no client id, no
+//! authority) gets a struct wrapping a [`ManagedIdentityClient`] with the app-token methods
+//! only (`acquire_token_for_client(set)` asks for the set's resource), `token_cache()`,
+//! `client()`, `get_managed_identity_source()` and the same constructors. Relative paths of
+//! the embedded file resolve at run time against `MSAL_CONFIG_DIR`, else the working
+//! directory, so the binary runs wherever it is copied.
+//!
 //! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
 #![forbid(unsafe_code)]
 
@@ -256,8 +263,9 @@ pub mod __private {
     use msal_config::{AppConfig, Grant};
     use msal_runtime::{
         Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult,
-        ConfidentialClientApplication, ConfidentialClientApplicationBuilder, Error,
-        ForClientOptions, Result, Scopes, SilentOptions,
+        ConfidentialClientApplication, ConfidentialClientApplicationBuilder, EnvLookup, Error,
+        ForClientOptions, ManagedIdentityClient, ManagedIdentityClientBuilder,
+        ManagedIdentityTokenOptions, Result, Scopes, SilentOptions,
     };
     use std::fmt;
     use std::path::Path;
@@ -271,7 +279,9 @@ pub mod __private {
     pub struct AppSpec {
         /// The app key (`orders_daemon`).
         pub name: &'static str,
-        /// The absolute path of `msal.toml` at compile time (base of relative paths).
+        /// `msal.toml` as the attribute names it, for messages only: relative paths in it
+        /// resolve at run time against `MSAL_CONFIG_DIR`, else the working directory
+        /// ([`config::run_time_base`]), never against where the program was built.
         pub config_path: &'static str,
         /// The file's text at compile time.
         pub config_text: &'static str,
@@ -279,6 +289,9 @@ pub mod __private {
         pub grants: &'static [Grant],
         /// The scope sets, in the order of the `scopes()` indices: `(name, is_default)`.
         pub scope_sets: &'static [(&'static str, bool)],
+        /// `true` when compiled for `credential = { kind = "managed_identity" }` (the client
+        /// wraps a [`ManagedIdentityClient`] and has only the app-token methods).
+        pub managed_identity: bool,
     }
 
     fn process_env(k: &str) -> Option<String> {
@@ -288,15 +301,90 @@ pub mod __private {
     impl AppSpec {
         /// The embedded file, with the run-time overlays looked up through `env`.
         fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
-            let path = Path::new(self.config_path);
-            let app = config::resolve_app(path, self.config_text, self.name, env)?;
-            self.check(&app, path)?;
+            let app = config::resolve_embedded(self.config_path, self.config_text, self.name, env)?;
+            self.check(&app, Path::new(self.config_path))?;
             Ok(app)
         }
 
         fn check(&self, app: &AppConfig, path: &Path) -> Result<()> {
-            app.check_shape(self.grants, self.scope_sets)
-                .map_err(|m| Error::ConfigFile(format!("{}: {m}", path.display())))
+            let fail = |m: String| Error::ConfigFile(format!("{}: {m}", path.display()));
+            if app.credential.is_managed_identity() != self.managed_identity {
+                return Err(fail(format!(
+                    "app `{}` has a `{}` credential but this program was compiled for {}",
+                    self.name,
+                    app.credential.kind(),
+                    if self.managed_identity {
+                        "a managed identity"
+                    } else {
+                        "an app registration (not a managed identity)"
+                    }
+                )));
+            }
+            app.check_shape(self.grants, self.scope_sets).map_err(fail)
+        }
+
+        /// `builder()` of a managed identity app: the embedded file, the process
+        /// environment (read again on each request to detect the source).
+        pub fn mi_builder(&self) -> Result<ManagedIdentityClientBuilder> {
+            let app = self.resolve(&process_env)?;
+            config::managed_identity_builder(&app, &process_env, EnvLookup::process())
+        }
+
+        /// `from_env()` of a managed identity app.
+        pub fn mi_from_env(&'static self) -> Result<MiState> {
+            self.mi_from_env_with(EnvLookup::process())
+        }
+
+        /// `from_env_with(lookup)` of a managed identity app: `env` serves the overlays and
+        /// the source's variables.
+        pub fn mi_from_env_with(&'static self, env: EnvLookup) -> Result<MiState> {
+            let lookup = |k: &str| env.get(k);
+            let app = self.resolve(&lookup)?;
+            let client = config::managed_identity_builder(&app, &lookup, env.clone())?.build()?;
+            self.mi_state(client, &app)
+        }
+
+        /// `from_config(path)` of a managed identity app.
+        pub fn mi_from_config(&'static self, path: &Path) -> Result<MiState> {
+            let source = std::fs::read_to_string(path)
+                .map_err(|e| Error::ConfigFile(format!("cannot read {}: {e}", path.display())))?;
+            let app = config::resolve_app(path, &source, self.name, &process_env)?;
+            self.check(&app, path)?;
+            let client =
+                config::managed_identity_builder(&app, &process_env, EnvLookup::process())?
+                    .build()?;
+            self.mi_state(client, &app)
+        }
+
+        /// `from_client(client)` of a managed identity app.
+        pub fn mi_from_client(&'static self, client: ManagedIdentityClient) -> Result<MiState> {
+            let app = self.resolve(&process_env)?;
+            self.mi_state(client, &app)
+        }
+
+        /// Each compiled scope set in canonical form, built once here so that no token
+        /// call validates or sorts scopes again.
+        fn set_scopes(&self, app: &AppConfig) -> Result<Arc<[Scopes]>> {
+            self.scope_sets
+                .iter()
+                .map(|(name, _)| {
+                    // `check` guarantees every compiled set exists.
+                    let set = app.scopes.get(*name).map_or(&[][..], |s| &s.scopes[..]);
+                    Scopes::new(set)
+                })
+                .collect()
+        }
+
+        fn mi_state(
+            &'static self,
+            client: ManagedIdentityClient,
+            app: &AppConfig,
+        ) -> Result<MiState> {
+            Ok(MiState {
+                spec: self,
+                client,
+                scopes: self.set_scopes(app)?,
+            })
         }
 
         /// `builder()`: the embedded file, the process environment.
@@ -345,28 +433,66 @@ pub mod __private {
             self.state(application, &app)
         }
 
-        /// Each compiled scope set in canonical form, built once here so that no token
-        /// call validates or sorts scopes again.
         fn state(
             &'static self,
             application: ConfidentialClientApplication,
             app: &AppConfig,
         ) -> Result<State> {
-            let scopes = self
-                .scope_sets
-                .iter()
-                .map(|(name, _)| {
-                    // `check` guarantees every compiled set exists.
-                    let set = app.scopes.get(*name).map_or(&[][..], |s| &s.scopes[..]);
-                    Scopes::new(set)
-                })
-                .collect::<Result<_>>()?;
             Ok(State {
                 spec: self,
                 app: application,
-                scopes,
+                scopes: self.set_scopes(app)?,
                 redirect_uri: app.redirect_uri.as_deref().map(Arc::from),
             })
+        }
+    }
+
+    /// The data behind a generated managed identity client.
+    #[derive(Clone)]
+    pub struct MiState {
+        spec: &'static AppSpec,
+        client: ManagedIdentityClient,
+        scopes: Arc<[Scopes]>,
+    }
+
+    impl MiState {
+        /// The managed identity client.
+        pub fn client(&self) -> &ManagedIdentityClient {
+            &self.client
+        }
+
+        /// The managed identity client, by value.
+        pub fn into_client(self) -> ManagedIdentityClient {
+            self.client
+        }
+
+        /// The run-time scopes of set `index`.
+        pub fn scopes(&self, index: usize) -> &[String] {
+            self.scopes.get(index).map_or(&[], Scopes::as_slice)
+        }
+
+        /// `Debug` without secrets.
+        pub fn debug(&self, type_name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct(type_name)
+                .field("app", &self.spec.name)
+                .field("managed_identity", self.client.identity())
+                .finish()
+        }
+
+        /// An app token for set `index`: the managed identity asks for its resource.
+        pub async fn for_client(
+            &self,
+            set: usize,
+            options: ForClientOptions,
+        ) -> Result<AuthenticationResult> {
+            let resource = config::resource_of(self.scopes(set))?;
+            let mut o = ManagedIdentityTokenOptions::new();
+            if let Some(c) = options.claims_challenge {
+                o = o.claims_challenge(c);
+            }
+            self.client
+                .acquire_token_for_client_with(&resource, o)
+                .await
         }
     }
 

@@ -32,6 +32,16 @@ struct Web;
 #[msal_app(config = "tests/fixtures/macro_apps.toml")]
 struct Api;
 
+/// A system-assigned managed identity.
+#[msal_app(config = "tests/fixtures/macro_apps.toml")]
+struct BillingJob;
+
+#[msal_app(config = "tests/fixtures/macro_apps.toml")]
+struct BillingUami;
+
+#[msal_app(config = "tests/fixtures/macro_apps.toml")]
+struct Pod;
+
 const DAEMON_SECRET: &str = "daemon-secret-value-9d2f";
 const ENV_DAEMON_SECRET: &str = "env-daemon-secret-value-41aa";
 const OVERRIDE_SECRET: &str = "override-secret-value-77b0";
@@ -511,4 +521,188 @@ async fn from_application_wraps_an_application_built_by_hand() {
     assert!(auth.verify_access_token(t.access_token.secret()).is_ok());
     assert_eq!(daemon.application().client_id(), support::CLIENT_ID);
     assert_eq!(daemon.into_application().client_id(), support::CLIENT_ID);
+}
+
+// ---- secretless apps ------------------------------------------------------------------
+
+/// The test authority over plain HTTP on loopback (managed identity endpoints are local HTTP).
+async fn http_authority() -> TestAuthority {
+    TestAuthority::builder()
+        .https(false)
+        .start()
+        .await
+        .expect("start the test authority")
+}
+
+#[tokio::test]
+async fn a_managed_identity_client_gets_tokens_for_the_resources_of_its_sets() {
+    let auth = http_authority().await;
+    let (endpoint, header) = (auth.app_service_endpoint(), auth.managed_identity_secret());
+    // App Service's variables, through the lookup (read again on each request).
+    let job = BillingJob::from_env_with(move |k| match k {
+        "IDENTITY_ENDPOINT" => Some(endpoint.clone()),
+        "IDENTITY_HEADER" => Some(header.clone()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        job.get_managed_identity_source(),
+        msal::ManagedIdentitySource::AppService
+    );
+    let vault = job
+        .acquire_token_for_client(BillingJob::scopes().vault)
+        .await
+        .unwrap();
+    assert_eq!(vault.token_source, TokenSource::IdentityProvider);
+    let arm = job
+        .acquire_token_for_client(BillingJob::scopes().arm)
+        .await
+        .unwrap();
+    let resources: Vec<String> = auth
+        .managed_identity_requests()
+        .iter()
+        .map(|r| r.query_value("resource").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        resources,
+        ["https://vault.azure.net", "https://management.azure.com"]
+    );
+    assert_ne!(vault.access_token.secret(), arm.access_token.secret());
+    // From the cache, no request.
+    let again = job
+        .acquire_token_for_client(BillingJob::scopes().vault)
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(auth.managed_identity_requests().len(), 2);
+    assert_eq!(job.token_cache().access_tokens().len(), 2);
+    assert_eq!(
+        job.scopes_of(BillingJob::scopes().arm),
+        ["https://management.azure.com/.default"]
+    );
+    let dbg = format!("{job:?}");
+    assert!(
+        dbg.contains("billing_job") && dbg.contains("SystemAssigned"),
+        "{dbg}"
+    );
+    assert!(!dbg.contains(vault.access_token.secret()), "{dbg}");
+}
+
+#[tokio::test]
+async fn a_user_assigned_identity_with_a_pinned_source() {
+    let auth = http_authority().await;
+    auth.add_user_assigned_identity(msal_testkit::ManagedIdentityRecord {
+        client_id: "a0b1c2d3-0000-4000-8000-00000000d0e1".into(),
+        ..msal_testkit::ManagedIdentityRecord::new("billing")
+    });
+    let imds = auth.imds_host();
+    let app_service = auth.app_service_endpoint();
+    // App Service's variables are present too: the pinned `source = "imds"` wins over detection.
+    let uami = BillingUami::from_env_with(move |k| match k {
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST" => Some(imds.clone()),
+        "IDENTITY_ENDPOINT" => Some(app_service.clone()),
+        "IDENTITY_HEADER" => Some("h".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        uami.get_managed_identity_source(),
+        msal::ManagedIdentitySource::DefaultToVm
+    );
+    let t = uami
+        .acquire_token_for_client(BillingUami::scopes().vault)
+        .await
+        .unwrap();
+    assert_eq!(t.token_source, TokenSource::IdentityProvider);
+    let reqs = auth.managed_identity_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, msal_testkit::managed_identity::IMDS_PATH);
+    assert_eq!(
+        reqs[0].query_value("client_id"),
+        Some("a0b1c2d3-0000-4000-8000-00000000d0e1")
+    );
+    // The cache entry is the identity's, as MSAL writes it.
+    assert_eq!(
+        uami.token_cache().access_tokens()[0].client_id,
+        "a0b1c2d3-0000-4000-8000-00000000d0e1"
+    );
+}
+
+#[test]
+fn a_managed_identity_client_refuses_a_file_where_the_app_is_not_one() {
+    let secret_app = "[apps.billing_job]\nclient_id = \"a0b1c2d3-0000-4000-8000-00000000d0b1\"\nauthority = \"https://login.microsoftonline.com/contoso.onmicrosoft.com\"\ncredential = { kind = \"secret\", env = \"X\" }\ngrants = [\"client_credentials\"]\nscopes.vault = [\"https://vault.azure.net/.default\"]\nscopes.arm = [\"https://management.azure.com/.default\"]\n";
+    let path = temp_config("not_mi.toml", secret_app);
+    let msg = BillingJob::from_config(&path).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: app `billing_job` has a `secret` credential but this program was compiled for a managed identity",
+            path.display()
+        )
+    );
+    // And the reverse: a confidential client compiled for a secret, given a managed identity.
+    let mi = "[apps.daemon]\ncredential = { kind = \"managed_identity\" }\nscopes.graph = [\"https://graph.microsoft.com/.default\"]\nscopes.storage = [\"https://storage.azure.com/.default\"]\n";
+    let path2 = temp_config("mi.toml", mi);
+    let msg = Daemon::from_config(&path2).unwrap_err().to_string();
+    assert!(msg.contains("compiled for an app registration"), "{msg}");
+    for p in [path, path2] {
+        std::fs::remove_dir_all(p.parent().unwrap()).ok();
+    }
+}
+
+#[tokio::test]
+async fn a_workload_identity_client_takes_its_ids_from_the_azure_variables() {
+    const ISSUER: &str = "https://oidc.prod-aks.example/cluster-macro/";
+    const SUBJECT: &str = "system:serviceaccount:orders:pod";
+    const POD_CLIENT: &str = "a0b1c2d3-0000-4000-8000-00000000d0f7";
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration {
+        client_id: POD_CLIENT.into(),
+        ..Default::default()
+    });
+    auth.add_federated_credential(
+        POD_CLIENT,
+        msal_testkit::FederatedCredential::new(ISSUER, SUBJECT),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("azure-identity-token");
+    std::fs::write(
+        &file,
+        auth.issue_federated_token(
+            ISSUER,
+            SUBJECT,
+            msal_testkit::managed_identity::TOKEN_EXCHANGE_AUDIENCE,
+            3600,
+        ),
+    )
+    .unwrap();
+    let vars = [
+        ("AZURE_CLIENT_ID", POD_CLIENT.to_string()),
+        ("AZURE_TENANT_ID", auth.tenant_id().to_string()),
+        ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+        // The inherited [defaults] authority pins the tenant; a deployment overrides it.
+        ("MSAL_POD_AUTHORITY", auth.authority(auth.tenant_id())),
+        ("MSAL_POD_CA_BUNDLE", auth.ca_path().display().to_string()),
+        ("MSAL_POD_INSTANCE_DISCOVERY", "false".to_string()),
+    ];
+    let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let pod = Pod::from_env_with(lookup).unwrap();
+    assert_eq!(pod.application().client_id(), POD_CLIENT);
+    let t = pod
+        .acquire_token_for_client(Pod::scopes().vault)
+        .await
+        .unwrap();
+    assert_eq!(t.token_source, TokenSource::IdentityProvider);
+    let reqs = auth.token_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].form_value("client_id"), Some(POD_CLIENT));
+    assert_eq!(
+        reqs[0].form_value("client_assertion_type"),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    // Without AZURE_CLIENT_ID the error names it.
+    let err = Pod::from_env_with(|k| (k != "AZURE_CLIENT_ID").then(|| lookup(k)).flatten())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("AZURE_CLIENT_ID"), "{err}");
 }

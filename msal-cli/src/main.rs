@@ -200,14 +200,49 @@ fn check(path: &Path, runtime: bool, profile: Option<&str>) -> Result<(), Failur
         let grants: Vec<&str> = app.grants.iter().map(|g| g.as_str()).collect();
         let sets: Vec<&str> = app.scopes.keys().map(String::as_str).collect();
         println!(
-            "  {name}: client {} ({} credential), grants [{}], scope sets [{}]",
-            app.client_id,
+            "  {name}: {} ({} credential), grants [{}], scope sets [{}]",
+            describe_identity(app),
             app.credential.kind(),
             grants.join(", "),
             sets.join(", ")
         );
     }
     Ok(())
+}
+
+/// Who the app is: its client id, or where the id comes from.
+fn describe_identity(app: &msal_config::AppConfig) -> String {
+    use msal_config::CredentialSpec;
+    match (&app.credential, &app.client_id) {
+        (CredentialSpec::ManagedIdentity { id, source }, _) => {
+            let who = match id {
+                None => "system-assigned managed identity".to_string(),
+                Some(id) => format!("user-assigned managed identity {} {}", id.key(), id.value()),
+            };
+            match source {
+                Some(s) => format!("{who}, source {s}"),
+                None => format!("{who}, source detected at run time"),
+            }
+        }
+        (_, Some(id)) => format!("client {id}"),
+        (_, None) => "client from AZURE_CLIENT_ID".to_string(),
+    }
+}
+
+/// The `client_id` under which the app's tokens are cached.
+fn cache_client_id(app: &msal_config::AppConfig) -> Result<String, Failure> {
+    if let Some(mi) = msal_runtime::config::managed_identity(&app.credential) {
+        return Ok(mi.cache_client_id().to_string());
+    }
+    app.client_id
+        .clone()
+        .or_else(|| env("AZURE_CLIENT_ID").filter(|v| !v.trim().is_empty()))
+        .ok_or_else(|| {
+            Failure::config(format!(
+                "error: app `{}` takes its client id from AZURE_CLIENT_ID, which is not set",
+                app.name
+            ))
+        })
 }
 
 /// The run-time view of app `name` (profile and `MSAL_<APP>_*` applied).
@@ -237,6 +272,23 @@ async fn token(
             sets.join(", ")
         )));
     };
+    if app_cfg.credential.is_managed_identity() {
+        // Only `.default` sets exist for a managed identity (msal-config's rule).
+        let mi = msal_runtime::config::managed_identity_builder(
+            &app_cfg,
+            &env,
+            msal_runtime::EnvLookup::process(),
+        )?
+        .build()?;
+        let resource = msal_runtime::config::resource_of(&scope_set.scopes)?;
+        let result = mi.acquire_token_for_client(&resource).await?;
+        if as_json {
+            println!("{}", result_json(&result));
+        } else {
+            println!("{}", result.access_token.secret());
+        }
+        return Ok(());
+    }
     let mut builder = msal_runtime::config::builder(&app_cfg, &env)?;
     if let Some(ca) = ca_bundle {
         builder = builder.verify(Verify::CaBundle(ca));
@@ -333,12 +385,21 @@ fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
     let app = load_app(path, name)?;
     // Inspection only: a file cache is read as it is, never locked, written or moved
     // (another process may be writing it right now).
+    let client_id = cache_client_id(&app)?;
+    let heading = if app.credential.is_managed_identity() {
+        format!(
+            "token cache of app `{name}` ({}, cached as {client_id})",
+            describe_identity(&app)
+        )
+    } else {
+        format!("token cache of app `{name}` (client {client_id})")
+    };
     let cache = match &app.token_cache {
         msal_config::CacheSpec::File { path: file } => {
             match msal_runtime::TokenCache::read_only(file)? {
                 Some(cache) => cache,
                 None => {
-                    println!("token cache of app `{name}` (client {})", app.client_id);
+                    println!("{heading}");
                     println!("  no cache file at {}", clean(&file.display().to_string()));
                     println!("0 entries");
                     return Ok(());
@@ -347,9 +408,9 @@ fn cache_show(path: &Path, name: &str) -> Result<(), Failure> {
         }
         _ => msal_runtime::config::token_cache(&app, &env)?,
     };
-    let mine = |client_id: &str| client_id == app.client_id;
+    let mine = |id: &str| id == client_id;
     let or_dash = |s: Option<&str>| clean(s.filter(|s| !s.is_empty()).unwrap_or("-"));
-    println!("token cache of app `{name}` (client {})", app.client_id);
+    println!("{heading}");
     if matches!(app.token_cache, msal_config::CacheSpec::Redis { .. }) {
         println!(
             "  (Redis: entries are read per partition on use; only loaded partitions are shown)"

@@ -375,7 +375,14 @@ fn authority_verdicts_agree_across_entry_points() {
         if let (Ok(app), Ok(cfg)) = (built, loaded) {
             for (who, got) in [
                 ("builder", verdict(app.authority())),
-                ("loader", verdict(&cfg.authority)),
+                (
+                    "loader",
+                    verdict(
+                        cfg.authority
+                            .as_ref()
+                            .expect("a secret app has an authority"),
+                    ),
+                ),
             ] {
                 if got != *want {
                     disagreements.push(format!("{input:?}: {who} says `{got}`, want `{want}`"));
@@ -389,6 +396,210 @@ fn authority_verdicts_agree_across_entry_points() {
         disagreements.join("\n")
     );
     assert!(!check.status.success(), "the file has invalid authorities");
+}
+
+// ---- secretless apps: managed identity, workload identity -----------------------------
+
+fn vault_token_args(config: &Path, app: &str) -> Vec<String> {
+    [
+        "token",
+        "--config",
+        &config.display().to_string(),
+        "--app",
+        app,
+        "--scopes",
+        "vault",
+        "--json",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_identity_check_token_and_cache_show() {
+    let auth = TestAuthority::builder()
+        .https(false)
+        .start()
+        .await
+        .expect("start the test authority");
+    let uami = msal_testkit::ManagedIdentityRecord::new("cli-identity");
+    auth.add_user_assigned_identity(uami.clone());
+    let dir = temp_dir();
+    let config = dir.join("msal.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[defaults]
+authority = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+
+[apps.job]
+credential = {{ kind = "managed_identity", client_id = "{}" }}
+scopes.vault = ["https://vault.azure.net/.default"]
+token_cache = {{ kind = "file", path = "cache.json" }}
+"#,
+            uami.client_id
+        ),
+    )
+    .unwrap();
+
+    let o = msal(&["check", config.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "job: user-assigned managed identity client_id {}, source detected at run time (managed_identity credential), grants [client_credentials]",
+            uami.client_id
+        )),
+        "{out}"
+    );
+
+    // App Service, imitated by the test authority: the process environment selects it.
+    let env = vec![
+        ("IDENTITY_ENDPOINT".to_string(), auth.app_service_endpoint()),
+        (
+            "IDENTITY_HEADER".to_string(),
+            auth.managed_identity_secret(),
+        ),
+    ];
+    let o = msal_async(vault_token_args(&config, "job"), env.clone()).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON output");
+    assert_eq!(v["token_source"], "identity_provider");
+    let token = v["access_token"].as_str().unwrap().to_string();
+    let reqs = auth.managed_identity_requests();
+    assert_eq!(reqs.len(), 1);
+    // The resource is the scope without `/.default`, and the user-assigned id is selected.
+    assert_eq!(
+        reqs[0].query_value("resource"),
+        Some("https://vault.azure.net")
+    );
+    assert_eq!(
+        reqs[0].query_value("client_id"),
+        Some(uami.client_id.as_str())
+    );
+
+    // A second process: from the file cache.
+    let o = msal_async(vault_token_args(&config, "job"), env).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["token_source"], "cache");
+    assert_eq!(auth.managed_identity_requests().len(), 1);
+
+    let o = msal(
+        &[
+            "cache",
+            "show",
+            "--config",
+            config.to_str().unwrap(),
+            "--app",
+            "job",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("cached as {}", uami.client_id)),
+        "{out}"
+    );
+    assert!(out.contains("target=\"https://vault.azure.net\""), "{out}");
+    assert!(out.contains("realm=managed_identity"), "{out}");
+    assert!(out.contains("1 entry"), "{out}");
+    assert!(!out.contains(&token), "the token leaked: {out}");
+
+    // A managed identity app with an authority of its own is refused like the macro refuses it.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[apps.job]\ncredential = { kind = \"managed_identity\" }\nauthority = \"https://login.microsoftonline.com/contoso.com\"\nscopes.vault = [\"https://vault.azure.net/.default\"]\n",
+    )
+    .unwrap();
+    let o = msal(&["check", bad.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("E0413-not-for-managed-identity"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_identity_from_the_azure_variables() {
+    const ISSUER: &str = "https://oidc.prod-aks.example/cluster-cli/";
+    const SUBJECT: &str = "system:serviceaccount:orders:cli";
+    const WI_CLIENT: &str = "7d0c1d2e-0000-4000-8000-0000000c1f01";
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration {
+        client_id: WI_CLIENT.into(),
+        ..Default::default()
+    });
+    auth.add_federated_credential(
+        WI_CLIENT,
+        msal_testkit::FederatedCredential::new(ISSUER, SUBJECT),
+    );
+    let dir = temp_dir();
+    let token_file = dir.join("azure-identity-token");
+    std::fs::write(
+        &token_file,
+        auth.issue_federated_token(
+            ISSUER,
+            SUBJECT,
+            msal_testkit::managed_identity::TOKEN_EXCHANGE_AUDIENCE,
+            3600,
+        ),
+    )
+    .unwrap();
+    let config = dir.join("msal.toml");
+    std::fs::write(
+        &config,
+        "[apps.pod]\ncredential = { kind = \"workload_identity\" }\ninstance_discovery = false\nscopes.vault = [\"https://vault.azure.net/.default\"]\n",
+    )
+    .unwrap();
+    let o = msal(&["check", config.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("pod: client from AZURE_CLIENT_ID (workload_identity credential)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let mut args = vault_token_args(&config, "pod");
+    args.extend(["--ca-bundle".into(), auth.ca_path().display().to_string()]);
+    let env = vec![
+        ("AZURE_CLIENT_ID".to_string(), WI_CLIENT.to_string()),
+        ("AZURE_TENANT_ID".to_string(), auth.tenant_id().to_string()),
+        (
+            "AZURE_AUTHORITY_HOST".to_string(),
+            auth.base_url().to_string(),
+        ),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE".to_string(),
+            token_file.display().to_string(),
+        ),
+    ];
+    let o = msal_async(args.clone(), env.clone()).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let claims = auth
+        .verify_access_token(v["access_token"].as_str().unwrap())
+        .expect("a token the authority signed");
+    assert_eq!(
+        claims["appid"].as_str().or(claims["azp"].as_str()),
+        Some(WI_CLIENT)
+    );
+    let reqs = auth.token_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].form_value("client_assertion_type"),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+
+    // Without AZURE_CLIENT_ID the error names it (a credential problem: exit code 5).
+    let o = msal_async(args, env[1..].to_vec()).await;
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("AZURE_CLIENT_ID"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Names of the files in `dir`, sorted.

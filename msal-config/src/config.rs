@@ -37,12 +37,12 @@ use crate::suggest;
 /// client_id = "00000000-0000-0000-0000-00000000000b"
 /// "#;
 /// let base = Config::parse(Path::new("msal.toml"), src).unwrap();
-/// assert_eq!(base.app("orders_daemon").unwrap().client_id, "00000000-0000-0000-0000-00000000000a");
+/// assert_eq!(base.app("orders_daemon").unwrap().client_id.as_deref(), Some("00000000-0000-0000-0000-00000000000a"));
 ///
 /// let env = |k: &str| (k == "MSAL_PROFILE").then(|| "staging".to_string());
 /// let staging = Config::resolve(Path::new("msal.toml"), src, None, &env).unwrap();
 /// assert_eq!(staging.profile.as_deref(), Some("staging"));
-/// assert_eq!(staging.app("orders_daemon").unwrap().client_id, "00000000-0000-0000-0000-00000000000b");
+/// assert_eq!(staging.app("orders_daemon").unwrap().client_id.as_deref(), Some("00000000-0000-0000-0000-00000000000b"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

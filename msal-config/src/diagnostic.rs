@@ -106,6 +106,19 @@ codes! {
     X5cWithoutCertificate = "E0407", "x5c-without-certificate";
     /// A certificate credential with neither a certificate nor a thumbprint.
     MissingCertificate = "E0408", "missing-certificate";
+    /// A user-assigned managed identity id of the wrong shape (`client_id`/`object_id`
+    /// not a GUID, `resource_id` not an Azure resource id of a user-assigned identity).
+    InvalidManagedIdentityId = "E0409", "invalid-managed-identity-id";
+    /// More than one of `client_id`, `object_id`, `resource_id` in a managed identity.
+    ConflictingManagedIdentityId = "E0410", "conflicting-managed-identity-id";
+    /// A managed identity `source` that is not known.
+    UnknownManagedIdentitySource = "E0411", "unknown-managed-identity-source";
+    /// A user-assigned identity with a pinned source that cannot select one
+    /// (Service Fabric, Cloud Shell).
+    UserAssignedNotSupported = "E0412", "user-assigned-not-supported";
+    /// A key a managed identity app cannot have (`client_id`, `authority`,
+    /// `oidc_authority`, `azure_region`).
+    NotForManagedIdentity = "E0413", "not-for-managed-identity";
 
     /// `grants` is missing or empty.
     MissingGrants = "E0501", "missing-grants";
@@ -115,6 +128,8 @@ codes! {
     DuplicateGrant = "E0503", "duplicate-grant";
     /// `refresh_token` without a grant that yields refresh tokens.
     RefreshTokenWithoutSource = "E0504", "refresh-token-without-source";
+    /// A grant the credential kind cannot use (a managed identity gets app tokens only).
+    GrantNotAllowedForCredential = "E0505", "grant-not-allowed-for-credential";
 
     /// `authorization_code` is enabled but `redirect_uri` is missing.
     MissingRedirectUri = "E0601", "missing-redirect-uri";

@@ -12,7 +12,10 @@ use toml::Spanned;
 use crate::checks;
 use crate::ctx::{Ctx, Problem, Span, Val};
 use crate::diagnostic::Code;
-use crate::model::{CacheSpec, CredentialSpec, Grant, RedisUrl, Source};
+use crate::model::{
+    CacheSpec, CredentialSpec, Grant, ManagedIdentityId, ManagedIdentitySourceKind, RedisUrl,
+    Source,
+};
 use crate::suggest;
 use crate::values;
 
@@ -92,6 +95,8 @@ pub(crate) struct GrantList {
 /// The settings of one table. `Val<Option<T>>` means "present, but invalid (reported)".
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Layer {
+    /// `[defaults]` or a profile's defaults: inherited values, not the app's own.
+    pub from_defaults: bool,
     pub client_id: Option<Val<String>>,
     pub authority: Option<Val<String>>,
     pub oidc_authority: Option<Val<String>>,
@@ -247,7 +252,10 @@ pub(crate) fn unknown_key(ctx: &mut Ctx, key: &Key, where_: &str, candidates: &[
 impl Layer {
     /// Extracts a layer from `table` (the contents of `label`, e.g. `[apps.web]`).
     pub(crate) fn parse(ctx: &mut Ctx, table: &DeTable, kind: LayerKind, label: &str) -> Layer {
-        let mut l = Layer::default();
+        let mut l = Layer {
+            from_defaults: matches!(kind, LayerKind::Defaults | LayerKind::ProfileDefaults),
+            ..Layer::default()
+        };
         for (key, v) in table.iter() {
             let name = key.get_ref().as_ref();
             if !APP_KEYS.contains(&name) {
@@ -449,7 +457,16 @@ fn parse_grants(ctx: &mut Ctx, v: &Value) -> Option<Val<GrantList>> {
     ))
 }
 
-const CREDENTIAL_KINDS: &[&str] = &["secret", "certificate", "assertion"];
+const CREDENTIAL_KINDS: &[&str] = &[
+    "secret",
+    "certificate",
+    "assertion",
+    "managed_identity",
+    "workload_identity",
+    "azure_environment",
+];
+const MANAGED_IDENTITY_KEYS: &[&str] = &["kind", "client_id", "object_id", "resource_id", "source"];
+const KIND_ONLY: &[&str] = &["kind"];
 const SECRET_KEYS: &[&str] = &["kind", "env", "file"];
 const CERT_KEYS: &[&str] = &[
     "kind",
@@ -466,15 +483,26 @@ fn credential_kind_help(kind: &str) -> Option<String> {
     let alias = match kind.to_ascii_lowercase().replace('-', "_").as_str() {
         "client_secret" | "password" | "shared_secret" => Some("secret"),
         "cert" | "x509" | "pem" | "client_certificate" | "pfx" => Some("certificate"),
-        "client_assertion" | "federated" | "federated_token" | "jwt" | "workload_identity" => {
-            Some("assertion")
+        "client_assertion" | "federated" | "federated_token" | "jwt" => Some("assertion"),
+        "msi"
+        | "mi"
+        | "managed"
+        | "managedidentity"
+        | "system_assigned"
+        | "user_assigned"
+        | "managed_identity_credential" => Some("managed_identity"),
+        "workload" | "workloadidentity" | "aks" | "kubernetes" | "federated_identity" => {
+            Some("workload_identity")
+        }
+        "environment" | "env" | "azure_env" | "environment_credential" | "default_azure" => {
+            Some("azure_environment")
         }
         _ => None,
     };
     alias
         .map(|a| format!("did you mean `{a}`?"))
         .or_else(|| suggest::help(kind, CREDENTIAL_KINDS.iter().copied()))
-        .or_else(|| Some("known kinds: secret, certificate, assertion".into()))
+        .or_else(|| Some(format!("known kinds: {}", CREDENTIAL_KINDS.join(", "))))
 }
 
 /// Exactly one of two alternative keys.
@@ -584,6 +612,8 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
     };
     let allowed: &[&str] = match kind {
         Some("certificate") => CERT_KEYS,
+        Some("managed_identity") => MANAGED_IDENTITY_KEYS,
+        Some("workload_identity" | "azure_environment") => KIND_ONLY,
         Some(_) => SECRET_KEYS,
         None => &[],
     };
@@ -619,15 +649,22 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
         }
         let Some(kind) = kind else { continue };
         if !allowed.contains(&name) {
-            if SECRET_KEYS.contains(&name) || CERT_KEYS.contains(&name) {
+            let known = SECRET_KEYS.contains(&name)
+                || CERT_KEYS.contains(&name)
+                || MANAGED_IDENTITY_KEYS.contains(&name);
+            if known || allowed.len() == 1 {
+                let help = if allowed.len() == 1 {
+                    format!(
+                        "a `{kind}` credential takes no other key: it reads the AZURE_* variables at run time"
+                    )
+                } else {
+                    format!("a `{kind}` credential takes: {}", allowed[1..].join(", "))
+                };
                 ctx.error_help(
                     Code::UnknownKey,
                     key.span(),
                     format!("`{name}` is not used by a `{kind}` credential"),
-                    Some(format!(
-                        "a `{kind}` credential takes: {}",
-                        allowed[1..].join(", ")
-                    )),
+                    Some(help),
                 );
             } else {
                 unknown_key(ctx, key, &format!("a `{kind}` credential"), &allowed[1..]);
@@ -652,6 +689,90 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
         move |msg: String| clean.then(|| (at.clone(), Code::InvalidCredentialSource, msg));
     let mut take = |k: &str| strs.remove(k);
     let spec = match kind {
+        "workload_identity" => CredentialSpec::WorkloadIdentity,
+        "azure_environment" => CredentialSpec::AzureEnvironment,
+        "managed_identity" => {
+            let ids: Vec<(&str, Val<String>)> = ["client_id", "object_id", "resource_id"]
+                .into_iter()
+                .filter_map(|k| take(k).map(|v| (k, v)))
+                .collect();
+            if ids.len() > 1 {
+                let later = ids
+                    .iter()
+                    .max_by_key(|(_, v)| v.span.start)
+                    .map(|(k, v)| (*k, v.span.clone()));
+                if let Some((k, at)) = later {
+                    ctx.error_help(
+                        Code::ConflictingManagedIdentityId,
+                        at,
+                        format!(
+                            "a managed identity is named by one of `client_id`, `object_id`, `resource_id`, not {}",
+                            ids.iter().map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                        ),
+                        Some(format!("remove `{k}`")),
+                    );
+                }
+                ok = false;
+            }
+            let id = match ids.into_iter().next() {
+                Some((k, v)) => match managed_identity_id(k, &v.v) {
+                    Ok(id) => Some(id),
+                    Err(p) => {
+                        ctx.report_val(&v, p);
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            let source = match take("source") {
+                None => None,
+                Some(v) => match v.v.parse::<ManagedIdentitySourceKind>() {
+                    Ok(src) => Some((src, v)),
+                    Err(()) => {
+                        let names = ManagedIdentitySourceKind::ALL.map(|k| k.as_str());
+                        ctx.error_help(
+                            Code::UnknownManagedIdentitySource,
+                            v.span.clone(),
+                            format!("unknown managed identity source `{}`", v.v),
+                            suggest::help(&v.v, names.iter().copied()).or_else(|| {
+                                Some(format!(
+                                    "known sources: {}; or leave `source` out to detect it at run time",
+                                    names.join(", ")
+                                ))
+                            }),
+                        );
+                        ok = false;
+                        None
+                    }
+                },
+            };
+            if let (Some(id), Some((src, at))) = (&id, &source) {
+                if !src.supports_user_assigned() {
+                    let why = match src {
+                        ManagedIdentitySourceKind::ServiceFabric => "Service Fabric binds identities to the application in the cluster manifest and cannot select one per request",
+                        _ => "Cloud Shell only has the signed-in user's identity",
+                    };
+                    ctx.error_help(
+                        Code::UserAssignedNotSupported,
+                        at.span.clone(),
+                        format!(
+                            "source `{src}` does not support a user-assigned identity (`{}` is set): {why}",
+                            id.key()
+                        ),
+                        Some(format!(
+                            "remove `{}` to use the system-assigned identity, or remove `source` (or pick one of imds, app_service, machine_learning, azure_arc)",
+                            id.key()
+                        )),
+                    );
+                    ok = false;
+                }
+            }
+            CredentialSpec::ManagedIdentity {
+                id,
+                source: source.map(|(s, _)| s),
+            }
+        }
         "certificate" => {
             let (pkf, pke) = (take("private_key_file"), take("private_key_env"));
             let (cf, ce) = (take("certificate_file"), take("certificate_env"));
@@ -746,6 +867,71 @@ fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
         }
     };
     ok.then_some(spec)
+}
+
+/// Checks the shape of a user-assigned managed identity id.
+fn managed_identity_id(key: &str, v: &str) -> Result<ManagedIdentityId, Problem> {
+    let looks_like_resource = v
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("/subscriptions/");
+    match key {
+        "client_id" | "object_id" => {
+            if checks::is_guid(v) {
+                return Ok(if key == "client_id" {
+                    ManagedIdentityId::ClientId(v.to_string())
+                } else {
+                    ManagedIdentityId::ObjectId(v.to_string())
+                });
+            }
+            let help = if looks_like_resource {
+                "this is an Azure resource id: use `resource_id = \"...\"` instead".to_string()
+            } else {
+                format!("the identity's {} is a GUID such as `6f1c2d3e-0000-4000-8000-000000000002` (Azure portal: the managed identity's Overview)", key.replace('_', " "))
+            };
+            Err(Problem::new(
+                Code::InvalidManagedIdentityId,
+                format!("managed identity `{key}` must be a GUID"),
+            )
+            .help(help))
+        }
+        _ => {
+            if is_user_assigned_resource_id(v) {
+                return Ok(ManagedIdentityId::ResourceId(v.to_string()));
+            }
+            let help = if checks::is_guid(v) {
+                "this is a GUID: use `client_id = \"...\"` (or `object_id`) instead"
+            } else {
+                "the form is `/subscriptions/<subscription GUID>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>`"
+            };
+            Err(Problem::new(
+                Code::InvalidManagedIdentityId,
+                "managed identity `resource_id` must be the Azure resource id of a user-assigned identity",
+            )
+            .help(help))
+        }
+    }
+}
+
+/// `/subscriptions/{guid}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`
+/// (segment names case-insensitive, as Azure Resource Manager treats them).
+fn is_user_assigned_resource_id(v: &str) -> bool {
+    let seg: Vec<&str> = v.split('/').collect();
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+    };
+    seg.len() == 9
+        && seg[0].is_empty()
+        && seg[1].eq_ignore_ascii_case("subscriptions")
+        && checks::is_guid(seg[2])
+        && seg[3].eq_ignore_ascii_case("resourceGroups")
+        && name_ok(seg[4])
+        && seg[5].eq_ignore_ascii_case("providers")
+        && seg[6].eq_ignore_ascii_case("Microsoft.ManagedIdentity")
+        && seg[7].eq_ignore_ascii_case("userAssignedIdentities")
+        && name_ok(seg[8])
 }
 
 fn check_thumbprint(t: &str) -> Result<String, Problem> {

@@ -65,7 +65,8 @@ pub use ctx::resolve_relative;
 pub use diagnostic::{line_col, Code, Diagnostic, Diagnostics, SourceSpan};
 pub use env::{env_override_name, ENV_OVERRIDABLE_KEYS, PROFILE_VAR};
 pub use model::{
-    AppConfig, CacheSpec, CredentialSpec, Grant, RedisUrl, RegionSpec, ScopeSet, Source,
+    AppConfig, CacheSpec, CredentialSpec, Grant, ManagedIdentityId, ManagedIdentitySourceKind,
+    RedisUrl, RegionSpec, ScopeSet, Source,
 };
 pub use outline::scope_set_outline;
 pub use regions::KNOWN_REGIONS;

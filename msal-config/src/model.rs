@@ -32,11 +32,17 @@ use crate::diagnostic::SourceSpan;
 pub struct AppConfig {
     /// The key of `[apps.NAME]` (a snake_case identifier).
     pub name: String,
-    /// The application (client) id, a GUID.
-    pub client_id: String,
+    /// The application (client) id, a GUID. `None` for a managed identity (it has no
+    /// app registration; a user-assigned identity is named inside the credential) and for
+    /// `workload_identity` / `azure_environment` apps that take it from `AZURE_CLIENT_ID`
+    /// at run time.
+    pub client_id: Option<String>,
     /// Where tokens come from: `authority` or `oidc_authority` (of kind
     /// [`Oidc`](crate::authority::AuthorityKind::Oidc)), parsed by the shared model.
-    pub authority: Authority,
+    /// `None` for a managed identity (the Azure host's identity endpoint issues its
+    /// tokens) and for `workload_identity` / `azure_environment` apps that take it from
+    /// `AZURE_AUTHORITY_HOST` + `AZURE_TENANT_ID` at run time.
+    pub authority: Option<Authority>,
     /// How the app proves its identity (references only, never the secret).
     pub credential: CredentialSpec,
     /// Enabled grants (at least one).
@@ -275,6 +281,136 @@ pub enum CredentialSpec {
     /// `kind = "assertion"`: a pre-built client assertion (e.g. a federated token file),
     /// re-read on every request.
     Assertion(Source),
+    /// `kind = "managed_identity"`: the identity Azure gives the host (VM, App Service,
+    /// Functions, Arc, Service Fabric, Azure ML, Cloud Shell). No secret, no app
+    /// registration, no authority; app tokens only.
+    ManagedIdentity {
+        /// A user-assigned identity (`client_id`, `object_id` or `resource_id`); `None`
+        /// for the system-assigned identity.
+        id: Option<ManagedIdentityId>,
+        /// The token source, when pinned (`source = "..."`); `None`: detected from the
+        /// environment on each request, in MSAL's order.
+        source: Option<ManagedIdentitySourceKind>,
+    },
+    /// `kind = "workload_identity"`: workload identity federation (AKS and other
+    /// Kubernetes): the token in `AZURE_FEDERATED_TOKEN_FILE` is the client assertion,
+    /// re-read for each request on the wire. `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
+    /// `AZURE_AUTHORITY_HOST` supply `client_id` and `authority` when msal.toml omits them.
+    WorkloadIdentity,
+    /// `kind = "azure_environment"`: what the Azure SDKs' `EnvironmentCredential` reads:
+    /// `AZURE_CLIENT_SECRET`, else `AZURE_CLIENT_CERTIFICATE_PATH` (+ `_PASSWORD`,
+    /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`), else `AZURE_FEDERATED_TOKEN_FILE`; client id
+    /// and authority as for [`WorkloadIdentity`](Self::WorkloadIdentity).
+    AzureEnvironment,
+}
+
+/// A user-assigned managed identity, as msal.toml names it (checked for shape).
+///
+/// ```
+/// use msal_config::ManagedIdentityId;
+/// let id = ManagedIdentityId::ClientId("6f1c2d3e-0000-4000-8000-000000000002".into());
+/// assert_eq!(id.key(), "client_id");
+/// assert_eq!(id.value(), "6f1c2d3e-0000-4000-8000-000000000002");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ManagedIdentityId {
+    /// `client_id = "<GUID>"`: the identity's client (application) id.
+    ClientId(String),
+    /// `object_id = "<GUID>"`: the identity's object (principal) id.
+    ObjectId(String),
+    /// `resource_id = "/subscriptions/<GUID>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>"`.
+    ResourceId(String),
+}
+
+impl ManagedIdentityId {
+    /// The msal.toml key (`client_id`, `object_id` or `resource_id`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            ManagedIdentityId::ClientId(_) => "client_id",
+            ManagedIdentityId::ObjectId(_) => "object_id",
+            ManagedIdentityId::ResourceId(_) => "resource_id",
+        }
+    }
+
+    /// The id.
+    pub fn value(&self) -> &str {
+        match self {
+            ManagedIdentityId::ClientId(v)
+            | ManagedIdentityId::ObjectId(v)
+            | ManagedIdentityId::ResourceId(v) => v,
+        }
+    }
+}
+
+/// A managed identity token source, as `source = "..."` pins it.
+///
+/// ```
+/// use msal_config::ManagedIdentitySourceKind as S;
+/// assert_eq!("app_service".parse::<S>(), Ok(S::AppService));
+/// assert!(!S::ServiceFabric.supports_user_assigned());
+/// assert!(S::Imds.supports_user_assigned());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ManagedIdentitySourceKind {
+    /// `imds`: the VM / VMSS instance metadata service.
+    Imds,
+    /// `app_service`: App Service, Functions, Container Apps, Automation.
+    AppService,
+    /// `machine_learning`: Azure Machine Learning compute.
+    MachineLearning,
+    /// `azure_arc`: an Azure Arc-enabled server.
+    AzureArc,
+    /// `service_fabric`: a Service Fabric application.
+    ServiceFabric,
+    /// `cloud_shell`: Azure Cloud Shell.
+    CloudShell,
+}
+
+impl ManagedIdentitySourceKind {
+    /// Every source, in MSAL's detection order (IMDS, the default, last).
+    pub const ALL: [ManagedIdentitySourceKind; 6] = [
+        ManagedIdentitySourceKind::ServiceFabric,
+        ManagedIdentitySourceKind::AppService,
+        ManagedIdentitySourceKind::MachineLearning,
+        ManagedIdentitySourceKind::AzureArc,
+        ManagedIdentitySourceKind::CloudShell,
+        ManagedIdentitySourceKind::Imds,
+    ];
+
+    /// The name used in msal.toml.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ManagedIdentitySourceKind::Imds => "imds",
+            ManagedIdentitySourceKind::AppService => "app_service",
+            ManagedIdentitySourceKind::MachineLearning => "machine_learning",
+            ManagedIdentitySourceKind::AzureArc => "azure_arc",
+            ManagedIdentitySourceKind::ServiceFabric => "service_fabric",
+            ManagedIdentitySourceKind::CloudShell => "cloud_shell",
+        }
+    }
+
+    /// `false` for the sources that cannot select a user-assigned identity per request:
+    /// Service Fabric (identities are bound in the cluster manifest) and Cloud Shell
+    /// (only the signed-in user's identity).
+    pub const fn supports_user_assigned(self) -> bool {
+        !matches!(
+            self,
+            ManagedIdentitySourceKind::ServiceFabric | ManagedIdentitySourceKind::CloudShell
+        )
+    }
+}
+
+impl fmt::Display for ManagedIdentitySourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ManagedIdentitySourceKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+    }
 }
 
 impl CredentialSpec {
@@ -289,7 +425,36 @@ impl CredentialSpec {
             CredentialSpec::Secret(_) => "secret",
             CredentialSpec::Certificate { .. } => "certificate",
             CredentialSpec::Assertion(_) => "assertion",
+            CredentialSpec::ManagedIdentity { .. } => "managed_identity",
+            CredentialSpec::WorkloadIdentity => "workload_identity",
+            CredentialSpec::AzureEnvironment => "azure_environment",
         }
+    }
+
+    /// `true` for `managed_identity`: no client id, no authority, app tokens only.
+    ///
+    /// ```
+    /// use msal_config::CredentialSpec;
+    /// assert!(CredentialSpec::ManagedIdentity { id: None, source: None }.is_managed_identity());
+    /// assert!(!CredentialSpec::WorkloadIdentity.is_managed_identity());
+    /// ```
+    pub fn is_managed_identity(&self) -> bool {
+        matches!(self, CredentialSpec::ManagedIdentity { .. })
+    }
+
+    /// `true` for the kinds whose client id and authority may come from the `AZURE_*`
+    /// variables at run time (`workload_identity`, `azure_environment`).
+    ///
+    /// ```
+    /// use msal_config::CredentialSpec;
+    /// assert!(CredentialSpec::AzureEnvironment.reads_azure_environment());
+    /// assert!(!CredentialSpec::ManagedIdentity { id: None, source: None }.reads_azure_environment());
+    /// ```
+    pub fn reads_azure_environment(&self) -> bool {
+        matches!(
+            self,
+            CredentialSpec::WorkloadIdentity | CredentialSpec::AzureEnvironment
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use crate::ctx::{Ctx, Problem, Span, Val};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, SourceSpan};
 use crate::env;
 use crate::layer::{self, Layer, LayerKind, RawScopeSet, APP_KEYS};
-use crate::model::{AppConfig, CacheSpec, Grant, ScopeSet};
+use crate::model::{AppConfig, CacheSpec, CredentialSpec, Grant, ScopeSet};
 use crate::suggest;
 use crate::values;
 use crate::Config;
@@ -234,7 +234,57 @@ fn finish_app(
 ) -> Option<AppConfig> {
     let app_span = entry.span.clone();
 
+    // The credential decides which keys the app needs: a managed identity has no client
+    // id, no authority and only app tokens; `workload_identity` / `azure_environment` may
+    // take client id and authority from the AZURE_* variables at run time.
+    let credential = match stack.last(|l| l.credential.as_ref()) {
+        None => {
+            ctx.error_help(
+                Code::MissingCredential,
+                app_span.clone(),
+                format!(
+                    "app `{name}` has no credential; a confidential client must prove its identity"
+                ),
+                Some("add e.g. `credential = { kind = \"secret\", env = \"VAR\" }` (or `{ kind = \"managed_identity\" }` on Azure)".into()),
+            );
+            None
+        }
+        Some(c) => c.v.clone(),
+    };
+    // `None` while the credential is invalid (reported): the rules that depend on it stay quiet.
+    let managed = credential.as_ref().map(CredentialSpec::is_managed_identity);
+    let from_azure_env = credential
+        .as_ref()
+        .is_some_and(CredentialSpec::reads_azure_environment);
+    let secretless = managed == Some(true) || from_azure_env;
+    let credential_known = credential.is_some() || stack.last(|l| l.credential.as_ref()).is_none();
+    // The app's own setting of a key (not one inherited from [defaults]).
+    let own = |f: &dyn Fn(&Layer) -> bool| {
+        stack
+            .layers
+            .iter()
+            .rev()
+            .filter(|l| !l.from_defaults)
+            .find(|l| f(l))
+            .copied()
+    };
+
     let client_id = match stack.last(|l| l.client_id.as_ref()) {
+        Some(v) if managed == Some(true) => {
+            ctx.report_val(
+                v,
+                Problem::new(
+                    Code::NotForManagedIdentity,
+                    "a managed identity app has no client_id: the identity is the Azure resource's",
+                )
+                .help(format!(
+                    "for a user-assigned identity, name it in the credential: `credential = {{ kind = \"managed_identity\", client_id = \"{}\" }}`",
+                    v.v
+                )),
+            );
+            None
+        }
+        None if secretless || !credential_known => None,
         None => {
             ctx.error_help(
                 Code::MissingClientId,
@@ -246,9 +296,17 @@ fn finish_app(
         }
         Some(v) => values::client_id(v).ok(),
     };
+    // Absent on purpose (a managed identity; AZURE_CLIENT_ID at run time), or valid.
+    let client_id_ok = client_id.is_some()
+        || managed == Some(true)
+        || (from_azure_env && stack.last(|l| l.client_id.as_ref()).is_none());
 
     let (grant_vals, grants_complete): (Vec<Val<Grant>>, bool) = match &entry.layer.grants {
         Some(g) => (g.v.grants.clone(), g.v.complete),
+        // Secretless kinds get app tokens unless told otherwise.
+        None if secretless => (Vec::new(), true),
+        // After a reported credential, "no grants" may only be its consequence.
+        None if !credential_known => (Vec::new(), false),
         None => {
             ctx.error_help(
                 Code::MissingGrants,
@@ -259,8 +317,30 @@ fn finish_app(
             (Vec::new(), false)
         }
     };
-    let grants: BTreeSet<Grant> = grant_vals.iter().map(|g| g.v).collect();
+    let mut grants: BTreeSet<Grant> = grant_vals.iter().map(|g| g.v).collect();
+    if entry.layer.grants.is_none() && secretless {
+        grants.insert(Grant::ClientCredentials);
+    }
     let grant_span = |g: Grant| grant_vals.iter().find(|v| v.v == g).map(|v| v.span.clone());
+    let mut grants_ok = true;
+    if managed == Some(true) {
+        for g in &grant_vals {
+            if g.v != Grant::ClientCredentials {
+                ctx.report_val(
+                    g,
+                    Problem::new(
+                        Code::GrantNotAllowedForCredential,
+                        format!(
+                            "a managed identity cannot use `{}`: it only gets app tokens for a resource",
+                            g.v
+                        ),
+                    )
+                    .help("use `grants = [\"client_credentials\"]` (or leave `grants` out); user sign-in and on-behalf-of need an app registration with a secret, certificate or federated credential"),
+                );
+                grants_ok = false;
+            }
+        }
+    }
     // Rules that depend on the grants only run when every grant was understood.
     let checked_grants = grants_complete.then_some(&grants);
 
@@ -271,47 +351,78 @@ fn finish_app(
         .last(|l| l.instance_discovery.as_ref())
         .is_none_or(|v| v.v);
 
-    let slot = stack
-        .layers
-        .iter()
-        .rev()
-        .find(|l| l.authority.is_some() || l.oidc_authority.is_some());
-    let authority = match slot {
-        None => {
-            ctx.error_help(
-                Code::MissingAuthority,
-                app_span.clone(),
-                format!("app `{name}` has no authority"),
-                Some("add `authority = \"https://login.microsoftonline.com/<tenant>\"` here or in [defaults] (or `oidc_authority` for another OpenID Connect issuer)".into()),
+    let authority_ok;
+    let authority = if managed == Some(true) {
+        // Inherited from [defaults] (shared with other apps): ignored. Set on the app: an error.
+        let mut ok = true;
+        if let Some(l) = own(&|l: &Layer| l.authority.is_some() || l.oidc_authority.is_some()) {
+            let (key, v) = match (&l.authority, &l.oidc_authority) {
+                (Some(a), _) => ("authority", a),
+                (None, Some(o)) => ("oidc_authority", o),
+                (None, None) => unreachable!("the layer was selected for one of them"),
+            };
+            ctx.report_val(
+                v,
+                Problem::new(
+                    Code::NotForManagedIdentity,
+                    format!("a managed identity app has no `{key}`: its tokens come from the Azure host's identity endpoint"),
+                )
+                .help(format!("remove `{key}` (the identity's tenant is the one of its Azure subscription)")),
             );
-            None
+            ok = false;
         }
-        Some(l) => match (&l.authority, &l.oidc_authority) {
-            (Some(a), _) => check_authority(
-                ctx,
-                a,
-                checked_grants,
-                validate_authority,
-                instance_discovery,
-            ),
-            (None, Some(o)) => values::oidc_authority(o).ok(),
-            (None, None) => None,
-        },
-    };
-
-    let credential = match stack.last(|l| l.credential.as_ref()) {
-        None => {
-            ctx.error_help(
-                Code::MissingCredential,
-                app_span.clone(),
-                format!(
-                    "app `{name}` has no credential; a confidential client must prove its identity"
-                ),
-                Some("add e.g. `credential = { kind = \"secret\", env = \"VAR\" }`".into()),
+        if let Some(v) =
+            own(&|l: &Layer| l.azure_region.is_some()).and_then(|l| l.azure_region.as_ref())
+        {
+            ctx.report_val(
+                v,
+                Problem::new(
+                    Code::NotForManagedIdentity,
+                    "a managed identity app has no `azure_region`: its identity endpoint is local to the host",
+                )
+                .help("remove `azure_region`"),
             );
-            None
+            ok = false;
         }
-        Some(c) => c.v.clone(),
+        authority_ok = ok;
+        None
+    } else {
+        let slot = stack
+            .layers
+            .iter()
+            .rev()
+            .find(|l| l.authority.is_some() || l.oidc_authority.is_some());
+        match slot {
+            None if from_azure_env || !credential_known => {
+                authority_ok = from_azure_env;
+                None
+            }
+            None => {
+                ctx.error_help(
+                    Code::MissingAuthority,
+                    app_span.clone(),
+                    format!("app `{name}` has no authority"),
+                    Some("add `authority = \"https://login.microsoftonline.com/<tenant>\"` here or in [defaults] (or `oidc_authority` for another OpenID Connect issuer)".into()),
+                );
+                authority_ok = false;
+                None
+            }
+            Some(l) => {
+                let a = match (&l.authority, &l.oidc_authority) {
+                    (Some(a), _) => check_authority(
+                        ctx,
+                        a,
+                        checked_grants,
+                        validate_authority,
+                        instance_discovery,
+                    ),
+                    (None, Some(o)) => values::oidc_authority(o).ok(),
+                    (None, None) => None,
+                };
+                authority_ok = a.is_some();
+                a
+            }
+        }
     };
 
     if grants_complete
@@ -354,7 +465,14 @@ fn finish_app(
         (false, None) => None,
     };
 
-    let scopes = merge_scopes(ctx, name, entry, profile_app, checked_grants);
+    let scopes = merge_scopes(
+        ctx,
+        name,
+        entry,
+        profile_app,
+        checked_grants,
+        managed == Some(true),
+    );
 
     let azure_region = stack
         .last(|l| l.azure_region.as_ref())
@@ -374,10 +492,10 @@ fn finish_app(
 
     Some(AppConfig {
         name: name.to_string(),
-        client_id: client_id?,
-        authority: authority?,
+        client_id: client_id_ok.then_some(client_id)?,
+        authority: authority_ok.then_some(authority)?,
         credential: credential?,
-        grants,
+        grants: grants_ok.then_some(grants)?,
         redirect_uri,
         scopes: scopes?,
         azure_region,
@@ -456,6 +574,7 @@ fn merge_scopes(
     entry: &AppEntry,
     profile_app: Option<&Layer>,
     grants: Option<&BTreeSet<Grant>>,
+    managed_identity: bool,
 ) -> Option<BTreeMap<String, ScopeSet>> {
     let Some(base) = &entry.layer.scopes else {
         ctx.error_help(
@@ -500,10 +619,15 @@ fn merge_scopes(
                     .resource
                     .clone()
                     .unwrap_or_else(|| "https://graph.microsoft.com".into());
+                let why = if managed_identity {
+                    "a managed identity gets a token for a resource, with the permissions granted to the identity"
+                } else {
+                    "client_credentials tokens carry the app's granted permissions"
+                };
                 ctx.error_help(
                     Code::NonDefaultScopeForClientCredentials,
                     set.span.clone(),
-                    format!("scope set `{set_name}` must be a `.default` set: client_credentials tokens carry the app's granted permissions"),
+                    format!("scope set `{set_name}` must be a `.default` set: {why}"),
                     Some(format!("use `[\"{resource}/.default\"]`")),
                 );
             }

@@ -66,8 +66,12 @@ use std::path::PathBuf;
 /// rebuilds the crate when it changes. rust-analyzer caches expansions: after editing
 /// `msal.toml`, save the file that holds `#[msal_app]` to refresh completions.
 ///
-/// The absolute path of the file and its text are compiled into the program (for
-/// `from_env()`); `msal.toml` never holds secrets, which the checks enforce.
+/// The file's text is compiled into the program (for `from_env()`), with its path as
+/// written in the attribute (for messages only); `msal.toml` never holds secrets, which
+/// the checks enforce. Nothing the program reads at run time depends on where it was
+/// built: relative paths in the file (key, certificate, secret or assertion files,
+/// `ca_bundle`, a file cache) resolve when it starts, against `MSAL_CONFIG_DIR` when set,
+/// else the working directory.
 ///
 /// # Generated items
 ///
@@ -78,6 +82,17 @@ use std::path::PathBuf;
 /// method per operation of each enabled grant (the others exist hidden, see above). Do
 /// not derive `Clone` or `Debug` on the struct yourself, and do not define inherent items
 /// of these names.
+///
+/// For a managed identity app (`credential = { kind = "managed_identity" }`) the struct
+/// wraps a `msal::ManagedIdentityClient` instead and has only what a managed identity can
+/// do: `acquire_token_for_client(set)` / `_with` (the resource of the `.default` set),
+/// `token_cache()`, `client()`, `get_managed_identity_source()`, and the constructors
+/// (`from_env_with` takes a `Send + Sync + 'static` lookup, which the client keeps to detect
+/// its source on each request; `from_builder`/`from_client` take the managed identity
+/// builder/client). The user-flow methods do not exist. `workload_identity` and
+/// `azure_environment` apps are ordinary confidential clients whose client id and
+/// authority, when msal.toml leaves them out, come from `AZURE_CLIENT_ID`,
+/// `AZURE_TENANT_ID` and `AZURE_AUTHORITY_HOST` at run time.
 #[proc_macro_attribute]
 pub fn msal_app(attr: TokenStream, item: TokenStream) -> TokenStream {
     let cx = expand::Context {

@@ -5,6 +5,7 @@ mod model;
 mod overlays;
 mod render;
 mod rules;
+mod secretless;
 
 use std::path::Path;
 

@@ -25,7 +25,10 @@ fn defaults_are_inherited_and_overridden() {
 fn unset_values_have_documented_defaults() {
     let app = ok(BASE).apps["web"].clone();
     assert_eq!(app.name, "web");
-    assert_eq!(app.client_id, "00000000-0000-0000-0000-000000000001");
+    assert_eq!(
+        app.client_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000001")
+    );
     assert!(app.instance_discovery && app.validate_authority);
     assert_eq!(app.timeout_secs, None);
     assert_eq!(app.azure_region, None);
@@ -45,10 +48,15 @@ fn unset_values_have_documented_defaults() {
     );
     assert_eq!(
         app.authority,
-        Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap()
+        Some(
+            Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap()
+        )
     );
-    assert_eq!(app.authority.kind(), AuthorityKind::Aad);
-    assert_eq!(app.authority.tenant(), "contoso.onmicrosoft.com");
+    assert_eq!(app.authority.as_ref().unwrap().kind(), AuthorityKind::Aad);
+    assert_eq!(
+        app.authority.as_ref().unwrap().tenant(),
+        "contoso.onmicrosoft.com"
+    );
 }
 
 #[test]
@@ -195,10 +203,15 @@ fn reference_toml_parses_cleanly() {
 
     let staging = Config::resolve(Path::new("msal.toml"), src, Some("staging"), &|_| None).unwrap();
     let d = &staging.apps["orders_daemon"];
-    assert_eq!(d.client_id, "00000000-0000-0000-0000-0000000000e5");
+    assert_eq!(
+        d.client_id.as_deref(),
+        Some("00000000-0000-0000-0000-0000000000e5")
+    );
     assert_eq!(d.azure_region, Some(RegionSpec::Disabled));
     assert!(d
         .authority
+        .as_ref()
+        .unwrap()
         .as_str()
         .contains("66666666-7777-8888-9999-000000000000"));
     assert_eq!(

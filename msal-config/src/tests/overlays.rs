@@ -39,11 +39,14 @@ fn profile_overlays_defaults_and_app() {
     let cfg = resolve(&src, Some("staging"), &[]).unwrap();
     let app = &cfg.apps["web"];
     assert_eq!(cfg.profile.as_deref(), Some("staging"));
-    assert_eq!(app.client_id, "00000000-0000-0000-0000-0000000000ff");
+    assert_eq!(
+        app.client_id.as_deref(),
+        Some("00000000-0000-0000-0000-0000000000ff")
+    );
     assert_eq!(app.timeout_secs, Some(20));
     // profile defaults beat the app's own base value (an environment-wide switch)
     assert_eq!(
-        app.authority.as_str(),
+        app.authority.as_ref().unwrap().as_str(),
         "https://login.microsoftonline.com/staging.onmicrosoft.com"
     );
 }
@@ -57,8 +60,8 @@ fn profile_selected_by_msal_profile() {
     let cfg = resolve(&src, None, &[("MSAL_PROFILE", "")]).unwrap();
     assert_eq!(cfg.profile, None);
     assert_eq!(
-        cfg.apps["web"].client_id,
-        "00000000-0000-0000-0000-000000000001"
+        cfg.apps["web"].client_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000001")
     );
 }
 
@@ -92,7 +95,7 @@ fn profile_switches_authority_kind() {
     let cfg = resolve(&src, Some("dev"), &[]).unwrap();
     assert_eq!(
         cfg.apps["web"].authority,
-        crate::Authority::oidc("https://localhost:8443/t/v2.0").unwrap()
+        Some(crate::Authority::oidc("https://localhost:8443/t/v2.0").unwrap())
     );
 }
 
@@ -148,9 +151,12 @@ fn env_overrides_every_kind_of_value() {
     )
     .unwrap();
     let app = &cfg.apps["web"];
-    assert_eq!(app.client_id, "00000000-0000-0000-0000-0000000000aa");
     assert_eq!(
-        app.authority.as_str(),
+        app.client_id.as_deref(),
+        Some("00000000-0000-0000-0000-0000000000aa")
+    );
+    assert_eq!(
+        app.authority.as_ref().unwrap().as_str(),
         "https://login.microsoftonline.us/contoso.us"
     );
     assert_eq!(
@@ -184,8 +190,8 @@ fn env_overrides_win_over_profiles_and_empty_means_unset() {
     )
     .unwrap();
     assert_eq!(
-        cfg.apps["web"].client_id,
-        "00000000-0000-0000-0000-0000000000ee"
+        cfg.apps["web"].client_id.as_deref(),
+        Some("00000000-0000-0000-0000-0000000000ee")
     );
     assert_eq!(cfg.apps["web"].timeout_secs, Some(20));
 }
@@ -251,7 +257,10 @@ fn env_authority_replaces_oidc_authority() {
         )],
     )
     .unwrap();
-    assert_eq!(cfg.apps["web"].authority.kind(), crate::AuthorityKind::Aad);
+    assert_eq!(
+        cfg.apps["web"].authority.as_ref().unwrap().kind(),
+        crate::AuthorityKind::Aad
+    );
 }
 
 #[test]

@@ -281,7 +281,10 @@ fn e0302_conflicting_authority_in_one_table() {
         ])
     );
     let cfg = ok(&src);
-    assert_eq!(cfg.apps["web"].authority.kind(), crate::AuthorityKind::Oidc);
+    assert_eq!(
+        cfg.apps["web"].authority.as_ref().unwrap().kind(),
+        crate::AuthorityKind::Oidc
+    );
 }
 
 #[test]
@@ -342,7 +345,7 @@ fn e0305_missing_tenant() {
         "authority",
         Some("\"https://contoso.ciamlogin.com\""),
     )]));
-    let a = &cfg.apps["web"].authority;
+    let a = cfg.apps["web"].authority.as_ref().unwrap();
     assert_eq!(
         (a.tenant(), a.kind()),
         ("contoso.onmicrosoft.com", crate::AuthorityKind::Ciam)
@@ -1098,10 +1101,17 @@ fn every_code_is_exercised_by_a_test() {
         Code::InvalidThumbprint,
         Code::X5cWithoutCertificate,
         Code::MissingCertificate,
+        // tests/secretless.rs
+        Code::InvalidManagedIdentityId,
+        Code::ConflictingManagedIdentityId,
+        Code::UnknownManagedIdentitySource,
+        Code::UserAssignedNotSupported,
+        Code::NotForManagedIdentity,
         Code::MissingGrants,
         Code::UnknownGrant,
         Code::DuplicateGrant,
         Code::RefreshTokenWithoutSource,
+        Code::GrantNotAllowedForCredential,
         Code::MissingRedirectUri,
         Code::UnusedRedirectUri,
         Code::InvalidRedirectUri,

@@ -249,9 +249,33 @@ pub struct ManagedIdentityClientBuilder {
     arc_key_directory: Option<PathBuf>,
     arc_himds_path: Option<PathBuf>,
     retry: RetryPolicy,
+    source: Option<ManagedIdentitySource>,
 }
 
 impl ManagedIdentityClientBuilder {
+    /// Pins the token source instead of detecting it from the environment on each request
+    /// (e.g. an App Service app that must never fall back to IMDS). The source's own
+    /// variables are still read from the environment. Service Fabric and Cloud Shell cannot
+    /// select a user-assigned identity: [`build`](Self::build) refuses that combination.
+    ///
+    /// ```
+    /// use msal_runtime::{ManagedIdentity, ManagedIdentityClient, ManagedIdentitySource};
+    /// let mi = ManagedIdentityClient::builder(ManagedIdentity::system_assigned())
+    ///     .source(ManagedIdentitySource::AppService)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mi.get_managed_identity_source(), ManagedIdentitySource::AppService);
+    /// let err = ManagedIdentityClient::builder(ManagedIdentity::user_assigned_client_id("6f1c2d3e-0000-4000-8000-000000000002"))
+    ///     .source(ManagedIdentitySource::ServiceFabric)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("user-assigned"));
+    /// ```
+    pub fn source(mut self, source: ManagedIdentitySource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
     /// The token cache (default: a new in-memory cache). Share a file cache with MSAL Python.
     pub fn token_cache(mut self, cache: TokenCache) -> Self {
         self.cache = Some(cache);
@@ -327,6 +351,18 @@ impl ManagedIdentityClientBuilder {
                 .into());
             }
         }
+        if let (Some(src), Some(_)) = (self.source, self.identity.id()) {
+            if matches!(
+                src,
+                ManagedIdentitySource::ServiceFabric | ManagedIdentitySource::CloudShell
+            ) {
+                return Err(ManagedIdentityError::config(
+                    Some(src),
+                    format!("{src} does not support a user-assigned managed identity"),
+                )
+                .into());
+            }
+        }
         if self.timeout.is_zero() {
             return Err(Error::config("timeout", "must be greater than zero"));
         }
@@ -354,6 +390,7 @@ impl ManagedIdentityClientBuilder {
                 arc_key_directory: self.arc_key_directory,
                 arc_himds_path: self.arc_himds_path,
                 retry: self.retry,
+                source: self.source,
                 http,
                 throttle: throttle::Throttle::default(),
             }),
@@ -400,6 +437,7 @@ pub(crate) struct Inner {
     arc_key_directory: Option<PathBuf>,
     arc_himds_path: Option<PathBuf>,
     retry: RetryPolicy,
+    source: Option<ManagedIdentitySource>,
     http: reqwest::Client,
     throttle: throttle::Throttle,
 }
@@ -435,6 +473,7 @@ impl ManagedIdentityClient {
             arc_key_directory: None,
             arc_himds_path: None,
             retry: RetryPolicy::default(),
+            source: None,
         }
     }
 
@@ -620,6 +659,9 @@ pub(crate) fn sha256_hex(s: &str) -> String {
 /// MSAL's detection order, from the environment as it is now; Cloud Shell comes before the VM
 /// default (MSAL Python reports it, but its `ManagedIdentityClient` then calls IMDS).
 fn detect(inner: &Inner) -> ManagedIdentitySource {
+    if let Some(pinned) = inner.source {
+        return pinned;
+    }
     let env = &inner.env;
     let has = |n: &str| env.has(n);
     if has("IDENTITY_ENDPOINT") && has("IDENTITY_HEADER") {
