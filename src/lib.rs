@@ -305,6 +305,24 @@ pub mod __private {
         /// `true` when compiled for `credential = { kind = "managed_identity" }` (the client
         /// wraps a [`ManagedIdentityClient`] and has only the app-token methods).
         pub managed_identity: bool,
+        /// The app as the macro validated it (relative paths as written), built without
+        /// parsing: used whenever no run-time overlay applies ([`config::overlay_applies`]).
+        pub compiled: Option<fn() -> Result<AppConfig>>,
+    }
+
+    /// An authority of a compiled model, from the canonical string the macro validated
+    /// (so it does not fail; if it ever did, the error names it).
+    pub fn authority(canonical: &str, oidc: bool) -> Result<msal_config::Authority> {
+        let parsed = if oidc {
+            msal_config::Authority::oidc(canonical)
+        } else {
+            msal_config::Authority::parse(canonical)
+        };
+        parsed.map_err(|e| {
+            Error::ConfigFile(format!(
+                "the compiled-in authority `{canonical}` is not valid: {e}"
+            ))
+        })
     }
 
     fn process_env(k: &str) -> Option<String> {
@@ -312,8 +330,15 @@ pub mod __private {
     }
 
     impl AppSpec {
-        /// The embedded file, with the run-time overlays looked up through `env`.
+        /// The embedded app, with the run-time overlays looked up through `env`.
+        /// Without an overlay, that is the compiled model, its relative paths resolved
+        /// like the embedded file's: nothing is parsed.
         fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<AppConfig> {
+            if let Some(compiled) = self.compiled {
+                if !config::overlay_applies(self.name, env) {
+                    return config::rebase_embedded(compiled()?, env);
+                }
+            }
             let app = config::resolve_embedded(self.config_path, self.config_text, self.name, env)?;
             self.check(&app, Path::new(self.config_path))?;
             Ok(app)

@@ -257,6 +257,83 @@ async fn client_id_override_from_the_environment_is_applied() {
 }
 
 #[test]
+fn without_an_overlay_the_compiled_model_is_used_and_nothing_is_parsed() {
+    use msal::__private::{config, msal_config::Config};
+    let parses = Config::resolve_calls_on_this_thread;
+    let secret = |k: &str| (k == "MSAL_MACRO_TEST_ENV_DAEMON_SECRET").then(|| "s-1".to_string());
+
+    // No MSAL_PROFILE, no MSAL_ENV_DAEMON_*: the model the macro validated, no parse.
+    // Blank variables count as unset, and another app's overrides do not concern this one.
+    let before = parses();
+    let app = EnvDaemon::from_env_with(|k| match k {
+        "MSAL_PROFILE" | "MSAL_ENV_DAEMON_CLIENT_ID" => Some("  ".into()),
+        "MSAL_DAEMON_CLIENT_ID" => Some("not-a-guid".into()),
+        _ => secret(k),
+    })
+    .unwrap();
+    assert_eq!(app.application().client_id(), EnvDaemon::CLIENT_ID);
+    assert_eq!(
+        app.scopes_of(EnvDaemon::scopes().graph),
+        ["https://graph.microsoft.com/.default"]
+    );
+    let job = BillingJob::from_env_with(|_| None).unwrap();
+    assert_eq!(
+        job.scopes_of(BillingJob::scopes().vault),
+        ["https://vault.azure.net/.default"]
+    );
+    assert_eq!(
+        parses(),
+        before,
+        "a client without overlays parsed msal.toml"
+    );
+
+    // An override of this app: the embedded text is parsed once, with the overlay.
+    let app = EnvDaemon::from_env_with(|k| match k {
+        "MSAL_ENV_DAEMON_CLIENT_ID" => Some("a0b1c2d3-0000-4000-8000-00000000d0c9".into()),
+        _ => secret(k),
+    })
+    .unwrap();
+    assert_eq!(parses(), before + 1);
+    assert_eq!(
+        app.application().client_id(),
+        "a0b1c2d3-0000-4000-8000-00000000d0c9"
+    );
+    // A profile: parsed once more.
+    let staging = Daemon::from_env_with(|k| match k {
+        "MSAL_PROFILE" => Some("staging".into()),
+        "MSAL_MACRO_TEST_DAEMON_SECRET" => Some("s-2".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(parses(), before + 2);
+    assert_eq!(
+        staging.application().client_id(),
+        "a0b1c2d3-0000-4000-8000-00000000d0f1"
+    );
+
+    // The compiled model is the embedded file's app, for every kind of app here.
+    let env = |k: &str| (k == "MSAL_CONFIG_DIR").then(|| "/srv/elsewhere".to_string());
+    for spec in [
+        Daemon::__MSAL_SPEC,
+        EnvDaemon::__MSAL_SPEC,
+        NoSecret::__MSAL_SPEC,
+        Web::__MSAL_SPEC,
+        Api::__MSAL_SPEC,
+        BillingJob::__MSAL_SPEC,
+        BillingUami::__MSAL_SPEC,
+        Pod::__MSAL_SPEC,
+    ] {
+        let compiled = (spec.compiled.expect("a compiled model"))().unwrap();
+        assert_eq!(
+            config::rebase_embedded(compiled, &env).unwrap(),
+            config::resolve_embedded(spec.config_path, spec.config_text, spec.name, &env).unwrap(),
+            "{}",
+            spec.name
+        );
+    }
+}
+
+#[test]
 fn a_profile_changes_values_and_the_scopes_of_a_set_but_not_its_type() {
     init_env();
     let staging = Daemon::from_env_with(|k| match k {

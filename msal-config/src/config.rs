@@ -115,7 +115,23 @@ impl Config {
         profile: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Diagnostics> {
+        RESOLVE_CALLS.with(|n| n.set(n.get() + 1));
         resolve::build(path, source, Some(Runtime { profile, env }))
+    }
+
+    /// How many times [`Config::resolve`] ran on the calling thread: a test hook proving
+    /// that a generated client built from its compiled-in model parsed nothing. Not a
+    /// public API.
+    ///
+    /// ```
+    /// use msal_config::Config;
+    /// let before = Config::resolve_calls_on_this_thread();
+    /// let _ = Config::resolve(std::path::Path::new("msal.toml"), "", None, &|_| None);
+    /// assert_eq!(Config::resolve_calls_on_this_thread(), before + 1);
+    /// ```
+    #[doc(hidden)]
+    pub fn resolve_calls_on_this_thread() -> usize {
+        RESOLVE_CALLS.with(std::cell::Cell::get)
     }
 
     /// Reads the file at `path` and applies the run-time overlays from the process
@@ -172,6 +188,10 @@ impl Config {
             }
         })
     }
+}
+
+thread_local! {
+    static RESOLVE_CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn read(path: &Path) -> Result<String, Diagnostics> {

@@ -199,7 +199,10 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
             .unwrap_or_default();
         failed(vec![error(name_span, &msg), track(&loc)], sets)
     })?;
-    Ok(codegen(strukt, &Model::of(app, &loc), &args.krate))
+    let mut model = Model::of(app, &loc);
+    // The same app with its relative paths as written, compiled in for run time.
+    model.compiled = parsed.as_written().and_then(|c| c.app(&name).ok()).cloned();
+    Ok(codegen(strukt, &model, &args.krate))
 }
 
 /// A diagnostic rendered for a `compile_error!`, which rustc prints after `error: `: the
@@ -258,6 +261,9 @@ pub(crate) struct Model {
     /// that the program's uses of them add no errors to the file's.
     grants: Option<Vec<Grant>>,
     sets: Vec<SetModel>,
+    /// The validated app with relative paths as written, built by the generated code
+    /// without parsing; `None` when broken (or unknown).
+    compiled: Option<AppConfig>,
 }
 
 impl Model {
@@ -288,6 +294,7 @@ impl Model {
                     line: set.name_span.line,
                 })
                 .collect(),
+            compiled: None,
         }
     }
 
@@ -322,6 +329,7 @@ impl Model {
             file: None,
             grants: None,
             sets,
+            compiled: None,
         }
     }
 
@@ -473,6 +481,7 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
         return codegen_managed_identity(strukt, model, krate);
     }
     let ident = &strukt.ident;
+    let compiled = crate::embed::compiled(model.compiled.as_ref(), krate);
     let vis = &strukt.vis;
     let attrs = &strukt.attrs;
     let scopes_ident = format_ident!("{}Scopes", ident);
@@ -1009,6 +1018,7 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
                 grants: &[#(#grants),*],
                 scope_sets: &[#(#specs),*],
                 managed_identity: false,
+                compiled: #compiled,
             };
 
             #scopes_fn_doc
@@ -1087,6 +1097,7 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
 /// `client_credentials`.
 fn codegen_managed_identity(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> TokenStream {
     let ident = &strukt.ident;
+    let compiled = crate::embed::compiled(model.compiled.as_ref(), krate);
     let vis = &strukt.vis;
     let attrs = &strukt.attrs;
     let scopes_ident = format_ident!("{}Scopes", ident);
@@ -1193,6 +1204,7 @@ fn codegen_managed_identity(strukt: &ItemStruct, model: &Model, krate: &syn::Pat
                 grants: &[#cc],
                 scope_sets: &[#(#specs),*],
                 managed_identity: true,
+                compiled: #compiled,
             };
 
             #scopes_fn_doc
@@ -1377,6 +1389,44 @@ scopes.inventory = ["api://inventory/Items.Read"]
         ] {
             assert!(!out.contains(absent), "{absent} in {out}");
         }
+    }
+
+    #[test]
+    fn the_validated_model_is_compiled_in_with_relative_paths_as_written() {
+        let src = r#"[apps.orders_daemon]
+client_id = "00000000-0000-0000-0000-0000000000a1"
+authority = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+credential = { kind = "certificate", private_key_file = "certs/d.key", certificate_file = "/etc/d.crt" }
+grants = ["client_credentials"]
+scopes.graph = ["https://graph.microsoft.com/.default"]
+token_cache = { kind = "file", path = "cache/tokens.json" }
+"#;
+        let (cx, dir) = cx(src);
+        let out = expand(
+            quote!(config = "msal.toml"),
+            quote!(
+                pub struct OrdersDaemon;
+            ),
+            &cx,
+        )
+        .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(out.contains("fn __msal_compiled ()"), "{out}");
+        assert!(out.contains("compiled : { fn __msal_compiled"), "{out}");
+        for p in ["\"certs/d.key\"", "\"/etc/d.crt\"", "\"cache/tokens.json\""] {
+            assert!(
+                out.contains(&format!("PathBuf :: from ({p})")),
+                "{p}: {out}"
+            );
+        }
+        assert!(out.contains(
+            "authority (\"https://login.microsoftonline.com/contoso.onmicrosoft.com\" , false) ?"
+        ));
+        // The build tree's directory only feeds include_str!/include_bytes!.
+        let abs = dir.display().to_string();
+        assert!(out
+            .match_indices(&abs)
+            .all(|(i, _)| out[i.saturating_sub(20)..i].contains("include_")));
     }
 
     #[test]

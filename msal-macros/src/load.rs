@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use msal_config::{Config, Diagnostics};
 
@@ -76,9 +76,21 @@ pub(crate) struct Parsed {
     pub result: Result<Config, Diagnostics>,
     /// Set once an expansion has reported this parse's diagnostics in full.
     reported: AtomicBool,
+    /// The file parsed as if it had no directory, so that relative paths stay as
+    /// written (see [`Parsed::as_written`]).
+    as_written: OnceLock<Option<Config>>,
 }
 
 impl Parsed {
+    /// The valid file's apps with relative paths as written (not resolved against the
+    /// build tree): what the generated code compiles in, to be resolved at run time.
+    /// Parsed once per file and compilation, only for a file that parsed cleanly.
+    pub(crate) fn as_written(&self) -> Option<&Config> {
+        self.as_written
+            .get_or_init(|| Config::parse(Path::new("msal.toml"), &self.source).ok())
+            .as_ref()
+    }
+
     /// `true` for the first caller only: the first `#[msal_app]` of a compilation that
     /// names a broken file reports every problem; later ones in the same crate say so
     /// briefly, instead of repeating every problem once per struct.
@@ -113,6 +125,7 @@ pub(crate) fn read_and_parse(loc: &Located) -> std::io::Result<Arc<Parsed>> {
         source,
         result,
         reported: AtomicBool::new(false),
+        as_written: OnceLock::new(),
     });
     map.insert(loc.abs.clone(), parsed.clone());
     Ok(parsed)

@@ -431,6 +431,99 @@ pub fn resolve_embedded(
     Ok(app.clone())
 }
 
+/// `true` when a run-time overlay applies to app `name`: `MSAL_PROFILE` or one of its
+/// `MSAL_<APP>_<KEY>` overrides is set (non-blank) in `env`. Without one, the app is
+/// exactly what `#[msal_app]` validated at compile time, and generated code uses that
+/// compiled model ([`rebase_embedded`]) instead of parsing the embedded file again.
+///
+/// ```
+/// use msal_runtime::config;
+/// assert!(!config::overlay_applies("daemon", &|_| None));
+/// let env = |k: &str| (k == "MSAL_DAEMON_TIMEOUT_SECS").then(|| "5".to_string());
+/// assert!(config::overlay_applies("daemon", &env));
+/// assert!(!config::overlay_applies("other", &env));
+/// let env = |k: &str| (k == "MSAL_PROFILE").then(|| "prod".to_string());
+/// assert!(config::overlay_applies("daemon", &env));
+/// let blank = |k: &str| (k == "MSAL_PROFILE").then(|| " ".to_string());
+/// assert!(!config::overlay_applies("daemon", &blank));
+/// ```
+pub fn overlay_applies(name: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |var: &str| env(var).is_some_and(|v| !v.trim().is_empty());
+    set(msal_config::PROFILE_VAR)
+        || msal_config::ENV_OVERRIDABLE_KEYS
+            .iter()
+            .any(|key| set(&msal_config::env_override_name(name, key)))
+}
+
+/// An app model compiled into the program (what `#[msal_app]` validated, its relative
+/// paths as written) made ready for use: relative paths (credential files, `ca_bundle`,
+/// a file cache's `path`) resolve against [`run_time_base`], exactly as
+/// [`resolve_embedded`] resolves them; absolute paths are kept.
+///
+/// ```
+/// use msal_config::{CredentialSpec, Source};
+/// use msal_runtime::config;
+/// let src = r#"
+/// [apps.daemon]
+/// client_id  = "00000000-0000-0000-0000-000000000001"
+/// authority  = "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+/// credential = { kind = "secret", file = "secrets/daemon.txt" }
+/// grants     = ["client_credentials"]
+/// scopes.graph = ["https://graph.microsoft.com/.default"]
+/// "#;
+/// // Parsed without a directory, relative paths stay as written.
+/// let cfg = msal_config::Config::parse("msal.toml".as_ref(), src).unwrap();
+/// let compiled = cfg.app("daemon").unwrap().clone();
+/// let env = |k: &str| (k == "MSAL_CONFIG_DIR").then(|| "/run/orders".to_string());
+/// let app = config::rebase_embedded(compiled, &env).unwrap();
+/// assert_eq!(app, config::resolve_embedded("msal.toml", src, "daemon", &env).unwrap());
+/// let CredentialSpec::Secret(Source::File(p)) = &app.credential else { unreachable!() };
+/// assert_eq!(p, std::path::Path::new("/run/orders/secrets/daemon.txt"));
+/// ```
+pub fn rebase_embedded(
+    mut app: AppConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AppConfig> {
+    let mut base: Option<PathBuf> = None;
+    let mut fix = |p: &mut PathBuf| -> Result<()> {
+        if p.is_relative() {
+            let dir = match &base {
+                Some(dir) => dir,
+                None => base.insert(run_time_base(env)?),
+            };
+            *p = msal_config::resolve_relative(dir, p);
+        }
+        Ok(())
+    };
+    let mut fix_source = |s: &mut Source| match s {
+        Source::File(p) => fix(p),
+        Source::Env(_) => Ok(()),
+    };
+    match &mut app.credential {
+        CredentialSpec::Secret(s) | CredentialSpec::Assertion(s) => fix_source(s)?,
+        CredentialSpec::Certificate {
+            private_key,
+            certificate,
+            ..
+        } => {
+            fix_source(private_key)?;
+            if let Some(c) = certificate {
+                fix_source(c)?;
+            }
+        }
+        CredentialSpec::ManagedIdentity { .. }
+        | CredentialSpec::WorkloadIdentity
+        | CredentialSpec::AzureEnvironment => {}
+    }
+    if let Some(p) = &mut app.ca_bundle {
+        fix(p)?;
+    }
+    if let CacheSpec::File { path } = &mut app.token_cache {
+        fix(path)?;
+    }
+    Ok(app)
+}
+
 /// A builder for `app` with everything the config says: authority, credential (read
 /// now through `env` and the files it names), cache back-end, region, discovery and
 /// HTTP options. Callers may still change any option before `build()`.
