@@ -296,7 +296,8 @@ pub mod __private {
         /// resolve at run time against `MSAL_CONFIG_DIR`, else the working directory
         /// ([`config::run_time_base`]), never against where the program was built.
         pub config_path: &'static str,
-        /// The file's text at compile time.
+        /// The file's text at compile time, parsed at run time only when an overlay
+        /// (`MSAL_PROFILE`, `MSAL_<APP>_<KEY>`) applies.
         pub config_text: &'static str,
         /// The grants methods were generated for.
         pub grants: &'static [Grant],
