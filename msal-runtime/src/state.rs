@@ -31,7 +31,7 @@ pub(crate) struct AppOptions {
     pub imds_endpoint: Option<String>,
     pub imds_timeout: Duration,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
-    pub env: crate::managed_identity::EnvLookup,
+    pub env: crate::env::EnvLookup,
 }
 
 /// The shared state behind an application handle.
