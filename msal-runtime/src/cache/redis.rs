@@ -205,7 +205,7 @@ impl RedisStore {
                                 .and_then(|e| e.parse::<i64>().ok())
                             {
                                 Some(exp) if s.starts_with("app:") || s.starts_with("obo:") => {
-                                    exp - now + AT_SHARD_GRACE_SECS
+                                    exp.saturating_sub(now).saturating_add(AT_SHARD_GRACE_SECS)
                                 }
                                 _ if s.starts_with("user:") || s.starts_with("obo:") => {
                                     USER_SHARD_TTL_SECS

@@ -101,7 +101,7 @@ impl AppState {
         meta: &AuthorityMetadata,
         hash: &str,
         user_scopes: &[String],
-    ) -> Result<(CacheVerdict, Option<FlightGuard<'_>>)> {
+    ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let env = self.authority.host();
         let shards = [shard::obo(env, hash)];
         let q = AtQuery {

@@ -134,8 +134,8 @@ impl AppState {
     /// endpoint, telemetry bookkeeping.
     pub(crate) async fn send_token_request(&self, req: TokenRequest) -> Result<Issued> {
         if let Some(err) = self.throttle.check(&req.throttle_key) {
-            tracing::debug!(error = %err.error, "request throttled; replaying the last refusal");
-            return Err(err.into());
+            tracing::debug!(error = %err, "request throttled; replaying the last refusal");
+            return Err(err);
         }
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let mut endpoint = req.endpoint.clone();
@@ -156,8 +156,8 @@ impl AppState {
             // authority. A fresh assertion or another scope is another request.
             let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
             if let Some(err) = self.throttle.check(&bad_request_key) {
-                tracing::debug!(error = %err.error, "identical request refused moments ago; replaying the refusal");
-                return Err(err.into());
+                tracing::debug!(error = %err, "identical request refused moments ago; replaying the refusal");
+                return Err(err);
             }
             let headers = self.headers(&req, &correlation_id);
             let outcome = match self.http.post_form(&endpoint, &headers, &form).await {
@@ -194,9 +194,12 @@ impl AppState {
                             continue;
                         }
                     }
+                    // 429, 5xx or any Retry-After: remembered by request shape, whatever
+                    // the body (an OAuth error, a gateway's HTML page, nothing).
+                    self.throttle
+                        .record(req.throttle_key.clone(), &err, retry_after);
                     let code = match &err {
                         Error::Server(s) => {
-                            self.throttle.record(req.throttle_key.clone(), s);
                             if s.status == 400 && s.retry_after.is_none() {
                                 self.throttle.record_bad_request(bad_request_key, s);
                             }

@@ -197,7 +197,7 @@ impl AppState {
         meta: &AuthorityMetadata,
         account: &Account,
         user_scopes: &[String],
-    ) -> Result<(CacheVerdict, Option<FlightGuard<'_>>)> {
+    ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let env = self.authority.host();
         let q = AtQuery {
             home_account_id: Some(&account.home_account_id),
