@@ -5,12 +5,14 @@
 use super::pipeline::Issued;
 use crate::cache::store::{CacheData, EXPIRY_MARGIN_SECS, MAX_TOKEN_LIFETIME_SECS};
 use crate::cache::{key, AccessTokenEntry};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::telemetry::RefreshReason;
 use crate::result::{AuthenticationResult, TokenSource};
 use crate::secret::AccessToken;
 use crate::state::{AppState, FlightGuard};
 use serde_json::Map;
+use std::future::Future;
+use std::sync::Arc;
 
 /// How a cached token relates to a request.
 pub(crate) enum CacheVerdict {
@@ -110,25 +112,11 @@ pub(crate) fn from_entry(e: &AccessTokenEntry, correlation_id: String) -> Authen
     }
 }
 
-/// A failed refresh: the still-valid token when there is one (MSAL's proactive refresh
-/// never turns a valid token into an error), else the error.
-pub(crate) fn serve_aging_or(
-    aging: Option<AccessTokenEntry>,
-    err: Error,
-) -> Result<AuthenticationResult> {
-    match aging {
-        Some(e) => {
-            tracing::warn!(error = %err, "proactive refresh failed; serving the cached token");
-            Ok(from_cache(&e))
-        }
-        None => Err(err),
-    }
-}
-
 impl AppState {
-    /// Looks the token up; when it is not fresh, joins the single flight for `flight_key`
-    /// and looks again (the caller ahead may have fetched it). The guard, when returned,
-    /// is held until the caller has cached its own token.
+    /// Looks the token up; when it is missing or expired, joins the single flight for
+    /// `flight_key` and looks again (the caller ahead may have fetched it). The guard, when
+    /// returned, is held until the caller has cached its own token. An aging token is
+    /// returned without a guard: the caller serves it and refreshes in the background.
     pub(crate) async fn lookup_or_join_flight(
         &self,
         shards: &[String],
@@ -136,11 +124,36 @@ impl AppState {
         flight_key: &str,
     ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let verdict = self.cache.lookup(shards, &find).await?;
-        if matches!(verdict, CacheVerdict::Fresh(_)) {
+        if !matches!(verdict, CacheVerdict::Miss(_)) {
             return Ok((verdict, None));
         }
         let guard = self.single_flight(flight_key).await;
-        Ok((self.cache.lookup(shards, &find).await?, Some(guard)))
+        match self.cache.lookup(shards, &find).await? {
+            CacheVerdict::Miss(reason) => Ok((CacheVerdict::Miss(reason), Some(guard))),
+            found => Ok((found, None)),
+        }
+    }
+
+    /// Runs `refresh` in a background task, unless a fetch of the same token (`flight_key`)
+    /// is under way: callers past `refresh_on` are served the cached token at once while
+    /// one refresh runs, as MSAL.NET does. The task runs under the configured timeout; a
+    /// failure is logged and the cached token keeps being served until it expires.
+    pub(crate) fn refresh_in_background<F, Fut>(self: &Arc<Self>, flight_key: &str, refresh: F)
+    where
+        F: FnOnce(Arc<AppState>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let Some(guard) = self.try_single_flight(flight_key) else {
+            return;
+        };
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let _guard = guard;
+            let task = refresh(Arc::clone(&state));
+            if let Err(err) = state.within_deadline(task).await {
+                tracing::warn!(error = %err, "proactive refresh failed; the cached token is served until it expires");
+            }
+        });
     }
 
     /// A cache hit, counted for telemetry.

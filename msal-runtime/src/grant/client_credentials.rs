@@ -101,50 +101,39 @@ impl AppState {
             .await
     }
 
-    /// Starts the proactive refresh of an aging token, unless one for the same token is
-    /// under way (single flight). The task runs under the call deadline; a failure is
-    /// logged and the cached token keeps being served until it expires.
+    /// Starts the proactive refresh of an aging token (see
+    /// [`refresh_in_background`](AppState::refresh_in_background)).
     fn refresh_for_client_in_background(self: &Arc<Self>, scopes: &Scopes, flight_key: &str) {
-        let Some(guard) = self.try_single_flight(flight_key) else {
-            return;
-        };
-        let state = Arc::clone(self);
         let scopes = scopes.clone();
-        tokio::spawn(async move {
-            let _guard = guard;
-            let refresh = async {
-                let meta = state.metadata().await?;
-                let environment = state.authority.host().to_string();
-                let shards = [shard::app(&environment, &state.client_id, &meta.realm)];
-                let still_aging = state
-                    .cache
-                    .lookup(&shards, |cache: &mut CacheData| {
-                        let q = AtQuery {
-                            home_account_id: None,
-                            environment: &environment,
-                            client_id: &state.client_id,
-                            realm: &meta.realm,
-                            scopes: scopes.as_slice(),
-                            user_assertion_hash: None,
-                        };
-                        judge(
-                            cache.find_access_token(&q, CacheData::now()),
-                            CacheData::now(),
-                        )
-                    })
-                    .await?;
-                // Another refresh finished between the caller's look-up and this task.
-                if !matches!(still_aging, CacheVerdict::Aging(_)) {
-                    return Ok(());
-                }
-                state
-                    .fetch_for_client(&scopes, &meta, RefreshReason::ProactiveRefresh, None)
-                    .await
-                    .map(drop)
-            };
-            if let Err(err) = state.within_deadline(refresh).await {
-                tracing::warn!(error = %err, "proactive refresh failed; the cached token is served until it expires");
+        self.refresh_in_background(flight_key, move |state| async move {
+            let meta = state.metadata().await?;
+            let environment = state.authority.host().to_string();
+            let shards = [shard::app(&environment, &state.client_id, &meta.realm)];
+            let now_aging = state
+                .cache
+                .lookup(&shards, |cache: &mut CacheData| {
+                    let q = AtQuery {
+                        home_account_id: None,
+                        environment: &environment,
+                        client_id: &state.client_id,
+                        realm: &meta.realm,
+                        scopes: scopes.as_slice(),
+                        user_assertion_hash: None,
+                    };
+                    judge(
+                        cache.find_access_token(&q, CacheData::now()),
+                        CacheData::now(),
+                    )
+                })
+                .await?;
+            // Another refresh finished between the caller's look-up and this task.
+            if !matches!(now_aging, CacheVerdict::Aging(_)) {
+                return Ok(());
             }
+            state
+                .fetch_for_client(&scopes, &meta, RefreshReason::ProactiveRefresh, None)
+                .await
+                .map(drop)
         });
     }
 
