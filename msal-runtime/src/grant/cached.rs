@@ -143,11 +143,17 @@ impl AppState {
         F: FnOnce(Arc<AppState>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Not on a tokio runtime: nothing to spawn on. The token is still valid; it
+            // is fetched by the first caller that finds it expired.
+            tracing::debug!("no tokio runtime; proactive refresh skipped");
+            return;
+        };
         let Some(guard) = self.try_single_flight(flight_key) else {
             return;
         };
         let state = Arc::clone(self);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let _guard = guard;
             let task = refresh(Arc::clone(&state));
             if let Err(err) = state.within_deadline(task).await {
