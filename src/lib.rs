@@ -76,10 +76,23 @@
 /// See the [crate documentation](crate#apps-from-msaltoml) for what it generates, and
 /// [`msal_macros::msal_app`] for the attribute's reference.
 pub use msal_macros::msal_app;
-/// The re-exported reqwest (see [`msal_runtime::reqwest`]).
+// The engine's public API, listed (not globbed) so that this facade is curated: one type
+// per concept, `reqwest` and the engine's modules linked rather than inlined.
 #[doc(no_inline)]
-pub use msal_runtime::reqwest;
-pub use msal_runtime::*;
+pub use msal_runtime::{config, reqwest, web_sign_in};
+pub use msal_runtime::{
+    AccessToken, AccessTokenEntry, Account, AccountEntry, AppMetadataEntry, Assertion,
+    AssertionContext, AuthCodeFlow, AuthCodeFlowOptions, AuthResponse, AuthenticationResult,
+    Authority, AuthorityError, AuthorityKind, AzureCredentialKind, AzureEnvironment, BoxError,
+    Certificate, ClientCredential, ClientSecret, ConfidentialClientApplication,
+    ConfidentialClientApplicationBuilder, EnvLookup, Error, FlowCookie, FlowError, FlowLimits,
+    ForClientOptions, HttpErrorKind, IdTokenEntry, IntoAuthority, IntoScopes, ManagedIdentity,
+    ManagedIdentityClient, ManagedIdentityClientBuilder, ManagedIdentityError,
+    ManagedIdentityErrorKind, ManagedIdentitySource, ManagedIdentityTokenOptions, PendingFlow,
+    PendingFlows, RefreshToken, RefreshTokenEntry, Region, Result, RetryPolicy, Scopes,
+    ServerError, SignOutScope, SilentOptions, TokenCache, TokenSource, Verify,
+    FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
+};
 
 pub mod scope {
     //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.

@@ -496,51 +496,14 @@ impl ConfidentialClientApplicationBuilder {
                 "a confidential client needs a secret, a certificate or an assertion",
             )
         })?;
-        if let ClientCredential::Secret(s) = &credential {
-            if s.secret().is_empty() {
-                return Err(Error::config(
-                    "client_credential",
-                    "the client secret is empty",
-                ));
-            }
-        }
-        if let ClientCredential::Assertion(a) = &credential {
-            if a.secret().trim().is_empty() {
-                return Err(Error::config(
-                    "client_credential",
-                    "the client assertion is empty",
-                ));
-            }
-        }
+        check_credential(&credential)?;
         if self.timeout.is_zero() {
             return Err(Error::config(
                 "timeout",
                 "the timeout must be more than zero",
             ));
         }
-        if self.opts.exclude_scopes.iter().any(|s| s == "openid") {
-            return Err(Error::config(
-                "exclude_scopes",
-                "`openid` cannot be excluded",
-            ));
-        }
-        if let Region::Named(name) = &self.opts.region {
-            Region::named(name.clone())?;
-        }
-        if self.opts.region == Region::FromEnvironment {
-            crate::authority::forced_region(&self.opts.env)?;
-        }
-        for (field, url) in [
-            ("imds_endpoint", &self.opts.imds_endpoint),
-            (
-                "instance_discovery_endpoint",
-                &self.opts.instance_discovery_endpoint,
-            ),
-        ] {
-            if let Some(u) = url {
-                url::Url::parse(u).map_err(|e| Error::config(field, format!("not a URL ({e})")))?;
-            }
-        }
+        check_options(&self.opts)?;
         if let Some(p) = &self.proxy {
             url::Url::parse(p).map_err(|e| Error::config("proxies", format!("not a URL ({e})")))?;
         }
@@ -575,4 +538,49 @@ impl crate::credential::AzureEnvironment {
             .authority(authority)
             .client_credential(self.credential)
     }
+}
+
+/// An empty secret or assertion is a configuration mistake, found at build time.
+fn check_credential(credential: &ClientCredential) -> Result<()> {
+    let empty = match credential {
+        ClientCredential::Secret(s) => s
+            .secret()
+            .is_empty()
+            .then_some("the client secret is empty"),
+        ClientCredential::Assertion(a) => a
+            .secret()
+            .trim()
+            .is_empty()
+            .then_some("the client assertion is empty"),
+        _ => None,
+    };
+    empty.map_or(Ok(()), |why| Err(Error::config("client_credential", why)))
+}
+
+/// The request-shaping options a builder collected.
+fn check_options(opts: &AppOptions) -> Result<()> {
+    if opts.exclude_scopes.iter().any(|s| s == "openid") {
+        return Err(Error::config(
+            "exclude_scopes",
+            "`openid` cannot be excluded",
+        ));
+    }
+    if let Region::Named(name) = &opts.region {
+        Region::named(name.clone())?;
+    }
+    if opts.region == Region::FromEnvironment {
+        crate::authority::forced_region(&opts.env)?;
+    }
+    for (field, url) in [
+        ("imds_endpoint", &opts.imds_endpoint),
+        (
+            "instance_discovery_endpoint",
+            &opts.instance_discovery_endpoint,
+        ),
+    ] {
+        if let Some(u) = url {
+            url::Url::parse(u).map_err(|e| Error::config(field, format!("not a URL ({e})")))?;
+        }
+    }
+    Ok(())
 }

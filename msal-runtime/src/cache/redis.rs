@@ -199,19 +199,7 @@ impl RedisStore {
                         Some(v) => {
                             pipe.hset(&rk, &f, v.to_string()).ignore();
                             learned.push((s.clone(), entry, true));
-                            let life = match v
-                                .get("expires_on")
-                                .and_then(|e| e.as_str())
-                                .and_then(|e| e.parse::<i64>().ok())
-                            {
-                                Some(exp) if s.starts_with("app:") || s.starts_with("obo:") => {
-                                    exp.saturating_sub(now).saturating_add(AT_SHARD_GRACE_SECS)
-                                }
-                                _ if s.starts_with("user:") || s.starts_with("obo:") => {
-                                    USER_SHARD_TTL_SECS
-                                }
-                                _ => 0,
-                            };
+                            let life = shard_life(&s, v, now);
                             if life > 0 {
                                 let t = ttl.entry(rk).or_insert(0);
                                 *t = (*t).max(life);
@@ -245,29 +233,24 @@ impl RedisStore {
         .await;
         match written {
             Ok(()) => {
-                let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-                for (s, entry, present) in learned {
-                    if present {
-                        known.entry(s).or_default().insert(entry);
-                    } else if let Some(set) = known.get_mut(&s) {
-                        set.remove(&entry);
-                    }
-                }
+                self.learn(learned);
                 Ok(())
             }
             Err(e) => {
-                // Not in Redis yet: write them next time. Until then `known` does not
-                // list them, so a load does not mistake them for entries another
-                // instance removed.
-                let mut d = data.write().unwrap_or_else(|p| p.into_inner());
-                let queued: HashSet<(&'static str, String)> =
-                    d.dirty.iter().map(|c| (c.section, c.key.clone())).collect();
-                for c in changes {
-                    if !queued.contains(&(c.section, c.key.clone())) {
-                        d.dirty.push(c);
-                    }
-                }
+                requeue(data, changes);
                 Err(e)
+            }
+        }
+    }
+
+    /// Records what a successful write put into (or removed from) each shard.
+    fn learn(&self, learned: Vec<(String, (String, String), bool)>) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for (s, entry, present) in learned {
+            if present {
+                known.entry(s).or_default().insert(entry);
+            } else if let Some(set) = known.get_mut(&s) {
+                set.remove(&entry);
             }
         }
     }
@@ -296,4 +279,33 @@ fn escape_glob(s: &str) -> String {
         out.push(ch);
     }
     out
+}
+
+/// Changes a failed write could not make: written next time. Until then `known` does not
+/// list them, so a load does not mistake them for entries another instance removed.
+fn requeue(data: &RwLock<CacheData>, changes: Vec<Change>) {
+    let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+    let queued: HashSet<(&'static str, String)> =
+        d.dirty.iter().map(|c| (c.section, c.key.clone())).collect();
+    for c in changes {
+        if !queued.contains(&(c.section, c.key.clone())) {
+            d.dirty.push(c);
+        }
+    }
+}
+
+/// How long a shard must live for an entry written to it: an access token's shard until
+/// the token expires (plus grace), a user's or OBO shard for a fixed time.
+fn shard_life(shard: &str, entry: &serde_json::Value, now: i64) -> i64 {
+    let expires_on = entry
+        .get("expires_on")
+        .and_then(|e| e.as_str())
+        .and_then(|e| e.parse::<i64>().ok());
+    match expires_on {
+        Some(exp) if shard.starts_with("app:") || shard.starts_with("obo:") => {
+            exp.saturating_sub(now).saturating_add(AT_SHARD_GRACE_SECS)
+        }
+        _ if shard.starts_with("user:") || shard.starts_with("obo:") => USER_SHARD_TTL_SECS,
+        _ => 0,
+    }
 }

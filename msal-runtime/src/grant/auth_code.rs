@@ -181,6 +181,83 @@ pub(crate) fn s256_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()))
 }
 
+/// The per-flow secrets that go into the authorization URL (state as is, the verifier as
+/// its S256 challenge, the nonce as its SHA-256).
+struct Pkce<'a> {
+    state: &'a str,
+    verifier: &'a str,
+    nonce: &'a str,
+}
+
+fn check_flow_options(o: &AuthCodeFlowOptions) -> Result<()> {
+    if let Some(r) = &o.redirect_uri {
+        url::Url::parse(r)
+            .map_err(|e| Error::InvalidInput(format!("redirect_uri is not a URL ({e})")))?;
+    }
+    if o.response_mode
+        .as_deref()
+        .is_some_and(|m| !matches!(m, "query" | "fragment" | "form_post"))
+    {
+        return Err(Error::InvalidInput(
+            "response_mode must be query, fragment or form_post".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The code of a redirect that belongs to `flow`; the authority's error passed through
+/// (only its error fields: nothing else from a redirect is trusted).
+fn code_of<'r>(flow: &AuthCodeFlow, response: &'r HashMap<String, String>) -> Result<&'r String> {
+    if flow.state.is_empty() {
+        return Err(Error::Validation(
+            "the flow has no state; start it with initiate_auth_code_flow".into(),
+        ));
+    }
+    match response.get("state") {
+        Some(s) if s == &flow.state => {}
+        Some(_) => {
+            return Err(Error::Validation(
+                "state mismatch: the response belongs to another sign-in".into(),
+            ))
+        }
+        None => return Err(Error::Validation("the response carries no state".into())),
+    }
+    if let Some(error) = response.get("error") {
+        return Err(ServerError {
+            status: 0,
+            error: error.clone(),
+            error_description: response.get("error_description").cloned(),
+            error_uri: response.get("error_uri").cloned(),
+            ..Default::default()
+        }
+        .into());
+    }
+    response
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::Validation("the response has neither a code nor an error".into()))
+}
+
+/// The code redemption's form fields, in MSAL's order.
+fn redemption_fields(
+    flow: &AuthCodeFlow,
+    code: &str,
+    claims: Option<String>,
+) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("code_verifier".to_string(), flow.code_verifier.clone()),
+        ("code".into(), code.to_string()),
+    ];
+    if let Some(r) = &flow.redirect_uri {
+        fields.push(("redirect_uri".into(), r.clone()));
+    }
+    fields.push(("scope".into(), key::target(&flow.scope)));
+    if let Some(c) = claims {
+        fields.push(("claims".into(), c));
+    }
+    fields
+}
+
 impl AppState {
     pub(crate) async fn initiate_auth_code_flow(
         &self,
@@ -188,18 +265,7 @@ impl AppState {
         o: AuthCodeFlowOptions,
     ) -> Result<AuthCodeFlow> {
         let (_, decorated) = decorate(user_scopes, &self.opts.exclude_scopes)?;
-        if let Some(r) = &o.redirect_uri {
-            url::Url::parse(r)
-                .map_err(|e| Error::InvalidInput(format!("redirect_uri is not a URL ({e})")))?;
-        }
-        if o.response_mode
-            .as_deref()
-            .is_some_and(|m| !matches!(m, "query" | "fragment" | "form_post"))
-        {
-            return Err(Error::InvalidInput(
-                "response_mode must be query, fragment or form_post".into(),
-            ));
-        }
+        check_flow_options(&o)?;
         let meta = self.metadata().await?;
         if meta.authorization_endpoint.is_empty() {
             return Err(Error::Discovery {
@@ -208,8 +274,8 @@ impl AppState {
                 detail: "the authority advertises no authorization_endpoint".into(),
             });
         }
-        let state = match o.state {
-            Some(s) if !s.is_empty() => s,
+        let state = match o.state.as_deref() {
+            Some(s) if !s.is_empty() => s.to_string(),
             _ => token_urlsafe()?,
         };
         let nonce = token_urlsafe()?;
@@ -218,49 +284,15 @@ impl AppState {
             &self.opts.client_capabilities,
             o.claims_challenge.as_deref(),
         )?;
-        let mut url =
-            url::Url::parse(&meta.authorization_endpoint).map_err(|_| Error::Discovery {
-                url: self.authority.openid_configuration_url(),
-                status: None,
-                detail: "authorization_endpoint is not a URL".into(),
-            })?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("client_id", &self.client_id)
-                .append_pair("response_type", "code");
-            if let Some(r) = &o.redirect_uri {
-                q.append_pair("redirect_uri", r);
-            }
-            q.append_pair("scope", &key::target(&decorated))
-                .append_pair("state", &state);
-            if let Some(m) = &o.response_mode {
-                q.append_pair("response_mode", m);
-            }
-            q.append_pair("code_challenge", &s256_challenge(&verifier))
-                .append_pair("code_challenge_method", "S256")
-                .append_pair("nonce", &sha256_hex(&nonce))
-                .append_pair("client_info", "1");
-            for (k, v) in [
-                ("login_hint", &o.login_hint),
-                ("prompt", &o.prompt),
-                ("domain_hint", &o.domain_hint),
-            ] {
-                if let Some(v) = v {
-                    q.append_pair(k, v);
-                }
-            }
-            if let Some(c) = &claims {
-                q.append_pair("claims", c);
-            }
-            if let Some(m) = o.max_age {
-                q.append_pair("max_age", &m.to_string());
-            }
-            if let Some(h) = &o.login_hint {
-                q.append_pair("X-AnchorMailbox", &format!("UPN:{h}"));
-            }
-        }
+        let pkce = Pkce {
+            state: &state,
+            verifier: &verifier,
+            nonce: &nonce,
+        };
+        let url =
+            self.authorization_url(&meta.authorization_endpoint, &decorated, &o, &pkce, claims)?;
         Ok(AuthCodeFlow {
-            auth_uri: url.to_string(),
+            auth_uri: url,
             state,
             redirect_uri: o.redirect_uri,
             scope: decorated,
@@ -276,37 +308,7 @@ impl AppState {
         flow: &AuthCodeFlow,
         response: HashMap<String, String>,
     ) -> Result<AuthenticationResult> {
-        if flow.state.is_empty() {
-            return Err(Error::Validation(
-                "the flow has no state; start it with initiate_auth_code_flow".into(),
-            ));
-        }
-        match response.get("state") {
-            Some(s) if s == &flow.state => {}
-            Some(_) => {
-                return Err(Error::Validation(
-                    "state mismatch: the response belongs to another sign-in".into(),
-                ))
-            }
-            None => return Err(Error::Validation("the response carries no state".into())),
-        }
-        if let Some(error) = response.get("error") {
-            // Only the error fields: nothing else from a redirect is trusted.
-            return Err(ServerError {
-                status: 0,
-                error: error.clone(),
-                error_description: response.get("error_description").cloned(),
-                error_uri: response.get("error_uri").cloned(),
-                ..Default::default()
-            }
-            .into());
-        }
-        let code = response
-            .get("code")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                Error::Validation("the response has neither a code nor an error".into())
-            })?;
+        let code = code_of(flow, &response)?;
         // One flow, one redemption: a replayed response is refused before any request.
         if !self.mark_flow_used(&flow.state) {
             return Err(Error::Validation(
@@ -314,20 +316,11 @@ impl AppState {
             ));
         }
         let meta = self.metadata().await?;
-        let mut fields = vec![
-            ("code_verifier".to_string(), flow.code_verifier.clone()),
-            ("code".into(), code.clone()),
-        ];
-        if let Some(r) = &flow.redirect_uri {
-            fields.push(("redirect_uri".into(), r.clone()));
-        }
-        fields.push(("scope".into(), key::target(&flow.scope)));
-        if let Some(c) = crate::claims::merge(
+        let claims = crate::claims::merge(
             &self.opts.client_capabilities,
             flow.claims_challenge.as_deref(),
-        )? {
-            fields.push(("claims".into(), c));
-        }
+        )?;
+        let fields = redemption_fields(flow, code, claims);
         let extra_headers = response
             .get("client_info")
             .and_then(|ci| home_account_id_from_client_info(ci))
@@ -381,6 +374,57 @@ impl AppState {
             },
         )
         .await
+    }
+
+    /// The authorization URL, parameters in MSAL's order.
+    fn authorization_url(
+        &self,
+        endpoint: &str,
+        decorated: &[String],
+        o: &AuthCodeFlowOptions,
+        pkce: &Pkce<'_>,
+        claims: Option<String>,
+    ) -> Result<String> {
+        let mut url = url::Url::parse(endpoint).map_err(|_| Error::Discovery {
+            url: self.authority.openid_configuration_url(),
+            status: None,
+            detail: "authorization_endpoint is not a URL".into(),
+        })?;
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", &self.client_id)
+            .append_pair("response_type", "code");
+        if let Some(r) = &o.redirect_uri {
+            q.append_pair("redirect_uri", r);
+        }
+        q.append_pair("scope", &key::target(decorated))
+            .append_pair("state", pkce.state);
+        if let Some(m) = &o.response_mode {
+            q.append_pair("response_mode", m);
+        }
+        q.append_pair("code_challenge", &s256_challenge(pkce.verifier))
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("nonce", &sha256_hex(pkce.nonce))
+            .append_pair("client_info", "1");
+        for (k, v) in [
+            ("login_hint", &o.login_hint),
+            ("prompt", &o.prompt),
+            ("domain_hint", &o.domain_hint),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        if let Some(c) = &claims {
+            q.append_pair("claims", c);
+        }
+        if let Some(m) = o.max_age {
+            q.append_pair("max_age", &m.to_string());
+        }
+        if let Some(h) = &o.login_hint {
+            q.append_pair("X-AnchorMailbox", &format!("UPN:{h}"));
+        }
+        drop(q);
+        Ok(url.to_string())
     }
 
     /// Verifies an ID token's signature against the authority's JWKS (fetched once,

@@ -5,7 +5,7 @@ use super::cached::{access_token_entry, from_entry};
 use super::pipeline::Issued;
 use crate::authority::AuthorityMetadata;
 use crate::cache::store::CacheData;
-use crate::cache::{key, AccountEntry, IdTokenEntry, RefreshTokenEntry};
+use crate::cache::{key, AccessTokenEntry, AccountEntry, IdTokenEntry, RefreshTokenEntry};
 use crate::error::{Error, Result};
 use crate::result::{Account, AuthenticationResult};
 use crate::state::AppState;
@@ -85,8 +85,7 @@ impl AppState {
         opts: SaveOptions<'_>,
     ) -> Result<AuthenticationResult> {
         let r = &issued.response;
-        let env = self.authority.host().to_string();
-        let id_token_claims = opts.id_token_claims.or_else(|| {
+        let id_token_claims = opts.id_token_claims.clone().or_else(|| {
             let token = r.id_token.as_deref()?;
             crate::id_token::decode(token).ok().map(|(_, c)| c)
         });
@@ -104,9 +103,44 @@ impl AppState {
                     "the response identifies no user (no client_info, no ID token)",
                 )
             })?;
+        let entries = self.user_entries(meta, &issued, &opts, home_account_id, &claims);
+        let mut result = from_entry(&entries.at, issued.correlation_id.clone());
+        result.account = Some(account_to_public(&entries.account));
+        result.id_token = r.id_token.clone();
+        result.id_token_claims = id_token_claims;
+        result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
+
+        let write_account = opts.account_source.is_some();
+        let used_rt = opts.used_refresh_token;
+        let (env, cid, foci) = (
+            self.authority.host().to_string(),
+            self.client_id.clone(),
+            r.foci.clone(),
+        );
+        self.cache
+            .modify(move |c| {
+                entries.write(c, used_rt, write_account);
+                c.upsert_app_metadata(&env, &cid, foci);
+            })
+            .await?;
+        Ok(result)
+    }
+
+    /// The cache entries one response yields.
+    fn user_entries(
+        &self,
+        meta: &AuthorityMetadata,
+        issued: &Issued,
+        opts: &SaveOptions<'_>,
+        home_account_id: String,
+        claims: &Map<String, Value>,
+    ) -> UserEntries {
+        let r = &issued.response;
+        let env = self.authority.host().to_string();
+        let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
         let now = CacheData::now();
         let mut at = access_token_entry(
-            &issued,
+            issued,
             Some(home_account_id.clone()),
             &env,
             &self.client_id,
@@ -115,30 +149,6 @@ impl AppState {
             now,
         );
         at.user_assertion_hash = opts.user_assertion_hash.clone();
-        let mut result = from_entry(&at, issued.correlation_id.clone());
-        let target = at.target.clone();
-
-        let account = AccountEntry {
-            home_account_id: home_account_id.clone(),
-            environment: env.clone(),
-            realm: meta.realm.clone(),
-            local_account_id: claim("oid").or_else(|| claim("sub")).unwrap_or_default(),
-            username: claim("preferred_username")
-                .or_else(|| claim("upn"))
-                .unwrap_or_default(),
-            authority_type: if meta.realm.eq_ignore_ascii_case("adfs") {
-                "ADFS".into()
-            } else {
-                "MSSTS".into()
-            },
-            account_source: opts.account_source.flatten().map(str::to_string),
-            extra: Map::new(),
-        };
-        result.account = Some(account_to_public(&account));
-        result.id_token = r.id_token.clone();
-        result.id_token_claims = id_token_claims;
-        result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
-
         let id_token = r.id_token.clone().map(|secret| IdTokenEntry {
             credential_type: "IdToken".into(),
             secret,
@@ -154,64 +164,89 @@ impl AppState {
             home_account_id: Some(home_account_id.clone()),
             environment: env.clone(),
             client_id: self.client_id.clone(),
-            target: Some(target.clone()),
+            target: Some(at.target.clone()),
             last_modification_time: Some(now),
             family_id: r.foci.clone(),
             user_assertion_hash: opts.user_assertion_hash.clone(),
             extra: Map::new(),
         });
-        let write_account = opts.account_source.is_some();
-        let used_rt = opts.used_refresh_token;
-        let (cid, foci) = (self.client_id.clone(), r.foci.clone());
-        self.cache
-            .modify(move |c| {
-                c.insert_access_token(at);
-                if let Some(idt) = id_token {
-                    let k = key::id_token(
-                        idt.home_account_id.as_deref(),
-                        &idt.environment,
-                        &idt.client_id,
-                        &idt.realm,
-                    );
-                    c.put_id_token(k, idt);
-                }
-                if let Some(rt) = refresh {
-                    let used =
-                        used_rt.and_then(|k| c.refresh_tokens.get(&k).cloned().map(|e| (k, e)));
-                    match used {
-                        // A silent refresh updates the token it used, in place.
-                        Some((k, mut existing)) => {
-                            existing.secret = rt.secret;
-                            existing.last_modification_time = rt.last_modification_time;
-                            if rt.family_id.is_some() {
-                                existing.family_id = rt.family_id;
-                            }
-                            c.put_refresh_token(k, existing);
-                        }
-                        None => {
-                            let k = key::refresh_token(
-                                rt.home_account_id.as_deref(),
-                                &rt.environment,
-                                &rt.client_id,
-                                &target,
-                                rt.user_assertion_hash.as_deref(),
-                            );
-                            c.put_refresh_token(k, rt);
-                        }
+        let account = AccountEntry {
+            home_account_id,
+            environment: env,
+            realm: meta.realm.clone(),
+            local_account_id: claim("oid").or_else(|| claim("sub")).unwrap_or_default(),
+            username: claim("preferred_username")
+                .or_else(|| claim("upn"))
+                .unwrap_or_default(),
+            authority_type: if meta.realm.eq_ignore_ascii_case("adfs") {
+                "ADFS".into()
+            } else {
+                "MSSTS".into()
+            },
+            account_source: opts.account_source.flatten().map(str::to_string),
+            extra: Map::new(),
+        };
+        UserEntries {
+            at,
+            id_token,
+            refresh,
+            account,
+        }
+    }
+}
+
+/// What one user-flow response writes to the cache.
+struct UserEntries {
+    at: AccessTokenEntry,
+    id_token: Option<IdTokenEntry>,
+    refresh: Option<RefreshTokenEntry>,
+    account: AccountEntry,
+}
+
+impl UserEntries {
+    /// Writes the entries; `used_rt` (a silent refresh) is updated in place; the account
+    /// only when the grant creates accounts.
+    fn write(self, c: &mut CacheData, used_rt: Option<String>, write_account: bool) {
+        let target = self.at.target.clone();
+        c.insert_access_token(self.at);
+        if let Some(idt) = self.id_token {
+            let k = key::id_token(
+                idt.home_account_id.as_deref(),
+                &idt.environment,
+                &idt.client_id,
+                &idt.realm,
+            );
+            c.put_id_token(k, idt);
+        }
+        if let Some(rt) = self.refresh {
+            let used = used_rt.and_then(|k| c.refresh_tokens.get(&k).cloned().map(|e| (k, e)));
+            match used {
+                // A silent refresh updates the token it used, in place.
+                Some((k, mut existing)) => {
+                    existing.secret = rt.secret;
+                    existing.last_modification_time = rt.last_modification_time;
+                    if rt.family_id.is_some() {
+                        existing.family_id = rt.family_id;
                     }
+                    c.put_refresh_token(k, existing);
                 }
-                if write_account {
-                    let k = key::account(
-                        &account.home_account_id,
-                        &account.environment,
-                        &account.realm,
+                None => {
+                    let k = key::refresh_token(
+                        rt.home_account_id.as_deref(),
+                        &rt.environment,
+                        &rt.client_id,
+                        &target,
+                        rt.user_assertion_hash.as_deref(),
                     );
-                    c.put_account(k, account);
+                    c.put_refresh_token(k, rt);
                 }
-                c.upsert_app_metadata(&env, &cid, foci);
-            })
-            .await?;
-        Ok(result)
+            }
+        }
+        if write_account {
+            let a = &self.account;
+            let k = key::account(&a.home_account_id, &a.environment, &a.realm);
+            c.put_account(k, self.account);
+        }
     }
 }
 

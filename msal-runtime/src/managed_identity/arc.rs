@@ -124,17 +124,7 @@ pub(super) async fn obtain(cx: &Cx<'_>) -> Result<SourceToken> {
         .header("www-authenticate")
         .ok_or_else(|| challenge_error("unrecognizable WWW-Authenticate header (none sent)"))?;
     let path = key_file(&key_dir, challenge)?;
-    let path_for_read = path.clone();
-    let secret = tokio::task::spawn_blocking(move || -> std::result::Result<String, String> {
-        let meta = std::fs::metadata(&path_for_read).map_err(|e| e.to_string())?;
-        if meta.len() > MAX_KEY_FILE {
-            return Err("the key file is larger than 4096 bytes".into());
-        }
-        std::fs::read_to_string(&path_for_read).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| challenge_error(format!("reading the key file failed: {e}")))?
-    .map_err(|e| challenge_error(format!("cannot use key file {}: {e}", path.display())))?;
+    let secret = read_key_file(path).await?;
     // A trailing newline cannot go into a header (MSAL would send it verbatim).
     let secret = secret.trim_end_matches(['\r', '\n']);
 
@@ -162,29 +152,55 @@ pub(super) async fn obtain(cx: &Cx<'_>) -> Result<SourceToken> {
         ));
     };
     // Fail closed: a user-assigned request must be echoed by the agent.
-    if let (Some((param, wanted)), Some(m)) = (&selector, &m) {
-        let names: &[&str] = match cx.identity {
-            ManagedIdentity::UserAssignedResourceId(_) => &["msi_res_id", "mi_res_id"],
-            _ => &[param.as_str()],
-        };
-        let echoed = names
-            .iter()
-            .filter_map(|n| str_field(m, n))
-            .any(|v| v.eq_ignore_ascii_case(wanted));
-        if !echoed {
-            return Err(ManagedIdentityError::new(
-                ManagedIdentityErrorKind::InvalidResponse,
-                Some(SOURCE),
-                format!(
-                    "Azure Arc did not confirm the requested user-assigned managed identity \
-                     ({param}); the token was discarded"
-                ),
-            )
-            .with_status(resp.status)
-            .into());
-        }
+    if let (Some(selector), Some(m)) = (&selector, &m) {
+        check_echo(cx, selector, m, resp.status)?;
     }
     Ok(token)
+}
+
+/// The challenge's key file, refused when over 4096 bytes (checked before reading).
+async fn read_key_file(path: std::path::PathBuf) -> Result<String> {
+    let path_for_read = path.clone();
+    tokio::task::spawn_blocking(move || -> std::result::Result<String, String> {
+        let meta = std::fs::metadata(&path_for_read).map_err(|e| e.to_string())?;
+        if meta.len() > MAX_KEY_FILE {
+            return Err("the key file is larger than 4096 bytes".into());
+        }
+        std::fs::read_to_string(&path_for_read).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| challenge_error(format!("reading the key file failed: {e}")))?
+    .map_err(|e| challenge_error(format!("cannot use key file {}: {e}", path.display())))
+}
+
+/// A user-assigned request's id must come back in the token response.
+fn check_echo(
+    cx: &Cx<'_>,
+    (param, wanted): &(String, String),
+    m: &serde_json::Map<String, serde_json::Value>,
+    status: u16,
+) -> Result<()> {
+    let names: &[&str] = match cx.identity {
+        ManagedIdentity::UserAssignedResourceId(_) => &["msi_res_id", "mi_res_id"],
+        _ => &[param.as_str()],
+    };
+    let echoed = names
+        .iter()
+        .filter_map(|n| str_field(m, n))
+        .any(|v| v.eq_ignore_ascii_case(wanted));
+    if echoed {
+        return Ok(());
+    }
+    Err(ManagedIdentityError::new(
+        ManagedIdentityErrorKind::InvalidResponse,
+        Some(SOURCE),
+        format!(
+            "Azure Arc did not confirm the requested user-assigned managed identity \
+             ({param}); the token was discarded"
+        ),
+    )
+    .with_status(status)
+    .into())
 }
 
 #[cfg(test)]

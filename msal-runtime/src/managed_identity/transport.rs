@@ -176,6 +176,68 @@ async fn send_pinned_inner(req: &MiRequest, thumbprint: &str, url: &str) -> Resu
         .host_str()
         .ok_or_else(|| io_error(url, HttpErrorKind::Connect, "the endpoint has no host"))?
         .to_string();
+    let stream = pinned_tls(req, &host, thumbprint, url).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            io_error(
+                url,
+                HttpErrorKind::Connect,
+                format!("HTTP handshake failed: {e}"),
+            )
+        })?;
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = http_request(req, &host, url)?;
+    let result = async {
+        let resp = sender.send_request(request).await.map_err(|e| {
+            io_error(
+                url,
+                HttpErrorKind::Transport,
+                format!("the connection failed: {e}"),
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let collected = Limited::new(resp.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                io_error(
+                    url,
+                    HttpErrorKind::Transport,
+                    format!("reading the body failed: {e}"),
+                )
+            })?;
+        Ok(MiResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+        })
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+/// A TLS connection to the endpoint whose leaf certificate has the pinned SHA-1
+/// thumbprint (Service Fabric's trust model); nothing is sent on a mismatch.
+async fn pinned_tls(
+    req: &MiRequest,
+    host: &str,
+    thumbprint: &str,
+    url: &str,
+) -> Result<tokio_openssl::SslStream<tokio::net::TcpStream>> {
     let port = req.url.port_or_known_default().unwrap_or(443);
     let connect_host = host
         .trim_start_matches('[')
@@ -238,25 +300,22 @@ async fn send_pinned_inner(req: &MiRequest, thumbprint: &str, url: &str) -> Resu
         .into());
     }
 
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| {
-            io_error(
-                url,
-                HttpErrorKind::Connect,
-                format!("HTTP handshake failed: {e}"),
-            )
-        })?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    Ok(stream)
+}
+
+/// The HTTP/1.1 request for `req`.
+fn http_request(
+    req: &MiRequest,
+    host: &str,
+    url: &str,
+) -> Result<http::Request<Full<hyper::body::Bytes>>> {
     let path_and_query = match req.url.query() {
         Some(q) => format!("{}?{q}", req.url.path()),
         None => req.url.path().to_string(),
     };
     let host_header = match req.url.port() {
         Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
+        None => host.to_string(),
     };
     let mut hb = http::Request::builder()
         .method(match req.method {
@@ -283,47 +342,8 @@ async fn send_pinned_inner(req: &MiRequest, thumbprint: &str, url: &str) -> Resu
     } else {
         String::new()
     };
-    let request = hb
-        .body(Full::new(bytes_from(body)))
-        .map_err(|e| io_error(url, HttpErrorKind::Transport, format!("bad request: {e}")))?;
-    let result = async {
-        let resp = sender.send_request(request).await.map_err(|e| {
-            io_error(
-                url,
-                HttpErrorKind::Transport,
-                format!("the connection failed: {e}"),
-            )
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let collected = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| {
-                io_error(
-                    url,
-                    HttpErrorKind::Transport,
-                    format!("reading the body failed: {e}"),
-                )
-            })?;
-        Ok(MiResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
-        })
-    }
-    .await;
-    driver.abort();
-    result
+    hb.body(Full::new(bytes_from(body)))
+        .map_err(|e| io_error(url, HttpErrorKind::Transport, format!("bad request: {e}")))
 }
 
 fn bytes_from(s: String) -> hyper::body::Bytes {
