@@ -194,27 +194,45 @@ impl AppState {
                             continue;
                         }
                     }
-                    // 429, 5xx or any Retry-After: remembered by request shape, whatever
-                    // the body (an OAuth error, a gateway's HTML page, nothing).
-                    self.throttle
-                        .record(req.throttle_key.clone(), &err, retry_after);
-                    let code = match &err {
-                        Error::Server(s) => {
-                            if s.status == 400 && s.retry_after.is_none() {
-                                self.throttle.record_bad_request(bad_request_key, s);
-                            }
-                            s.error.clone()
-                        }
-                        Error::Http {
-                            status: Some(s), ..
-                        } => format!("http_{s}"),
-                        _ => "client_error".into(),
-                    };
-                    self.telemetry
-                        .record_failure(req.api, &correlation_id, &code);
+                    self.remember_failure(
+                        &req,
+                        &err,
+                        retry_after,
+                        bad_request_key,
+                        &correlation_id,
+                    );
                     return Err(err);
                 }
             }
         }
+    }
+
+    /// Bookkeeping of a final failure: throttling and the telemetry of the next request.
+    fn remember_failure(
+        &self,
+        req: &TokenRequest,
+        err: &Error,
+        retry_after: Option<u64>,
+        bad_request_key: String,
+        correlation_id: &str,
+    ) {
+        // 429, 5xx or any Retry-After: remembered by request shape, whatever the body (an
+        // OAuth error, a gateway's HTML page, nothing).
+        self.throttle
+            .record(req.throttle_key.clone(), err, retry_after);
+        let code = match err {
+            Error::Server(s) => {
+                if s.status == 400 && s.retry_after.is_none() {
+                    self.throttle.record_bad_request(bad_request_key, s);
+                }
+                s.error.clone()
+            }
+            Error::Http {
+                status: Some(s), ..
+            } => format!("http_{s}"),
+            _ => "client_error".into(),
+        };
+        self.telemetry
+            .record_failure(req.api, correlation_id, &code);
     }
 }
