@@ -459,7 +459,7 @@ impl ConfidentialClientApplicationBuilder {
     ///     .build();
     /// assert!(bad.is_err());
     /// ```
-    pub fn env(mut self, env: crate::managed_identity::EnvLookup) -> Self {
+    pub fn env(mut self, env: crate::env::EnvLookup) -> Self {
         self.opts.env = env;
         self
     }

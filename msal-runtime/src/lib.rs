@@ -36,6 +36,7 @@ mod cache;
 mod claims;
 pub mod config;
 mod credential;
+mod env;
 mod error;
 mod grant;
 mod http;

@@ -33,7 +33,7 @@ pub(crate) struct AppOptions {
     /// The deadline of one whole acquisition (`None`: no deadline beyond the HTTP client's).
     pub timeout: Option<Duration>,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
-    pub env: crate::managed_identity::EnvLookup,
+    pub env: crate::env::EnvLookup,
 }
 
 /// The shared state behind an application handle.

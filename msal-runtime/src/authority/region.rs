@@ -1,9 +1,9 @@
 //! Regional token endpoints (ESTS-R): a named region, or one discovered from the
 //! environment or the instance metadata service (IMDS).
 
+use crate::env::EnvLookup;
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
-use crate::managed_identity::EnvLookup;
 use std::time::Duration;
 
 /// Default address of the Azure instance metadata service. Only ever asked when the

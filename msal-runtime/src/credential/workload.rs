@@ -2,8 +2,8 @@
 //! Azure SDK's `AZURE_*` environment conventions.
 
 use super::{Certificate, ClientCredential};
+use crate::env::EnvLookup;
 use crate::error::{Error, Result};
-use crate::managed_identity::EnvLookup;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

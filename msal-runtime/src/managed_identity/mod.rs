@@ -10,17 +10,17 @@
 mod app_service;
 mod arc;
 mod cloud_shell;
-mod env;
+
 mod imds;
 mod machine_learning;
 mod service_fabric;
 mod throttle;
 mod transport;
 
+pub use crate::env::EnvLookup;
 pub use crate::error::managed_identity::{
     ManagedIdentityError, ManagedIdentityErrorKind, ManagedIdentitySource,
 };
-pub use env::EnvLookup;
 
 use crate::cache::store::{AtQuery, CacheData};
 use crate::cache::{AccessTokenEntry, TokenCache};
