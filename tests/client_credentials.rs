@@ -1189,8 +1189,25 @@ async fn an_assertion_sent_to_a_regional_endpoint_keeps_the_global_audience() {
 // that fails (5xx, transport error) leaves the caller with the still-valid cached token.
 // ---------------------------------------------------------------------------------------
 
+/// Waits (up to 15 s) until the app's cache holds an access token other than `old`.
+async fn cached_token_changes_from(app: &msal_runtime::ConfidentialClientApplication, old: &str) {
+    let start = Instant::now();
+    while app
+        .token_cache()
+        .access_tokens()
+        .iter()
+        .all(|e| e.secret == old)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the background refresh never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
-async fn client_credentials_refresh_proactively_and_keep_the_token_when_that_fails() {
+async fn past_refresh_on_the_cached_token_is_served_while_one_background_refresh_runs() {
     let auth = authority().await;
     // Tokens valid for an hour that the server wants refreshed right away.
     auth.set_refresh_in(Some(0));
@@ -1199,39 +1216,217 @@ async fn client_credentials_refresh_proactively_and_keep_the_token_when_that_fai
     assert_eq!(first.token_source, TokenSource::IdentityProvider);
     assert!(first.refresh_on.is_some());
 
-    // Success: a new token, requested with the proactive-refresh reason.
+    // The authority is slow now; its next token needs no early refresh.
+    auth.set_refresh_in(None);
+    auth.push_fault(Fault::once(
+        "/oauth2/v2.0/token",
+        FaultKind::Delay(Duration::from_secs(3)),
+    ));
+    let started = Instant::now();
     let second = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
-    assert_eq!(second.token_source, TokenSource::IdentityProvider);
-    assert_ne!(second.access_token.secret(), first.access_token.secret());
-    assert_eq!(auth.token_requests().len(), 2);
-    assert_eq!(
-        auth.token_requests()[1].header("x-client-current-telemetry"),
-        Some("4|730,4|")
+    let third = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let waited = started.elapsed();
+    for t in [&second, &third] {
+        assert_eq!(t.token_source, TokenSource::Cache);
+        assert_eq!(t.access_token.secret(), first.access_token.secret());
+    }
+    assert!(
+        waited < Duration::from_secs(2),
+        "callers past refresh_on wait for nobody ({waited:?}; the authority takes 3 s)"
     );
 
-    // Transport errors (the request and its one retry): the cached token.
+    cached_token_changes_from(&app, first.access_token.secret()).await;
+    let fourth = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(fourth.token_source, TokenSource::Cache);
+    assert_ne!(fourth.access_token.secret(), first.access_token.secret());
+    assert_eq!(fourth.refresh_on, None);
+    // One refresh for both aging callers, sent with the proactive-refresh reason.
+    let posts = auth.token_requests();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(
+        posts[1].header("x-client-current-telemetry"),
+        Some("4|730,4|")
+    );
+    assert_eq!(app.token_cache().access_tokens().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_background_refresh_keeps_the_cached_token() {
+    let auth = authority().await;
+    auth.set_refresh_in(Some(0));
+    let app = secret_app(&auth);
+    let first = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+
+    // Transport errors (the request and its one retry): the cached token all along.
     auth.push_fault(Fault {
         path_contains: "/oauth2/v2.0/token".into(),
         times: 2,
         kind: FaultKind::DropConnection,
     });
+    let second = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(second.token_source, TokenSource::Cache);
+    assert_eq!(second.access_token.secret(), first.access_token.secret());
+    let start = Instant::now();
+    while auth.token_requests().len() < 3 {
+        assert!(start.elapsed() < Duration::from_secs(15), "no refresh sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cached = app.token_cache().access_tokens();
+    assert_eq!(cached.len(), 1);
+    assert_eq!(cached[0].secret, first.access_token.secret());
     let third = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
     assert_eq!(third.token_source, TokenSource::Cache);
-    assert_eq!(third.access_token.secret(), second.access_token.secret());
-    assert_eq!(auth.token_requests().len(), 4);
+    assert_eq!(third.access_token.secret(), first.access_token.secret());
+}
 
-    // 5xx (the request and its one retry): the cached token too.
-    auth.push_fault(fault(
-        503,
-        r#"{"error":"temporarily_unavailable"}"#,
-        vec![],
-        2,
+#[tokio::test]
+async fn the_timeout_bounds_the_whole_call_retries_included() {
+    let auth = authority().await;
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    // Discovery first, then the token endpoint answers after 5 s (the retry too).
+    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    app.remove_tokens_for_client().await.unwrap();
+    auth.push_fault(Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 2,
+        kind: FaultKind::Delay(Duration::from_secs(5)),
+    });
+    let started = Instant::now();
+    let err = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        took <= Duration::from_millis(3500),
+        "a 3 s timeout took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_timeout_covers_discovery_and_the_token_request_together() {
+    let auth = authority().await;
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    // Each exchange fits in 3 s; both together do not.
+    auth.push_fault(Fault::once(
+        "openid-configuration",
+        FaultKind::Delay(Duration::from_secs(2)),
     ));
-    let fourth = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
-    assert_eq!(fourth.token_source, TokenSource::Cache);
-    assert_eq!(fourth.access_token.secret(), second.access_token.secret());
-    assert_eq!(auth.token_requests().len(), 6);
-    assert_eq!(app.token_cache().access_tokens().len(), 1);
+    auth.push_fault(Fault::once(
+        "/oauth2/v2.0/token",
+        FaultKind::Delay(Duration::from_secs(2)),
+    ));
+    let started = Instant::now();
+    let err = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        took <= Duration::from_millis(3500),
+        "a 3 s timeout took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn gateway_errors_without_an_oauth_body_are_throttled() {
+    for (status, body, headers, wait) in [
+        (502, "<html><body>Bad Gateway</body></html>", vec![], None),
+        (503, "", vec![], None),
+        (
+            429,
+            "<html>slow down</html>",
+            vec![("Retry-After".to_string(), "30".to_string())],
+            Some(30),
+        ),
+    ] {
+        let auth = authority().await;
+        let app = secret_app(&auth);
+        app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+        app.remove_tokens_for_client().await.unwrap();
+        auth.clear_requests();
+        auth.push_fault(fault(status, body, headers, 2));
+        let err = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Http { status: Some(s), kind: HttpErrorKind::Status, .. } if s == status),
+            "{status}: {err:?}"
+        );
+        let sent = auth.token_requests().len();
+        assert!(sent >= 1, "{status}");
+        // During the outage the same request is answered from memory: no POST at all.
+        let again = app.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+        assert!(
+            matches!(again, Error::Http { status: Some(s), .. } if s == status),
+            "{status}: {again:?}"
+        );
+        assert!(again.is_retryable());
+        assert_eq!(auth.token_requests().len(), sent, "{status}: replayed");
+        if wait.is_none() {
+            // MSAL's 5 s for confidential clients, then the authority is asked again.
+            tokio::time::sleep(Duration::from_millis(5200)).await;
+            app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+            assert_eq!(auth.token_requests().len(), sent + 1, "{status}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_lifetimes_are_clamped_to_a_year_not_a_panic() {
+    const YEAR: u64 = 365 * 24 * 3600;
+    for field in ["expires_in", "ext_expires_in", "refresh_in"] {
+        for raw in [
+            "18446744073709551615",
+            "1e300",
+            "\"18446744073709551615\"",
+            "\"1e300\"",
+            "3599.5",
+            "\"3599.5\"",
+            "-1",
+            "\"-1\"",
+        ] {
+            let auth = authority().await;
+            let base = if field == "expires_in" {
+                String::new()
+            } else {
+                r#","expires_in":3600"#.to_string()
+            };
+            let body = format!(
+                r#"{{"access_token":"opaque","token_type":"Bearer"{base},"{field}":{raw}}}"#
+            );
+            auth.push_fault(fault(200, &body, vec![], 1));
+            let app = secret_app(&auth);
+            let got = app.acquire_token_for_client(&[GRAPH]).await;
+            if raw.contains('-') {
+                let err = got.unwrap_err();
+                assert!(
+                    matches!(err, Error::InvalidResponse { .. }),
+                    "{field}={raw}: {err:?}"
+                );
+                assert!(err.to_string().contains(field), "{field}={raw}: {err}");
+                continue;
+            }
+            let t = got.unwrap_or_else(|e| panic!("{field}={raw}: {e}"));
+            let e = &app.token_cache().access_tokens()[0];
+            let life = |at: u64| at - e.cached_at;
+            let huge = !raw.contains("3599");
+            let want = if huge { YEAR } else { 3599 };
+            match field {
+                "expires_in" => {
+                    assert_eq!(life(e.expires_on), want, "{raw}");
+                    assert!(t.expires_in() <= YEAR);
+                }
+                "ext_expires_in" => {
+                    assert_eq!(life(e.extended_expires_on.unwrap()), want, "{raw}")
+                }
+                _ => assert_eq!(life(e.refresh_on.unwrap()), want, "{raw}"),
+            }
+        }
+    }
 }
 
 #[tokio::test]

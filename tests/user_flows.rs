@@ -936,11 +936,36 @@ async fn obo_refreshes_with_its_refresh_token_when_the_access_token_expired() {
     assert_eq!(posts[3].form_value("assertion"), Some(alice_in.as_str()));
 }
 
-/// An OBO token past `refresh_on`: refreshed ahead of expiry when that works (with the OBO
-/// refresh token); when it fails (transport errors, 5xx, for the refresh token and then the
-/// assertion), the caller still gets the valid cached token.
+/// Waits (up to 15 s) until `cache` holds no access token with secret `old` and at least one.
+async fn cached_token_replaced(cache: &TokenCache, old: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let ats = cache.access_tokens();
+        if !ats.is_empty() && ats.iter().all(|e| e.secret != old) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the background refresh never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 15 s) until the authority has seen `n` token POSTs, then a moment more.
+async fn posts_reach(w: &World, n: usize) {
+    let start = std::time::Instant::now();
+    while w.posts() < n {
+        assert!(start.elapsed() < Duration::from_secs(15), "no refresh sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// An OBO token past `refresh_on` is served at once while one background task refreshes it
+/// (with the OBO refresh token); the next call after that gets the new token.
 #[tokio::test]
-async fn obo_refreshes_proactively_and_keeps_the_token_when_that_fails() {
+async fn obo_past_refresh_on_is_served_at_once_and_refreshed_in_the_background() {
     let w = World::start().await;
     let api = w.api_app();
     let alice_in = w.incoming_token(ALICE);
@@ -952,47 +977,67 @@ async fn obo_refreshes_proactively_and_keeps_the_token_when_that_fails() {
     assert_eq!(first.token_source, TokenSource::IdentityProvider);
     assert!(first.refresh_on.is_some());
 
-    let second = api
+    // A slow authority; its next token needs no early refresh.
+    w.auth.set_refresh_in(None);
+    w.auth.push_fault(msal_testkit::Fault::once(
+        "/oauth2/v2.0/token",
+        msal_testkit::FaultKind::Delay(Duration::from_secs(3)),
+    ));
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let t = api
+            .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+            .await
+            .unwrap();
+        assert_eq!(t.token_source, TokenSource::Cache);
+        assert_eq!(t.access_token.secret(), first.access_token.secret());
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+
+    cached_token_replaced(api.token_cache(), first.access_token.secret()).await;
+    let next = api
         .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
         .await
         .unwrap();
-    assert_eq!(second.token_source, TokenSource::IdentityProvider);
-    assert_ne!(second.access_token.secret(), first.access_token.secret());
+    assert_eq!(next.token_source, TokenSource::Cache);
+    assert_ne!(next.access_token.secret(), first.access_token.secret());
+    assert_eq!(w.posts(), 2, "one refresh for both callers");
     let p = w.last_post();
     assert_eq!(p.form_value("grant_type"), Some("refresh_token"));
     assert_eq!(p.header("x-client-current-telemetry"), Some("4|523,4|"));
-    assert_eq!(w.posts(), 2);
+}
 
-    // Transport errors: the refresh token (and its retry), then the assertion (and its retry).
+/// A failed background OBO refresh (transport errors for the refresh token and then the
+/// assertion, each with its retry) leaves the valid cached token in place.
+#[tokio::test]
+async fn obo_keeps_the_cached_token_when_the_background_refresh_fails() {
+    let w = World::start().await;
+    let api = w.api_app();
+    let alice_in = w.incoming_token(ALICE);
+    w.auth.set_refresh_in(Some(0));
+    let first = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
     w.auth.push_fault(msal_testkit::Fault {
         path_contains: "/oauth2/v2.0/token".into(),
         times: 4,
         kind: msal_testkit::FaultKind::DropConnection,
     });
+    let second = api
+        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(second.token_source, TokenSource::Cache);
+    assert_eq!(second.access_token.secret(), first.access_token.secret());
+    posts_reach(&w, 5).await;
     let third = api
         .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
         .await
         .unwrap();
     assert_eq!(third.token_source, TokenSource::Cache);
-    assert_eq!(third.access_token.secret(), second.access_token.secret());
-    assert_eq!(w.posts(), 6);
-
-    // 5xx, the same way.
-    w.auth.push_fault(
-        msal_testkit::Fault::status(
-            "/oauth2/v2.0/token",
-            503,
-            r#"{"error":"temporarily_unavailable"}"#,
-        )
-        .times(4),
-    );
-    let fourth = api
-        .acquire_token_on_behalf_of(&alice_in, &[GRAPH_USER_READ])
-        .await
-        .unwrap();
-    assert_eq!(fourth.token_source, TokenSource::Cache);
-    assert_eq!(fourth.access_token.secret(), second.access_token.secret());
-    assert_eq!(w.posts(), 10);
+    assert_eq!(third.access_token.secret(), first.access_token.secret());
 }
 
 /// Only client credentials go to the regional endpoint; sign-in, silent refresh and OBO
@@ -1287,7 +1332,7 @@ async fn adfs_sign_in_makes_an_adfs_account_named_by_upn() {
 }
 
 #[tokio::test]
-async fn token_past_refresh_on_is_refreshed_ahead_of_expiry() {
+async fn token_past_refresh_on_is_served_at_once_and_refreshed_in_the_background() {
     let w = World::start().await;
     let app = w.web_app();
     // The server asks for a refresh right away, of tokens valid for an hour.
@@ -1298,18 +1343,45 @@ async fn token_past_refresh_on_is_refreshed_ahead_of_expiry() {
     assert!(t.expires_in() > 3000);
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
+    // A slow authority; its next token needs no early refresh.
+    w.auth.set_refresh_in(None);
+    w.auth.push_fault(msal_testkit::Fault::once(
+        "/oauth2/v2.0/token",
+        msal_testkit::FaultKind::Delay(Duration::from_secs(3)),
+    ));
+    let posts = w.posts();
+    let started = std::time::Instant::now();
     let r = app
         .acquire_token_silent(&[USER_READ], &alice)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(r.token_source, TokenSource::IdentityProvider);
-    assert_ne!(r.access_token.secret(), t.access_token.secret());
+    let waited = started.elapsed();
+    assert_eq!(r.token_source, TokenSource::Cache);
+    assert_eq!(r.access_token.secret(), t.access_token.secret());
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+
+    cached_token_replaced(app.token_cache(), t.access_token.secret()).await;
+    let next = app
+        .acquire_token_silent(&[USER_READ], &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.token_source, TokenSource::Cache);
+    assert_ne!(next.access_token.secret(), t.access_token.secret());
+    assert_eq!(w.posts(), posts + 1);
     let p = w.last_post();
     assert_eq!(p.form_value("grant_type"), Some("refresh_token"));
     assert_eq!(p.header("x-client-current-telemetry"), Some("4|84,4|"));
+}
 
-    // The refresh fails: the still-valid token is served.
+#[tokio::test]
+async fn a_refused_background_refresh_keeps_the_cached_token() {
+    let w = World::start().await;
+    let app = w.web_app();
+    w.auth.set_refresh_in(Some(0));
+    let t = w.sign_in(&app, ALICE, &[USER_READ]).await;
+    let alice = account_of(&t);
     w.auth.revoke_refresh_tokens_for(ALICE);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let posts = w.posts();
@@ -1318,9 +1390,16 @@ async fn token_past_refresh_on_is_refreshed_ahead_of_expiry() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(w.posts(), posts + 1, "a refresh was attempted");
     assert_eq!(s.token_source, TokenSource::Cache);
-    assert_eq!(s.access_token.secret(), r.access_token.secret());
+    assert_eq!(s.access_token.secret(), t.access_token.secret());
+    posts_reach(&w, posts + 1).await;
+    let again = app
+        .acquire_token_silent_with_error(&[USER_READ], &alice, SilentOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), t.access_token.secret());
 }
 
 #[tokio::test]

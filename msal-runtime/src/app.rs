@@ -93,7 +93,10 @@ impl ConfidentialClientApplication {
         options: ForClientOptions,
     ) -> Result<AuthenticationResult> {
         let scopes = scopes.into_scopes()?;
-        self.inner.acquire_token_for_client(&scopes, options).await
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_for_client(&scopes, options))
+            .await
     }
 
     /// Removes this application's app-only tokens from the cache, in every tenant.
@@ -111,8 +114,9 @@ impl ConfidentialClientApplication {
         options: AuthCodeFlowOptions,
     ) -> Result<AuthCodeFlow> {
         let scopes = scopes.into_scopes()?;
-        self.inner
-            .initiate_auth_code_flow(scopes.as_slice(), options)
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.initiate_auth_code_flow(scopes.as_slice(), options))
             .await
     }
 
@@ -135,8 +139,9 @@ impl ConfidentialClientApplication {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        self.inner
-            .acquire_token_by_auth_code_flow(flow, response)
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_by_auth_code_flow(flow, response))
             .await
     }
 
@@ -148,8 +153,13 @@ impl ConfidentialClientApplication {
         scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
         let scopes = scopes.into_scopes()?;
-        self.inner
-            .acquire_token_on_behalf_of(user_assertion, scopes.as_slice(), None)
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_on_behalf_of(
+                user_assertion,
+                scopes.as_slice(),
+                None,
+            ))
             .await
     }
 
@@ -163,8 +173,13 @@ impl ConfidentialClientApplication {
     ) -> Result<AuthenticationResult> {
         let scopes = scopes.into_scopes()?;
         let claims = Some(claims_challenge.to_string());
-        self.inner
-            .acquire_token_on_behalf_of(user_assertion, scopes.as_slice(), claims)
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_on_behalf_of(
+                user_assertion,
+                scopes.as_slice(),
+                claims,
+            ))
             .await
     }
 
@@ -209,8 +224,9 @@ impl ConfidentialClientApplication {
         options: SilentOptions,
     ) -> Result<Option<AuthenticationResult>> {
         let scopes = scopes.into_scopes()?;
-        self.inner
-            .acquire_token_silent(scopes.as_slice(), account, options)
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_silent(scopes.as_slice(), account, options))
             .await
     }
 
@@ -222,8 +238,9 @@ impl ConfidentialClientApplication {
         scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
         let scopes = scopes.into_scopes()?;
-        self.inner
-            .acquire_token_by_refresh_token(refresh_token, scopes.as_slice())
+        let inner = &self.inner;
+        inner
+            .within_deadline(inner.acquire_token_by_refresh_token(refresh_token, scopes.as_slice()))
             .await
     }
 
@@ -329,7 +346,10 @@ impl ConfidentialClientApplicationBuilder {
         self
     }
 
-    /// Timeout of each HTTP request. Default 30 s (MSAL Python has none).
+    /// The deadline of each whole acquisition: discovery, the token request, its retry
+    /// and the backoff between them all fit in it (each HTTP request is bounded by it
+    /// too). Default 30 s (MSAL Python has none). Past it, the call fails with
+    /// [`Error::Http`] of kind [`HttpErrorKind::Timeout`](crate::HttpErrorKind::Timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -444,7 +464,8 @@ impl ConfidentialClientApplicationBuilder {
         self
     }
 
-    /// Your own reqwest client; `timeout`, `proxies` and `verify` are then yours to set on it.
+    /// Your own reqwest client; `proxies`, `verify` and per-request timeouts are then yours
+    /// to set on it. The [`timeout`](Self::timeout) still bounds each whole acquisition.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -486,6 +507,8 @@ impl ConfidentialClientApplicationBuilder {
         if let Some(p) = &self.proxy {
             url::Url::parse(p).map_err(|e| Error::config("proxies", format!("not a URL ({e})")))?;
         }
+        let mut opts = self.opts;
+        opts.timeout = Some(self.timeout);
         let http = match self.http_client {
             Some(client) => HttpClient::from_client(client),
             None => HttpClient::build(ClientOptions {
@@ -501,7 +524,7 @@ impl ConfidentialClientApplicationBuilder {
                 credential,
                 self.cache.unwrap_or_default(),
                 http,
-                self.opts,
+                opts,
             )),
         })
     }

@@ -30,6 +30,8 @@ pub(crate) struct AppOptions {
     pub region: Region,
     pub imds_endpoint: Option<String>,
     pub imds_timeout: Duration,
+    /// The deadline of one whole acquisition (`None`: no deadline beyond the HTTP client's).
+    pub timeout: Option<Duration>,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
     pub env: crate::env::EnvLookup,
 }
@@ -49,7 +51,7 @@ pub(crate) struct AppState {
     region: OnceCell<Option<String>>,
     /// The host's aliases (`authority::aliases`), resolved on first need.
     pub(crate) aliases: OnceCell<Vec<String>>,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
     used_flows: Mutex<VecDeque<String>>,
 }
@@ -59,22 +61,19 @@ const USED_FLOWS_KEPT: usize = 4096;
 /// A JWKS is fetched again for an unknown key id at most this often.
 const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(300);
 
-/// Holds a single-flight slot; dropping it lets the next caller in.
-pub(crate) struct FlightGuard<'a> {
-    inner: &'a AppState,
+/// Holds a single-flight slot; dropping it lets the next caller in. It owns what it
+/// needs, so a background refresh can hold it past the call that started it.
+pub(crate) struct FlightGuard {
+    inflight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     key: String,
     slot: Arc<tokio::sync::Mutex<()>>,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl Drop for FlightGuard<'_> {
+impl Drop for FlightGuard {
     fn drop(&mut self) {
         self.guard.take();
-        let mut map = self
-            .inner
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         // The map and this guard hold the only references: nobody else is waiting.
         if Arc::strong_count(&self.slot) == 2 {
             map.remove(&self.key);
@@ -104,7 +103,7 @@ impl AppState {
             metadata: OnceCell::new(),
             region: OnceCell::new(),
             aliases: OnceCell::new(),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Arc::new(Mutex::new(HashMap::new())),
             jwks: tokio::sync::Mutex::new(None),
             used_flows: Mutex::new(VecDeque::new()),
         }
@@ -224,17 +223,60 @@ impl AppState {
     }
 
     /// Serializes callers that want the same token, so only the first one asks the authority.
-    pub(crate) async fn single_flight(&self, key: &str) -> FlightGuard<'_> {
+    pub(crate) async fn single_flight(&self, key: &str) -> FlightGuard {
         let slot = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(key.to_string()).or_default().clone()
         };
         let guard = slot.clone().lock_owned().await;
         FlightGuard {
-            inner: self,
+            inflight: self.inflight.clone(),
             key: key.to_string(),
             slot,
             guard: Some(guard),
+        }
+    }
+
+    /// The single-flight slot for `key` if nobody holds it, without waiting: a background
+    /// refresh starts only when no fetch of the same token is under way.
+    pub(crate) fn try_single_flight(&self, key: &str) -> Option<FlightGuard> {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = map.entry(key.to_string()).or_default().clone();
+        match slot.clone().try_lock_owned() {
+            Ok(guard) => Some(FlightGuard {
+                inflight: self.inflight.clone(),
+                key: key.to_string(),
+                slot,
+                guard: Some(guard),
+            }),
+            Err(_) => {
+                // Busy: leave the entry to its holder (it removes it when done).
+                None
+            }
+        }
+    }
+
+    /// Runs an acquisition under the configured timeout: one deadline for the whole
+    /// call (discovery, the request, its retry and the backoff), not one per attempt.
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = self.opts.timeout else {
+            return call.await;
+        };
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Http {
+                url: crate::error::strip_query(self.authority.as_str()),
+                status: None,
+                kind: crate::error::HttpErrorKind::Timeout,
+                detail: format!(
+                    "no token within the {} ms timeout (retries included)",
+                    limit.as_millis()
+                ),
+                source: None,
+            }),
         }
     }
 }

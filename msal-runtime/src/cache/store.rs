@@ -19,6 +19,10 @@ const SECTIONS: [&str; 5] = [AT, ACCOUNT, IDT, RT, APP_METADATA];
 
 /// Tokens with less than this left are not served (MSAL's 5 minutes).
 pub(crate) const EXPIRY_MARGIN_SECS: u64 = 300;
+/// The longest lifetime believed, from a server (`expires_in`, `ext_expires_in`,
+/// `refresh_in`, `expires_on`) or a cache file (`expires_on` past `cached_at`): one year.
+/// Longer values are clamped, so a hostile or broken number cannot cache a token forever.
+pub(crate) const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
 /// `(home_account_id or "", environment, client_id, realm)`, lower-cased.
 type Partition = (String, String, String, String);

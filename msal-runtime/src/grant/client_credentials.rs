@@ -1,8 +1,10 @@
 //! Client credentials: app-only tokens, served from the cache while valid, refreshed
 //! ahead of expiry, one request per missing token however many callers ask at once.
 
-use super::cached::{access_token_entry, from_entry, judge, serve_aging_or, CacheVerdict};
+use super::cached::{access_token_entry, from_entry, judge, CacheVerdict};
 use super::pipeline::TokenRequest;
+use crate::authority::AuthorityMetadata;
+use std::sync::Arc;
 
 use crate::cache::store::{shard, AtQuery, CacheData};
 use crate::error::Result;
@@ -34,8 +36,12 @@ impl ForClientOptions {
 }
 
 impl AppState {
+    /// An app-only token. A cached token past its `refresh_on` is served at once while one
+    /// background task refreshes it (as MSAL.NET does); only a missing or expired token
+    /// makes the caller wait, and then for a single request per token however many
+    /// callers ask.
     pub(crate) async fn acquire_token_for_client(
-        &self,
+        self: &Arc<Self>,
         scopes: &Scopes,
         opts: ForClientOptions,
     ) -> Result<AuthenticationResult> {
@@ -61,20 +67,85 @@ impl AppState {
         };
 
         let flight_key = format!("cc|{}|{}", query_realm, scopes.target());
-        let (verdict, _flight) = if claims_challenge.is_some() {
+        let _flight = if claims_challenge.is_some() {
             // A claims challenge bypasses the cache; it still queues behind a fetch in flight.
-            let guard = self.single_flight(&flight_key).await;
-            (CacheVerdict::Miss(RefreshReason::ForceRefresh), Some(guard))
+            self.single_flight(&flight_key).await
         } else {
-            self.lookup_or_join_flight(&shards, lookup, &flight_key)
-                .await?
+            match self.cache.lookup(&shards, &lookup).await? {
+                CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
+                CacheVerdict::Aging(e) => {
+                    self.refresh_for_client_in_background(scopes, &flight_key);
+                    return Ok(self.cache_hit(&e));
+                }
+                CacheVerdict::Miss(_) => {}
+            }
+            let guard = self.single_flight(&flight_key).await;
+            // The caller ahead may have fetched it.
+            match self.cache.lookup(&shards, &lookup).await? {
+                CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
+                CacheVerdict::Aging(e) => {
+                    drop(guard);
+                    self.refresh_for_client_in_background(scopes, &flight_key);
+                    return Ok(self.cache_hit(&e));
+                }
+                CacheVerdict::Miss(reason) => {
+                    let fetched = self
+                        .fetch_for_client(scopes, &meta, reason, claims_challenge)
+                        .await;
+                    drop(guard);
+                    return fetched;
+                }
+            }
         };
-        let (reason, aging) = match verdict {
-            CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
-            CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
-            CacheVerdict::Miss(reason) => (reason, None),
-        };
+        self.fetch_for_client(scopes, &meta, RefreshReason::ForceRefresh, claims_challenge)
+            .await
+    }
 
+    /// Starts the proactive refresh of an aging token (see
+    /// [`refresh_in_background`](AppState::refresh_in_background)).
+    fn refresh_for_client_in_background(self: &Arc<Self>, scopes: &Scopes, flight_key: &str) {
+        let scopes = scopes.clone();
+        self.refresh_in_background(flight_key, move |state| async move {
+            let meta = state.metadata().await?;
+            let environment = state.authority.host().to_string();
+            let shards = [shard::app(&environment, &state.client_id, &meta.realm)];
+            let now_aging = state
+                .cache
+                .lookup(&shards, |cache: &mut CacheData| {
+                    let q = AtQuery {
+                        home_account_id: None,
+                        environment: &environment,
+                        client_id: &state.client_id,
+                        realm: &meta.realm,
+                        scopes: scopes.as_slice(),
+                        user_assertion_hash: None,
+                    };
+                    judge(
+                        cache.find_access_token(&q, CacheData::now()),
+                        CacheData::now(),
+                    )
+                })
+                .await?;
+            // Another refresh finished between the caller's look-up and this task.
+            if !matches!(now_aging, CacheVerdict::Aging(_)) {
+                return Ok(());
+            }
+            state
+                .fetch_for_client(&scopes, &meta, RefreshReason::ProactiveRefresh, None)
+                .await
+                .map(drop)
+        });
+    }
+
+    /// Asks the authority for the token and caches it.
+    async fn fetch_for_client(
+        &self,
+        scopes: &Scopes,
+        meta: &AuthorityMetadata,
+        reason: RefreshReason,
+        claims_challenge: Option<String>,
+    ) -> Result<AuthenticationResult> {
+        let environment = self.authority.host().to_string();
         let mut fields = vec![("scope".to_string(), scopes.target().to_string())];
         if let Some(claims) =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?
@@ -97,10 +168,7 @@ impl AppState {
                 scopes.target()
             ),
         };
-        let issued = match self.send_token_request(req).await {
-            Ok(issued) => issued,
-            Err(err) => return serve_aging_or(aging, err),
-        };
+        let issued = self.send_token_request(req).await?;
         let now = CacheData::now();
         let entry = access_token_entry(
             &issued,

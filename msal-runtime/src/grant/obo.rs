@@ -4,19 +4,21 @@
 //! assertion, keyed by its hash as MSAL.NET and msal-node key them, and refreshed with
 //! the OBO refresh token when one was issued.
 
-use super::cached::{judge, serve_aging_or, CacheVerdict};
+use super::cached::{judge, CacheVerdict};
 use super::pipeline::TokenRequest;
 use super::refresh::Redemption;
 use super::user::{decorate, SaveOptions};
 use crate::authority::AuthorityMetadata;
 use crate::cache::key;
 use crate::cache::store::{shard, AtQuery, CacheData};
+use crate::cache::AccessTokenEntry;
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
-use crate::state::{AppState, FlightGuard};
+use crate::state::AppState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use std::sync::Arc;
 
 /// base64url (no padding) SHA-256 of the user assertion: MSAL's `user_assertion_hash`.
 pub(crate) fn assertion_hash(assertion: &str) -> String {
@@ -25,7 +27,7 @@ pub(crate) fn assertion_hash(assertion: &str) -> String {
 
 impl AppState {
     pub(crate) async fn acquire_token_on_behalf_of(
-        &self,
+        self: &Arc<Self>,
         user_assertion: &str,
         scopes: &[String],
         claims_challenge: Option<String>,
@@ -38,27 +40,87 @@ impl AppState {
         let meta = self.metadata().await?;
         let hash = assertion_hash(user_assertion);
         let claims_challenge = claims_challenge.filter(|c| !c.trim().is_empty());
+        let flight_key = obo_flight_key(self.authority.host(), &hash, &user_scopes);
         // The flight guard is held until this call has cached its token.
         let (verdict, _flight) = match claims_challenge {
             Some(_) => (CacheVerdict::Miss(RefreshReason::ForceRefresh), None),
-            None => self.obo_lookup(&meta, &hash, &user_scopes).await?,
-        };
-        let (reason, aging) = match verdict {
-            CacheVerdict::Fresh(e) => {
-                let mut r = self.cache_hit(&e);
-                r.account = self.account_for(e.home_account_id.as_deref()).await;
-                return Ok(r);
+            None => {
+                let find = self.obo_find(&meta, &hash, &user_scopes);
+                self.lookup_or_join_flight(
+                    &[shard::obo(self.authority.host(), &hash)],
+                    find,
+                    &flight_key,
+                )
+                .await?
             }
-            CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
-            CacheVerdict::Miss(r) => (r, None),
         };
+        let reason = match verdict {
+            CacheVerdict::Fresh(e) => return Ok(self.obo_hit(&e).await),
+            CacheVerdict::Aging(e) => {
+                // Served at once; one background task refreshes it.
+                let assertion = user_assertion.to_string();
+                self.refresh_in_background(&flight_key, move |state| async move {
+                    let meta = state.metadata().await?;
+                    let find = state.obo_find(&meta, &hash, &user_scopes);
+                    let shards = [shard::obo(state.authority.host(), &hash)];
+                    if !matches!(
+                        state.cache.lookup(&shards, find).await?,
+                        CacheVerdict::Aging(_)
+                    ) {
+                        return Ok(());
+                    }
+                    let ask = OboAsk {
+                        assertion: &assertion,
+                        hash: &hash,
+                        user_scopes: &user_scopes,
+                        decorated: &decorated,
+                    };
+                    state
+                        .obo_fetch(&meta, ask, RefreshReason::ProactiveRefresh, None)
+                        .await
+                        .map(drop)
+                });
+                return Ok(self.obo_hit(&e).await);
+            }
+            CacheVerdict::Miss(r) => r,
+        };
+        let ask = OboAsk {
+            assertion: user_assertion,
+            hash: &hash,
+            user_scopes: &user_scopes,
+            decorated: &decorated,
+        };
+        self.obo_fetch(&meta, ask, reason, claims_challenge).await
+    }
+
+    /// A cached OBO token, with its account.
+    async fn obo_hit(&self, e: &AccessTokenEntry) -> AuthenticationResult {
+        let mut r = self.cache_hit(e);
+        r.account = self.account_for(e.home_account_id.as_deref()).await;
+        r
+    }
+
+    /// Asks the authority: the OBO refresh token first, else the assertion again.
+    async fn obo_fetch(
+        &self,
+        meta: &AuthorityMetadata,
+        ask: OboAsk<'_>,
+        reason: RefreshReason,
+        claims_challenge: Option<String>,
+    ) -> Result<AuthenticationResult> {
+        let OboAsk {
+            assertion,
+            hash,
+            user_scopes,
+            decorated,
+        } = ask;
         let claims =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
-        let scopes = (user_scopes.as_slice(), decorated.as_slice());
+        let scopes = (user_scopes, decorated);
         // An OBO refresh token for this assertion saves re-presenting the user's token.
         if claims_challenge.is_none() {
             if let Some(done) = self
-                .obo_refresh(&meta, &hash, scopes, reason, claims.as_deref())
+                .obo_refresh(meta, hash, scopes, reason, claims.as_deref())
                 .await
             {
                 return Ok(done);
@@ -70,52 +132,45 @@ impl AppState {
             endpoint: meta.token_endpoint.clone(),
             global_endpoint: meta.token_endpoint.clone(),
             grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            fields: obo_fields(user_assertion, &decorated, claims),
+            fields: obo_fields(assertion, decorated, claims),
             extra_headers: Vec::new(),
             throttle_key: format!(
                 "POST {} client_id={} scope={} obo={hash}",
                 meta.token_endpoint,
                 self.client_id,
-                key::target(&decorated),
+                key::target(decorated),
             ),
         };
-        let issued = match self.send_token_request(req).await {
-            Ok(i) => i,
-            Err(err) => return serve_aging_or(aging, err),
-        };
+        let issued = self.send_token_request(req).await?;
         let save = SaveOptions {
-            requested: &user_scopes,
+            requested: user_scopes,
             account_source: Some(None),
             used_refresh_token: None,
-            user_assertion_hash: Some(hash),
+            user_assertion_hash: Some(hash.to_string()),
             id_token_claims: None,
             known_home_account_id: None,
         };
-        self.save_user_tokens(&meta, issued, save).await
+        self.save_user_tokens(meta, issued, save).await
     }
 
-    /// The cached OBO token of this assertion and scopes, joining the single flight when
-    /// it is missing or aging: a web API often gets several calls of one user at once.
-    async fn obo_lookup(
-        &self,
-        meta: &AuthorityMetadata,
-        hash: &str,
-        user_scopes: &[String],
-    ) -> Result<(CacheVerdict, Option<FlightGuard<'_>>)> {
-        let env = self.authority.host();
-        let shards = [shard::obo(env, hash)];
-        let q = AtQuery {
-            home_account_id: None,
-            environment: env,
-            client_id: &self.client_id,
-            realm: &meta.realm,
-            scopes: user_scopes,
-            user_assertion_hash: Some(hash),
-        };
-        let find =
-            |c: &mut CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
-        let flight_key = format!("obo|{env}|{hash}|{}", key::target(user_scopes));
-        self.lookup_or_join_flight(&shards, find, &flight_key).await
+    /// The judge of the cached OBO token of this assertion and scopes.
+    fn obo_find<'a>(
+        &'a self,
+        meta: &'a AuthorityMetadata,
+        hash: &'a str,
+        user_scopes: &'a [String],
+    ) -> impl Fn(&mut CacheData) -> CacheVerdict + 'a {
+        move |c: &mut CacheData| {
+            let q = AtQuery {
+                home_account_id: None,
+                environment: self.authority.host(),
+                client_id: &self.client_id,
+                realm: &meta.realm,
+                scopes: user_scopes,
+                user_assertion_hash: Some(hash),
+            };
+            judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+        }
     }
 
     /// Redeems the newest OBO refresh token of this assertion; `None` when there is none or
@@ -166,6 +221,20 @@ impl AppState {
             }
         }
     }
+}
+
+/// What one OBO exchange asks for.
+struct OboAsk<'a> {
+    assertion: &'a str,
+    hash: &'a str,
+    user_scopes: &'a [String],
+    decorated: &'a [String],
+}
+
+/// The single-flight key of one OBO token: a web API often gets several calls of one
+/// user at once.
+fn obo_flight_key(env: &str, hash: &str, user_scopes: &[String]) -> String {
+    format!("obo|{env}|{hash}|{}", key::target(user_scopes))
 }
 
 /// The on-behalf-of form fields, in MSAL's order.

@@ -134,8 +134,8 @@ impl AppState {
     /// endpoint, telemetry bookkeeping.
     pub(crate) async fn send_token_request(&self, req: TokenRequest) -> Result<Issued> {
         if let Some(err) = self.throttle.check(&req.throttle_key) {
-            tracing::debug!(error = %err.error, "request throttled; replaying the last refusal");
-            return Err(err.into());
+            tracing::debug!(error = %err, "request throttled; replaying the last refusal");
+            return Err(err);
         }
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let mut endpoint = req.endpoint.clone();
@@ -156,8 +156,8 @@ impl AppState {
             // authority. A fresh assertion or another scope is another request.
             let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
             if let Some(err) = self.throttle.check(&bad_request_key) {
-                tracing::debug!(error = %err.error, "identical request refused moments ago; replaying the refusal");
-                return Err(err.into());
+                tracing::debug!(error = %err, "identical request refused moments ago; replaying the refusal");
+                return Err(err);
             }
             let headers = self.headers(&req, &correlation_id);
             let outcome = match self.http.post_form(&endpoint, &headers, &form).await {
@@ -194,24 +194,45 @@ impl AppState {
                             continue;
                         }
                     }
-                    let code = match &err {
-                        Error::Server(s) => {
-                            self.throttle.record(req.throttle_key.clone(), s);
-                            if s.status == 400 && s.retry_after.is_none() {
-                                self.throttle.record_bad_request(bad_request_key, s);
-                            }
-                            s.error.clone()
-                        }
-                        Error::Http {
-                            status: Some(s), ..
-                        } => format!("http_{s}"),
-                        _ => "client_error".into(),
-                    };
-                    self.telemetry
-                        .record_failure(req.api, &correlation_id, &code);
+                    self.remember_failure(
+                        &req,
+                        &err,
+                        retry_after,
+                        bad_request_key,
+                        &correlation_id,
+                    );
                     return Err(err);
                 }
             }
         }
+    }
+
+    /// Bookkeeping of a final failure: throttling and the telemetry of the next request.
+    fn remember_failure(
+        &self,
+        req: &TokenRequest,
+        err: &Error,
+        retry_after: Option<u64>,
+        bad_request_key: String,
+        correlation_id: &str,
+    ) {
+        // 429, 5xx or any Retry-After: remembered by request shape, whatever the body (an
+        // OAuth error, a gateway's HTML page, nothing).
+        self.throttle
+            .record(req.throttle_key.clone(), err, retry_after);
+        let code = match err {
+            Error::Server(s) => {
+                if s.status == 400 && s.retry_after.is_none() {
+                    self.throttle.record_bad_request(bad_request_key, s);
+                }
+                s.error.clone()
+            }
+            Error::Http {
+                status: Some(s), ..
+            } => format!("http_{s}"),
+            _ => "client_error".into(),
+        };
+        self.telemetry
+            .record_failure(req.api, correlation_id, &code);
     }
 }

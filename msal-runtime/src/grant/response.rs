@@ -1,5 +1,6 @@
 //! Parsing token-endpoint answers leniently where Entra and ADFS differ, strictly where it matters.
 
+use crate::cache::store::MAX_TOKEN_LIFETIME_SECS;
 use crate::error::{Error, HttpErrorKind, Result, ServerError};
 use crate::http::HttpResponse;
 use serde_json::{Map, Value};
@@ -29,29 +30,40 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-/// A number of seconds given as a JSON number or a numeric string (ADFS sends strings).
-fn seconds(obj: &Map<String, Value>, name: &str, url: &str) -> Result<Option<u64>> {
+/// A non-negative number given as a JSON number or a numeric string (ADFS sends strings):
+/// integers, fractions (rounded down) and exponents (`1e300`) are read without overflow,
+/// saturating at `u64::MAX`; negative, non-finite and non-numeric values are refused.
+fn number(obj: &Map<String, Value>, name: &str, url: &str) -> Result<Option<u64>> {
+    let from_f64 = |f: f64| (f.is_finite() && f >= 0.0).then_some(f as u64);
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| *f >= 0.0 && f.is_finite())
-                    .map(|f| f as u64)
-            })
+            .or_else(|| n.as_f64().and_then(from_f64))
             .map(Some)
             .ok_or_else(|| {
                 Error::invalid_response(url, format!("`{name}` is not a positive number"))
             }),
-        Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| {
-            Error::invalid_response(url, format!("`{name}` is not a number of seconds"))
-        }),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(from_f64))
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::invalid_response(url, format!("`{name}` is not a number of seconds"))
+                })
+        }
         Some(_) => Err(Error::invalid_response(
             url,
             format!("`{name}` is neither a number nor a string"),
         )),
     }
+}
+
+/// A lifetime in seconds, clamped to [`MAX_TOKEN_LIFETIME_SECS`].
+fn seconds(obj: &Map<String, Value>, name: &str, url: &str) -> Result<Option<u64>> {
+    Ok(number(obj, name, url)?.map(|s| s.min(MAX_TOKEN_LIFETIME_SECS)))
 }
 
 pub(crate) fn parse(url: &str, resp: &HttpResponse) -> Result<TokenResponse> {
@@ -88,8 +100,10 @@ pub(crate) fn parse(url: &str, resp: &HttpResponse) -> Result<TokenResponse> {
         .ok_or_else(|| Error::invalid_response(url, "the response has no `access_token`"))?;
     let expires_in = match seconds(&obj, "expires_in", url)? {
         Some(s) => s,
-        None => match seconds(&obj, "expires_on", url)? {
-            Some(on) => on.saturating_sub(crate::cache::store::CacheData::now()),
+        None => match number(&obj, "expires_on", url)? {
+            Some(on) => on
+                .saturating_sub(crate::cache::store::CacheData::now())
+                .min(MAX_TOKEN_LIFETIME_SECS),
             None => {
                 return Err(Error::invalid_response(
                     url,
@@ -180,5 +194,63 @@ mod tests {
             }
         ));
         assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn hostile_lifetimes_are_clamped_or_refused_per_field() {
+        use crate::cache::store::MAX_TOKEN_LIFETIME_SECS as MAX;
+        for field in ["expires_in", "ext_expires_in", "refresh_in"] {
+            let get = |r: &TokenResponse| match field {
+                "expires_in" => Some(r.expires_in),
+                "ext_expires_in" => r.ext_expires_in,
+                _ => r.refresh_in,
+            };
+            for (raw, want) in [
+                ("18446744073709551615", Some(MAX)),
+                ("\"18446744073709551615\"", Some(MAX)),
+                ("1e300", Some(MAX)),
+                ("\"1e300\"", Some(MAX)),
+                ("3599.9", Some(3599)),
+                ("\"3599.9\"", Some(3599)),
+                ("-1", None),
+                ("\"-1\"", None),
+                ("-1e300", None),
+                ("\"NaN\"", None),
+                ("\"inf\"", None),
+                ("\"soon\"", None),
+                ("[1]", None),
+            ] {
+                let extra = if field == "expires_in" {
+                    String::new()
+                } else {
+                    r#","expires_in":60"#.to_string()
+                };
+                let body = format!(r#"{{"access_token":"a"{extra},"{field}":{raw}}}"#);
+                match (parse("u", &resp(200, &body)), want) {
+                    (Ok(r), Some(w)) => assert_eq!(get(&r), Some(w), "{field}={raw}"),
+                    (Err(e), None) => {
+                        assert!(matches!(e, Error::InvalidResponse { .. }), "{field}={raw}");
+                        assert!(e.to_string().contains(field), "{field}={raw}: {e}");
+                    }
+                    (other, _) => panic!("{field}={raw}: {:?}", other.map(|r| get(&r))),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_expires_on_is_clamped_and_a_past_one_is_zero() {
+        use crate::cache::store::MAX_TOKEN_LIFETIME_SECS as MAX;
+        for raw in ["18446744073709551615", "1e300", "\"1e300\""] {
+            let body = format!(r#"{{"access_token":"a","expires_on":{raw}}}"#);
+            assert_eq!(parse("u", &resp(200, &body)).unwrap().expires_in, MAX);
+        }
+        let r = parse(
+            "u",
+            &resp(200, r#"{"access_token":"a","expires_on":"5.5"}"#),
+        )
+        .unwrap();
+        assert_eq!(r.expires_in, 0);
+        assert!(parse("u", &resp(200, r#"{"access_token":"a","expires_on":-5}"#)).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Silent acquisition (cached access token, else a refresh token), accounts, and
 //! `acquire_token_by_refresh_token`.
 
-use super::cached::{from_cache, judge, CacheVerdict};
+use super::cached::{judge, CacheVerdict};
 use super::refresh::Redemption;
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use crate::authority::AuthorityMetadata;
@@ -12,6 +12,7 @@ use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::{Account, AuthenticationResult};
 use crate::state::{AppState, FlightGuard};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Options of [`acquire_token_silent_with_error`](crate::ConfidentialClientApplication::acquire_token_silent_with_error).
 ///
@@ -139,7 +140,7 @@ impl AppState {
 
     /// `Ok(None)`: nothing usable in the cache. `Err`: a refresh was tried and failed.
     pub(crate) async fn acquire_token_silent(
-        &self,
+        self: &Arc<Self>,
         scopes: &[String],
         account: &Account,
         opts: SilentOptions,
@@ -158,10 +159,14 @@ impl AppState {
         } else {
             self.silent_lookup(&meta, account, &user_scopes).await?
         };
-        let (reason, aging) = match verdict {
+        let reason = match verdict {
             CacheVerdict::Fresh(e) => return Ok(Some(with_account(self.cache_hit(&e), account))),
-            CacheVerdict::Aging(e) => (RefreshReason::ProactiveRefresh, Some(e)),
-            CacheVerdict::Miss(r) => (r, None),
+            CacheVerdict::Aging(e) => {
+                // Served at once; one background task refreshes it.
+                self.refresh_silently_in_background(&meta, account, user_scopes, decorated);
+                return Ok(Some(with_account(self.cache_hit(&e), account)));
+            }
+            CacheVerdict::Miss(r) => r,
         };
         let claims =
             crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
@@ -172,15 +177,51 @@ impl AppState {
             reason,
             claims: claims.as_deref(),
         };
-        match self.refresh_silently(&meta, attempt).await {
-            Ok(Some(r)) => Ok(Some(r)),
-            // MSAL keeps the refresh token after invalid_grant: it may still work for other
-            // scopes. A still-valid token is served whatever the refresh said.
-            Ok(None) | Err(_) if aging.is_some() => {
-                Ok(aging.map(|e| with_account(from_cache(&e), account)))
+        self.refresh_silently(&meta, attempt).await
+    }
+
+    /// The proactive refresh of an aging token, in the background (single flight). A
+    /// refused or failed refresh leaves the cached token to be served until it expires.
+    fn refresh_silently_in_background(
+        self: &Arc<Self>,
+        meta: &AuthorityMetadata,
+        account: &Account,
+        user_scopes: Vec<String>,
+        decorated: Vec<String>,
+    ) {
+        let flight_key = silent_flight_key(self.authority.host(), account, &user_scopes);
+        let account = account.clone();
+        let realm = meta.realm.clone();
+        self.refresh_in_background(&flight_key, move |state| async move {
+            let meta = state.metadata().await?;
+            let q = AtQuery {
+                home_account_id: Some(&account.home_account_id),
+                environment: state.authority.host(),
+                client_id: &state.client_id,
+                realm: &realm,
+                scopes: &user_scopes,
+                user_assertion_hash: None,
+            };
+            let find = |c: &mut CacheData| {
+                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+            };
+            // Another refresh finished between the caller's look-up and this task.
+            let shards = state.user_shards(&account);
+            if matches!(
+                state.cache.lookup(&shards, find).await?,
+                CacheVerdict::Fresh(_)
+            ) {
+                return Ok(());
             }
-            other => other,
-        }
+            let attempt = SilentRefresh {
+                account: &account,
+                requested: &user_scopes,
+                decorated: &decorated,
+                reason: RefreshReason::ProactiveRefresh,
+                claims: None,
+            };
+            state.refresh_silently(&meta, attempt).await.map(drop)
+        });
     }
 
     fn user_shards(&self, account: &Account) -> [String; 2] {
@@ -197,7 +238,7 @@ impl AppState {
         meta: &AuthorityMetadata,
         account: &Account,
         user_scopes: &[String],
-    ) -> Result<(CacheVerdict, Option<FlightGuard<'_>>)> {
+    ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let env = self.authority.host();
         let q = AtQuery {
             home_account_id: Some(&account.home_account_id),
@@ -209,11 +250,7 @@ impl AppState {
         };
         let find =
             |c: &mut CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
-        let flight_key = format!(
-            "silent|{env}|{}|{}",
-            account.home_account_id.to_lowercase(),
-            key::target(user_scopes)
-        );
+        let flight_key = silent_flight_key(env, account, user_scopes);
         let (mut verdict, flight) = self
             .lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
             .await?;
@@ -402,6 +439,15 @@ impl AppState {
 }
 
 /// One silent refresh: whose tokens, which scopes, why.
+/// The single-flight key of one user's token.
+fn silent_flight_key(env: &str, account: &Account, user_scopes: &[String]) -> String {
+    format!(
+        "silent|{env}|{}|{}",
+        account.home_account_id.to_lowercase(),
+        key::target(user_scopes)
+    )
+}
+
 struct SilentRefresh<'a> {
     account: &'a Account,
     requested: &'a [String],

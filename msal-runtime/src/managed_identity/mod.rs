@@ -584,9 +584,13 @@ impl ManagedIdentityClient {
         client_id: String,
     ) -> Result<AuthenticationResult> {
         let now = CacheData::now();
-        let expires_in = u64::try_from(token.expires_in).unwrap_or(0);
-        let expires_on = now + expires_in;
-        let refresh_on = (token.expires_in >= HALF_LIFE_FROM_SECS).then(|| now + expires_in / 2);
+        // Negative is expired; longer than a year is clamped to a year.
+        let expires_in = u64::try_from(token.expires_in)
+            .unwrap_or(0)
+            .min(crate::cache::store::MAX_TOKEN_LIFETIME_SECS);
+        let expires_on = now.saturating_add(expires_in);
+        let refresh_on =
+            (expires_in >= HALF_LIFE_FROM_SECS as u64).then(|| now.saturating_add(expires_in / 2));
         let entry = AccessTokenEntry {
             credential_type: "AccessToken".into(),
             secret: token.access_token.clone(),
@@ -838,7 +842,14 @@ pub(crate) fn json_object(resp: &MiResponse) -> Option<Map<String, Value>> {
 pub(crate) fn int_field(m: &Map<String, Value>, name: &str) -> Option<i64> {
     match m.get(name)? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
+        // Saturating: `1e300` is `i64::MAX`, never a wrapped or panicking conversion.
+        Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(|f| f as i64)
+        }),
         _ => None,
     }
 }
@@ -881,9 +892,8 @@ pub(crate) fn token_from(m: &Map<String, Value>, lifetime: Lifetime) -> Option<S
     let access_token = str_field(m, "access_token")?.to_string();
     let expires_in = match lifetime {
         Lifetime::ExpiresIn => int_field(m, "expires_in")?,
-        Lifetime::ExpiresOn => {
-            int_field(m, "expires_on")? - i64::try_from(CacheData::now()).unwrap_or(i64::MAX)
-        }
+        Lifetime::ExpiresOn => int_field(m, "expires_on")?
+            .saturating_sub(i64::try_from(CacheData::now()).unwrap_or(i64::MAX)),
     };
     let token_type = str_field(m, "token_type").unwrap_or("Bearer").to_string();
     Some(SourceToken {
@@ -969,5 +979,41 @@ mod tests {
         let t = token_from(&m, Lifetime::ExpiresIn).unwrap();
         assert_eq!(t.expires_in, 3599);
         assert_eq!(t.token_type, "Bearer");
+    }
+
+    #[test]
+    fn hostile_lifetimes_neither_panic_nor_wrap() {
+        let now = i64::try_from(CacheData::now()).unwrap();
+        for (field, lifetime) in [
+            ("expires_in", Lifetime::ExpiresIn),
+            ("expires_on", Lifetime::ExpiresOn),
+        ] {
+            for raw in [
+                "18446744073709551615",
+                "1e300",
+                "-1e300",
+                "-5",
+                "3599.7",
+                "\"18446744073709551615\"",
+                "\"1e300\"",
+                "\"-5\"",
+                "\"3599.7\"",
+            ] {
+                let body = format!(r#"{{"access_token":"t","{field}":{raw}}}"#);
+                let m: Map<String, Value> = serde_json::from_str(&body).unwrap();
+                let t =
+                    token_from(&m, lifetime).unwrap_or_else(|| panic!("{field}={raw} is a number"));
+                let big = raw.contains("18446744073709551615") || raw.contains("1e300");
+                if big && !raw.starts_with('-') {
+                    assert!(t.expires_in > 1_000_000_000, "{field}={raw}");
+                } else if raw.contains('-') {
+                    assert!(t.expires_in < 0, "{field}={raw}");
+                } else if field == "expires_in" {
+                    assert_eq!(t.expires_in, 3599, "{raw}");
+                } else {
+                    assert_eq!(t.expires_in, 3599 - now, "{raw}");
+                }
+            }
+        }
     }
 }
