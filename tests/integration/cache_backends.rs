@@ -9,7 +9,7 @@
 //! `redis-server` is installed by `scripts/setup.sh`. These tests fail (they never skip)
 //! when it is missing.
 
-mod support;
+use crate::support;
 
 use msal_runtime::{
     ClientCredential, ConfidentialClientApplication, Error, TokenCache, TokenSource,
@@ -39,7 +39,7 @@ fn app_with_client(
     auth: &TestAuthority,
     tenant: &str,
     cache: &TokenCache,
-    http: &msal_runtime::reqwest::Client,
+    http: &reqwest::Client,
 ) -> ConfidentialClientApplication {
     builder(auth, CLIENT_ID, tenant)
         .client_credential(ClientCredential::secret(SECRET))

@@ -1,6 +1,6 @@
 //! Client credentials end to end, over HTTPS, against the in-process test authority.
 
-mod support;
+use crate::support;
 
 use msal_runtime::{
     Certificate, ClientCredential, Error, ForClientOptions, HttpErrorKind, Region, TokenCache,

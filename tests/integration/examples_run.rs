@@ -5,11 +5,9 @@
 //! without a nested cargo (which would wait for the build lock `cargo test` holds) and
 //! without depending on a possibly stale example binary.
 
-#[path = "../examples/web_app.rs"]
-#[allow(dead_code)]
-mod web_app;
+use crate::web_app;
 
-#[path = "../examples/web_api_obo.rs"]
+#[path = "../../examples/web_api_obo.rs"]
 #[allow(dead_code)]
 mod web_api_obo;
 

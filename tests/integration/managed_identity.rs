@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-#[path = "../examples/managed_identity.rs"]
+#[path = "../../examples/managed_identity.rs"]
 #[allow(dead_code)]
 mod example;
 

@@ -1,7 +1,7 @@
 //! MSAL Python (1.39.0, from PyPI) and this library share one token cache: each finds the
 //! other's tokens without a request. `scripts/setup.sh` installs MSAL Python into `.venv`.
 
-mod support;
+use crate::support;
 
 use msal_runtime::{TokenCache, TokenSource};
 use serde_json::json;

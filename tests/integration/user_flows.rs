@@ -5,7 +5,7 @@
 //! Each test states a rule of MSAL (see the protocol reference, sections 4.5, 5.2-5.6, 7)
 //! and checks it on the wire (the authority's request log) and in the cache.
 
-mod support;
+use crate::support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

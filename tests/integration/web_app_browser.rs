@@ -11,12 +11,10 @@
 //! installs them, and this test runs tests/browser/install.sh itself. It never skips.
 //!
 //! ```text
-//! cargo test --test web_app_browser -- --nocapture
+//! cargo test --test integration web_app_browser -- --nocapture
 //! ```
 
-#[path = "../examples/web_app.rs"]
-#[allow(dead_code)]
-mod web_app;
+use crate::web_app;
 
 use std::io::Read;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Discovery, client credentials with secrets and assertions, faults, IMDS, recording.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

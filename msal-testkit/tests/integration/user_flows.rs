@@ -1,6 +1,6 @@
 //! Authorization code (+PKCE), refresh tokens, on-behalf-of, scripted sign-in and hostile hooks.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
