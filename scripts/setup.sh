@@ -10,7 +10,7 @@ need_apt=()
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-# Headless Chromium for the web_app browser test (tests/web_app_browser.rs).
+# Headless Chromium for the web_app browser test (tests/integration/web_app_browser.rs).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== apt-get install ${need_apt[*]}"

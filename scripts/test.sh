@@ -11,6 +11,8 @@ export MSAL_IMDS_ENDPOINT="http://127.0.0.1:9/metadata/instance/compute"
 # Managed identity: a client that would use the default metadata address errors instead.
 export MSAL_FORBID_DEFAULT_IMDS=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# CI builds once from scratch: incremental compilation only costs time and disk there.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 bash scripts/setup.sh
 

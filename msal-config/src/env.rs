@@ -56,7 +56,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// Builds the environment layer of one app. Values point at the app's table (`span`)
 /// and name their variable in messages. Empty variables count as unset.
 pub(crate) fn layer(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     app: &str,
     span: Span,
     env: &dyn Fn(&str) -> Option<String>,

@@ -141,10 +141,10 @@ fn article(type_name: &str) -> &'static str {
 
 /// Reports a value of the wrong TOML type.
 pub(crate) fn wrong_type(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     what: &str,
     expected: &str,
-    v: &Value,
+    v: &Value<'_>,
     help: Option<String>,
 ) {
     let found = v.get_ref().type_str();
@@ -159,7 +159,7 @@ pub(crate) fn wrong_type(
     );
 }
 
-pub(crate) fn expect_str(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<String>> {
+pub(crate) fn expect_str(ctx: &mut Ctx<'_>, what: &str, v: &Value<'_>) -> Option<Val<String>> {
     match v.get_ref() {
         DeValue::String(s) => Some(Val::file(s.to_string(), v.span())),
         _ => {
@@ -169,7 +169,7 @@ pub(crate) fn expect_str(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<Str
     }
 }
 
-pub(crate) fn expect_bool(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<bool>> {
+pub(crate) fn expect_bool(ctx: &mut Ctx<'_>, what: &str, v: &Value<'_>) -> Option<Val<bool>> {
     match v.get_ref() {
         DeValue::Boolean(b) => Some(Val::file(*b, v.span())),
         DeValue::String(s) if matches!(s.as_ref(), "true" | "false") => {
@@ -189,7 +189,7 @@ pub(crate) fn expect_bool(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<bo
     }
 }
 
-pub(crate) fn expect_int(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<i64>> {
+pub(crate) fn expect_int(ctx: &mut Ctx<'_>, what: &str, v: &Value<'_>) -> Option<Val<i64>> {
     match v.get_ref() {
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Some(Val::file(n, v.span())),
@@ -207,9 +207,9 @@ pub(crate) fn expect_int(ctx: &mut Ctx, what: &str, v: &Value) -> Option<Val<i64
 
 /// An array of strings; non-strings are reported and skipped.
 pub(crate) fn expect_str_list(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     what: &str,
-    v: &Value,
+    v: &Value<'_>,
 ) -> Option<Val<Vec<Val<String>>>> {
     match v.get_ref() {
         DeValue::Array(items) => {
@@ -239,7 +239,7 @@ pub(crate) fn expect_str_list(
 }
 
 /// Reports an unknown key with a suggestion among `candidates`.
-pub(crate) fn unknown_key(ctx: &mut Ctx, key: &Key, where_: &str, candidates: &[&str]) {
+pub(crate) fn unknown_key(ctx: &mut Ctx<'_>, key: &Key<'_>, where_: &str, candidates: &[&str]) {
     let name = key.get_ref().as_ref();
     ctx.error_help(
         Code::UnknownKey,
@@ -251,7 +251,12 @@ pub(crate) fn unknown_key(ctx: &mut Ctx, key: &Key, where_: &str, candidates: &[
 
 impl Layer {
     /// Extracts a layer from `table` (the contents of `label`, e.g. `[apps.web]`).
-    pub(crate) fn parse(ctx: &mut Ctx, table: &DeTable, kind: LayerKind, label: &str) -> Layer {
+    pub(crate) fn parse(
+        ctx: &mut Ctx<'_>,
+        table: &DeTable<'_>,
+        kind: LayerKind,
+        label: &str,
+    ) -> Layer {
         let mut l = Layer {
             from_defaults: matches!(kind, LayerKind::Defaults | LayerKind::ProfileDefaults),
             ..Layer::default()
@@ -331,8 +336,12 @@ impl Layer {
     }
 
     /// Checks of single values (shared with the environment overlay).
-    pub(crate) fn check_values(&self, ctx: &mut Ctx) {
-        fn run<T, R>(ctx: &mut Ctx, v: &Option<Val<T>>, f: impl Fn(&Val<T>) -> Result<R, Problem>) {
+    pub(crate) fn check_values(&self, ctx: &mut Ctx<'_>) {
+        fn run<T, R>(
+            ctx: &mut Ctx<'_>,
+            v: &Option<Val<T>>,
+            f: impl Fn(&Val<T>) -> Result<R, Problem>,
+        ) {
             if let Some(v) = v {
                 if let Err(p) = f(v) {
                     ctx.report_val(v, p);
@@ -383,7 +392,7 @@ impl Layer {
     }
 
     /// Resolves a path value against the config file's directory.
-    pub(crate) fn path(ctx: &Ctx, v: &Val<String>) -> PathBuf {
+    pub(crate) fn path(ctx: &Ctx<'_>, v: &Val<String>) -> PathBuf {
         ctx.resolve_path(&v.v)
     }
 }
@@ -409,7 +418,7 @@ fn grant_help(name: &str) -> Option<String> {
         })
 }
 
-fn parse_grants(ctx: &mut Ctx, v: &Value) -> Option<Val<GrantList>> {
+fn parse_grants(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Val<GrantList>> {
     let Some(list) = expect_str_list(ctx, "grants", v) else {
         return Some(Val::file(GrantList::default(), v.span()));
     };
@@ -507,7 +516,7 @@ fn credential_kind_help(kind: &str) -> Option<String> {
 
 /// Exactly one of two alternative keys.
 fn one_of(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     a: (&str, &Option<Val<String>>),
     b: (&str, &Option<Val<String>>),
     required: Option<(Span, Code, String)>,
@@ -537,7 +546,7 @@ fn one_of(
     }
 }
 
-fn source(ctx: &mut Ctx, env_key: &str, v: Val<String>, is_env: bool) -> Option<Source> {
+fn source(ctx: &mut Ctx<'_>, env_key: &str, v: Val<String>, is_env: bool) -> Option<Source> {
     if is_env {
         match values::env_var_name(env_key, &v) {
             Ok(()) => Some(Source::Env(v.v)),
@@ -562,7 +571,7 @@ fn source(ctx: &mut Ctx, env_key: &str, v: Val<String>, is_env: bool) -> Option<
     }
 }
 
-fn parse_credential(ctx: &mut Ctx, v: &Value) -> Option<CredentialSpec> {
+fn parse_credential(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<CredentialSpec> {
     let table = match v.get_ref() {
         DeValue::Table(t) => t,
         DeValue::String(_) => {
@@ -961,7 +970,7 @@ fn check_thumbprint(t: &str) -> Result<String, Problem> {
 
 const CACHE_KINDS: &[&str] = &["memory", "file", "redis"];
 
-fn parse_cache(ctx: &mut Ctx, v: &Value) -> Option<CacheSpec> {
+fn parse_cache(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<CacheSpec> {
     let table = match v.get_ref() {
         DeValue::Table(t) => t,
         DeValue::String(s) => {
@@ -1105,7 +1114,7 @@ fn parse_cache(ctx: &mut Ctx, v: &Value) -> Option<CacheSpec> {
 }
 
 fn check_redis_url(s: &str) -> Result<(), Problem> {
-    let u = crate::values::absolute_url(s).map_err(|why| {
+    let u = values::absolute_url(s).map_err(|why| {
         Problem::new(
             Code::InvalidRedisUrl,
             format!("redis url is not valid: {why}"),
@@ -1132,7 +1141,7 @@ fn check_redis_url(s: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-fn parse_scopes(ctx: &mut Ctx, v: &Value) -> Option<Val<BTreeMap<String, RawScopeSet>>> {
+fn parse_scopes(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Val<BTreeMap<String, RawScopeSet>>> {
     let table = match v.get_ref() {
         DeValue::Table(t) => t,
         DeValue::Array(_) => {
@@ -1185,7 +1194,7 @@ fn parse_scopes(ctx: &mut Ctx, v: &Value) -> Option<Val<BTreeMap<String, RawScop
 }
 
 fn check_scope_set(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     name: &str,
     name_span: Span,
     list: Val<Vec<Val<String>>>,

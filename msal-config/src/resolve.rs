@@ -56,7 +56,11 @@ fn table_span(source: &str, key: Span, value: Span) -> Span {
     }
 }
 
-fn as_table<'a, 'i>(ctx: &mut Ctx, what: &str, v: &'a layer::Value<'i>) -> Option<&'a DeTable<'i>> {
+fn as_table<'a, 'i>(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    v: &'a layer::Value<'i>,
+) -> Option<&'a DeTable<'i>> {
     match v.get_ref() {
         DeValue::Table(t) => Some(t),
         _ => {
@@ -67,7 +71,7 @@ fn as_table<'a, 'i>(ctx: &mut Ctx, what: &str, v: &'a layer::Value<'i>) -> Optio
 }
 
 /// Walks the document: every table is checked exactly once.
-pub(crate) fn walk(ctx: &mut Ctx, doc: &DeTable) -> FileModel {
+pub(crate) fn walk(ctx: &mut Ctx<'_>, doc: &DeTable<'_>) -> FileModel {
     let mut file = FileModel::default();
     let mut profiles_value = None;
     for (key, v) in doc.iter() {
@@ -129,7 +133,7 @@ pub(crate) fn walk(ctx: &mut Ctx, doc: &DeTable) -> FileModel {
     file
 }
 
-fn check_app_name(ctx: &mut Ctx, app: &str, span: Span) {
+fn check_app_name(ctx: &mut Ctx<'_>, app: &str, span: Span) {
     if !checks::is_snake_ident(app) {
         let snake = checks::to_snake(app);
         ctx.error_help(
@@ -147,7 +151,7 @@ fn check_app_name(ctx: &mut Ctx, app: &str, span: Span) {
     }
 }
 
-fn walk_profiles(ctx: &mut Ctx, file: &mut FileModel, v: &layer::Value) {
+fn walk_profiles(ctx: &mut Ctx<'_>, file: &mut FileModel, v: &layer::Value<'_>) {
     let Some(t) = as_table(ctx, "profiles", v) else {
         return;
     };
@@ -220,13 +224,13 @@ impl<'a> Stack<'a> {
     }
 }
 
-fn span_of(ctx: &Ctx, range: &Span) -> SourceSpan {
+fn span_of(ctx: &Ctx<'_>, range: &Span) -> SourceSpan {
     ctx.source_span(range.clone())
 }
 
 /// Merges the layers of one app and applies the cross-key rules.
 fn finish_app(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     name: &str,
     entry: &AppEntry,
     stack: Stack<'_>,
@@ -518,7 +522,7 @@ fn finish_app(
 }
 
 fn check_authority(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     a: &Val<String>,
     grants: Option<&BTreeSet<Grant>>,
     validate_authority: bool,
@@ -569,7 +573,7 @@ fn check_authority(
 }
 
 fn merge_scopes(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     name: &str,
     entry: &AppEntry,
     profile_app: Option<&Layer>,

@@ -102,7 +102,7 @@ impl Parsed {
 type Cache = Mutex<HashMap<PathBuf, Arc<Parsed>>>;
 
 fn cache() -> &'static Cache {
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 

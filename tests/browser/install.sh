@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned playwright-core (package-lock.json) that drives Debian's Chromium in
-# tests/web_app_browser.rs. No browser is downloaded: the test uses /usr/bin/chromium
+# tests/integration/web_app_browser.rs. No browser is downloaded: the test uses /usr/bin/chromium
 # (Debian package `chromium`, installed by scripts/setup.sh). Idempotent: runs `npm ci` only
 # when node_modules is missing or was installed from another package-lock.json.
 set -euo pipefail

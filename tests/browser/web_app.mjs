@@ -3,7 +3,7 @@
 //   node tests/browser/web_app.mjs http://localhost:PORT
 //
 // The app must run against msal-testkit with its sign-in page on (users alice and bob),
-// as tests/web_app_browser.rs starts it. Each step prints `ok  <step>` or
+// as tests/integration/web_app_browser.rs starts it. Each step prints `ok  <step>` or
 // `FAILED: <step>: <why>`; the script exits 1 when any step failed. Headless tabs in the background miss load
 // events, so every step brings its tab to the front before acting on it.
 

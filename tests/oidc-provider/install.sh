@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned oidc-provider (package-lock.json) for tests/oidc_provider.rs.
+# Installs the pinned oidc-provider (package-lock.json) for tests/integration/oidc_provider.rs.
 # Idempotent: runs `npm ci` only when node_modules is missing or was installed from
 # another package-lock.json. Fails loudly when node or npm is missing.
 set -euo pipefail

@@ -1,5 +1,5 @@
 // A real third-party OpenID Connect server (panva/oidc-provider, pinned in package.json)
-// on loopback HTTPS, for msal's generic-OIDC interop test (tests/oidc_provider.rs).
+// on loopback HTTPS, for msal's generic-OIDC interop test (tests/integration/oidc_provider.rs).
 //
 //   node server.mjs [--port N] --cert server.pem --key server-key.pem \
 //                   [--client-jwks jwks.json] [--client-secret S] [--exit-with-stdin]

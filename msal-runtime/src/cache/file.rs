@@ -398,7 +398,7 @@ impl LockFile {
         loop {
             match file.try_lock() {
                 Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
+                Err(fs::TryLockError::WouldBlock) => {
                     // A process that opens without exclusive creation (MSAL.NET) got to our
                     // new file first; it deletes the name when done.
                     if Instant::now() >= deadline {
@@ -409,7 +409,7 @@ impl LockFile {
                     }
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                Err(std::fs::TryLockError::Error(e)) => {
+                Err(fs::TryLockError::Error(e)) => {
                     let _ = fs::remove_file(path);
                     return Err(err(e));
                 }

@@ -391,8 +391,7 @@ impl CacheData {
             }
             // The longest-lived wins; between equals, the lower-case key (see `key::rank`).
             let better = best.is_none_or(|(bk, b)| {
-                (std::cmp::Reverse(e.expires_on), key::rank(k))
-                    < (std::cmp::Reverse(b.expires_on), key::rank(bk))
+                (Reverse(e.expires_on), key::rank(k)) < (Reverse(b.expires_on), key::rank(bk))
             });
             if better {
                 best = Some((k, e));

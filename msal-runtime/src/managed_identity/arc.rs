@@ -159,7 +159,7 @@ pub(super) async fn obtain(cx: &Cx<'_>) -> Result<SourceToken> {
 }
 
 /// The challenge's key file, refused when over 4096 bytes (checked before reading).
-async fn read_key_file(path: std::path::PathBuf) -> Result<String> {
+async fn read_key_file(path: PathBuf) -> Result<String> {
     let path_for_read = path.clone();
     tokio::task::spawn_blocking(move || -> std::result::Result<String, String> {
         let meta = std::fs::metadata(&path_for_read).map_err(|e| e.to_string())?;

@@ -142,7 +142,7 @@ pub(crate) async fn send_plain(
 
 fn io_error(url: &str, kind: HttpErrorKind, detail: impl Into<String>) -> Error {
     Error::Http {
-        url: crate::error::strip_query(url),
+        url: strip_query(url),
         status: None,
         kind,
         detail: detail.into(),

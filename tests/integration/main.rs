@@ -1,0 +1,25 @@
+//! The root crate's integration tests, in one test binary (each test binary links the whole
+//! dependency tree; one link instead of ten). Each file is a module, so its constants,
+//! helpers and test names stay its own. `cargo test --test integration <module>::` runs one.
+//!
+//! Kept apart: `macro_ui.rs` (trybuild) and `macro_apps.rs` (sets process environment
+//! variables that `#[msal_app]` clients read with `from_env`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+/// The web_app example, compiled in once for the two modules that run it in-process.
+#[path = "../../examples/web_app.rs"]
+#[allow(dead_code)]
+mod web_app;
+
+mod cache_backends;
+mod client_credentials;
+mod examples_run;
+mod managed_identity;
+mod oidc_provider;
+mod peer_caches;
+mod python_interop;
+mod relocation;
+mod user_flows;
+mod web_app_browser;
