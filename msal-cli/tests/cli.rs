@@ -118,6 +118,9 @@ fn ten_mistakes_are_ten_errors_on_their_lines() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(err.contains("has 10 problems"), "{err}");
+    // The inline secret's line is quoted with the value masked.
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains(r#"value = "*******""#), "{err}");
     let p = path.display().to_string();
     // timeout, client id, http authority, inline secret, unknown grant, mixed .default set,
     // misspelled key, missing redirect_uri, duplicate scope, empty set.

@@ -303,7 +303,16 @@ impl Diagnostic {
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |i| line_start + i);
-        let text = source[line_start..line_end].trim_end_matches('\r');
+        let raw = source[line_start..line_end].trim_end_matches('\r');
+        // A refused inline secret is not quoted back into a terminal or a CI log.
+        let masked;
+        let text = if self.code == Code::InlineSecret {
+            let from = self.span.start.saturating_sub(line_start).min(raw.len());
+            masked = mask_strings(raw, from);
+            masked.as_str()
+        } else {
+            raw
+        };
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
         let start = floor_boundary(
@@ -323,6 +332,34 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// The line with the contents of every quoted string that starts at or after byte `from`
+/// replaced by `*`, one per character (so the caret underline still lines up); an
+/// unclosed string is masked to the end.
+fn mask_strings(line: &str, from: usize) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        if i < from {
+            out.push(c);
+            continue;
+        }
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => out.push('*'),
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for Diagnostic {

@@ -471,6 +471,16 @@ fn e0403_inline_secret_is_refused() {
     let d = errs(&src);
     assert_eq!(d.codes(), [Code::InlineSecret]);
 
+    // The refused line is shown with the value masked (CI logs keep what they print).
+    let src = with(&[(
+        "credential",
+        Some("{ kind = \"secret\", value = \"hunter2-s3cr3t\" }"),
+    )]);
+    let text = errs(&src).render(std::path::Path::new("msal.toml"), &src);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("value = \"**************\""), "{text}");
+    assert!(text.contains("^^^^^"), "{text}");
+
     let src = with(&[(
         "credential",
         Some("{ kind = \"certificate\", private_key_file = \"k.pem\", certificate_file = \"c.pem\", passphrase = \"x\" }"),
