@@ -476,7 +476,7 @@ fn e0403_inline_secret_is_refused() {
         "credential",
         Some("{ kind = \"secret\", value = \"hunter2-s3cr3t\" }"),
     )]);
-    let text = errs(&src).render(std::path::Path::new("msal.toml"), &src);
+    let text = errs(&src).render(Path::new("msal.toml"), &src);
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("value = \"**************\""), "{text}");
     assert!(text.contains("^^^^^"), "{text}");
