@@ -472,11 +472,22 @@ async fn file_cache_writer_process() {
     assert!(!lockfile_of(&path).exists(), "the lock file is removed");
 }
 
+/// The writer test's name as the test harness knows it (`cache_backends::file_cache_writer_process`
+/// in the integration binary): the module path without the crate name.
+fn writer_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    if module.is_empty() {
+        "file_cache_writer_process".into()
+    } else {
+        format!("{module}::file_cache_writer_process")
+    }
+}
+
 fn spawn_rust_writer(path: &Path, tag: &str, count: usize) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "file_cache_writer_process",
+            &writer_test_name(),
             "--test-threads=1",
             "-q",
         ])
