@@ -485,12 +485,7 @@ fn writer_test_name() -> String {
 
 fn spawn_rust_writer(path: &Path, tag: &str, count: usize) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &writer_test_name(),
-            "--test-threads=1",
-            "-q",
-        ])
+        .args(["--exact", &writer_test_name(), "--test-threads=1", "-q"])
         .env(WRITER_ENV, format!("{count} {tag} {}", path.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
