@@ -365,6 +365,58 @@ mod ct {
     }
 }
 
+/// A token IMDS or Arc hands out.
+struct Grant {
+    resource: String,
+    /// How the caller chose the identity.
+    pick: Pick,
+    id: ManagedIdentityRecord,
+    token: String,
+    issued: u64,
+    life: u64,
+}
+
+/// What IMDS and Arc share once the caller is accepted: the api-version (at least
+/// `min_api`), the resource, the identity chosen by `client_id` / `object_id` /
+/// `msi_res_id`, and a minted token.
+fn imds_style_grant(shared: &Shared, req: &Req, min_api: &str) -> Result<Grant, Reply> {
+    match req.query_value("api-version") {
+        Some(v) if v >= min_api => {}
+        _ => {
+            return Err(imds_error(
+                400,
+                "invalid_request",
+                "Missing or unsupported api-version",
+            ))
+        }
+    }
+    let Some(resource) = require_resource(req) else {
+        return Err(imds_error(
+            400,
+            "invalid_request",
+            "Required query variable 'resource' is missing",
+        ));
+    };
+    let selectors = [
+        ("client_id", Pick::ClientId as fn(String) -> Pick),
+        ("object_id", Pick::ObjectId),
+        ("msi_res_id", Pick::ResourceId),
+    ];
+    let p = pick(req, &selectors).map_err(|e| imds_error(400, "invalid_request", &e))?;
+    let Some(id) = resolve(shared, &p) else {
+        return Err(imds_error(400, "invalid_request", "Identity not found"));
+    };
+    let (token, issued, life) = mint(shared, &id, &resource);
+    Ok(Grant {
+        resource,
+        pick: p,
+        id,
+        token,
+        issued,
+        life,
+    })
+}
+
 fn imds_error(status: u16, error: &str, description: &str) -> Reply {
     Reply::json(
         status,
@@ -414,32 +466,11 @@ fn imds(shared: &Shared, req: &Req) -> Reply {
             "Request contains X-Forwarded-For header",
         );
     }
-    match req.query_value("api-version") {
-        Some(v) if v >= "2018-02-01" => {}
-        _ => return imds_error(400, "invalid_request", "Missing or unsupported api-version"),
-    }
-    let Some(resource) = require_resource(req) else {
-        return imds_error(
-            400,
-            "invalid_request",
-            "Required query variable 'resource' is missing",
-        );
+    let g = match imds_style_grant(shared, req, "2018-02-01") {
+        Ok(g) => g,
+        Err(reply) => return reply,
     };
-    let p = match pick(
-        req,
-        &[
-            ("client_id", Pick::ClientId),
-            ("object_id", Pick::ObjectId),
-            ("msi_res_id", Pick::ResourceId),
-        ],
-    ) {
-        Ok(p) => p,
-        Err(e) => return imds_error(400, "invalid_request", &e),
-    };
-    let Some(id) = resolve(shared, &p) else {
-        return imds_error(400, "invalid_request", "Identity not found");
-    };
-    let (token, issued, life) = mint(shared, &id, &resource);
+    let (token, issued, life, resource, id) = (g.token, g.issued, g.life, g.resource, g.id);
     Reply::json(
         200,
         &Value::Object(imds_style(token, issued, life, &resource, &id)),
@@ -561,32 +592,12 @@ fn arc(shared: &Shared, req: &Req) -> Reply {
             "The key in the Authorization header is not valid",
         );
     }
-    match req.query_value("api-version") {
-        Some(v) if v >= "2019-11-01" => {}
-        _ => return imds_error(400, "invalid_request", "Missing or unsupported api-version"),
-    }
-    let Some(resource) = require_resource(req) else {
-        return imds_error(
-            400,
-            "invalid_request",
-            "Required query variable 'resource' is missing",
-        );
+    let g = match imds_style_grant(shared, req, "2019-11-01") {
+        Ok(g) => g,
+        Err(reply) => return reply,
     };
-    let p = match pick(
-        req,
-        &[
-            ("client_id", Pick::ClientId),
-            ("object_id", Pick::ObjectId),
-            ("msi_res_id", Pick::ResourceId),
-        ],
-    ) {
-        Ok(p) => p,
-        Err(e) => return imds_error(400, "invalid_request", &e),
-    };
-    let Some(id) = resolve(shared, &p) else {
-        return imds_error(400, "invalid_request", "Identity not found");
-    };
-    let (token, issued, life) = mint(shared, &id, &resource);
+    let (token, issued, life, resource, id, p) =
+        (g.token, g.issued, g.life, g.resource, g.id, g.pick);
     let mut m = imds_style(token, issued, life, &resource, &id);
     m.remove("client_id");
     if shared.lock().mi.arc_echo {
