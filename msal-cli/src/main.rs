@@ -12,6 +12,27 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `println!` that ends the program quietly when standard output is closed early
+/// (`msal check big.toml | head`) instead of panicking, as std's `println!` does.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader has all it wanted; nothing more to say.
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 const AFTER_HELP: &str = "Exit codes:
   0  success
   1  other failure (e.g. no cached token for a silent request)

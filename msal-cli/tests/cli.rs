@@ -736,3 +736,30 @@ async fn untrusted_text_is_printed_with_control_characters_escaped() {
     assert!(err.len() < 4000, "{} bytes of server text", err.len());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_listing_without_a_panic() {
+    // `msal check big.toml | head`: far more output than a pipe buffer holds, and the
+    // reading end closed before any of it is read.
+    let dir = temp_dir();
+    let mut toml = String::new();
+    for i in 0..3_000 {
+        toml.push_str(&format!(
+            "[apps.app{i}]\nclient_id = \"{CLIENT_ID}\"\nauthority = \"https://login.microsoftonline.com/contoso.onmicrosoft.com\"\n\
+             credential = {{ kind = \"secret\", env = \"APP_SECRET\" }}\ngrants = [\"client_credentials\"]\n\
+             scopes.graph = [\"https://graph.microsoft.com/.default\"]\n\n"
+        ));
+    }
+    let path = dir.join("msal.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_msal"))
+        .args(["check", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
