@@ -1,6 +1,7 @@
 //! The fault matrix: twelve ways an authority (or whatever stands between it and us) can
-//! misbehave, against the four flows that talk to it, over real HTTP on loopback
-//! (msal-testkit: HTTPS for the confidential-client flows, plain HTTP for the IMDS endpoint).
+//! misbehave, against the four flows that talk to it and a proactive background refresh,
+//! over real HTTP on loopback (msal-testkit: HTTPS for the confidential-client flows, plain
+//! HTTP for the IMDS endpoint).
 //!
 //! Every cell asserts, from one table (`MATRIX`):
 //! * the typed outcome of the call (the `Error` variant, its status, `is_retryable`),
@@ -53,13 +54,17 @@ enum Flow {
     OnBehalfOf,
     SilentRefresh,
     ManagedIdentity,
+    /// Client credentials with a cached token past its `refresh_on` (not expired): the
+    /// caller gets the cached token and one background task meets the fault.
+    ProactiveRefresh,
 }
 
-const FLOWS: [Flow; 4] = [
+const FLOWS: [Flow; 5] = [
     Flow::ClientCredentials,
     Flow::OnBehalfOf,
     Flow::SilentRefresh,
     Flow::ManagedIdentity,
+    Flow::ProactiveRefresh,
 ];
 
 impl Flow {
@@ -104,8 +109,9 @@ const fn cell(outcome: &'static str, requests: usize, then: Then) -> Cell {
 struct Row {
     name: &'static str,
     fault: fn(&'static str, Flow) -> FaultKind,
-    /// Client credentials, on-behalf-of, silent refresh, managed identity (IMDS).
-    cells: [Cell; 4],
+    /// Client credentials, on-behalf-of, silent refresh, managed identity (IMDS), proactive
+    /// refresh of client credentials.
+    cells: [Cell; 5],
 }
 
 use Then::{Replayed, Sent};
@@ -150,6 +156,7 @@ const MATRIX: &[Row] = &[
             cell("Server 500 server_error, retryable", 2, Replayed),
             cell("Server 500 server_error, retryable", 2, Replayed),
             cell("ManagedIdentity Source 500, retryable", 3, Replayed),
+            cell("token from cache", 2, Replayed),
         ],
     },
     Row {
@@ -160,6 +167,7 @@ const MATRIX: &[Row] = &[
             cell("Http Status 502, retryable", 2, Replayed),
             cell("Http Status 502, retryable", 2, Replayed),
             cell("ManagedIdentity Source 502, retryable", 3, Replayed),
+            cell("token from cache", 2, Replayed),
         ],
     },
     Row {
@@ -170,6 +178,7 @@ const MATRIX: &[Row] = &[
             cell("Http Status 503, retryable", 1, Replayed),
             cell("Http Status 503, retryable", 1, Replayed),
             cell("ManagedIdentity Source 503, retryable", 1, Replayed),
+            cell("token from cache", 1, Replayed),
         ],
     },
     Row {
@@ -186,6 +195,7 @@ const MATRIX: &[Row] = &[
             cell("Server 429 temporarily_unavailable, retryable", 1, Replayed),
             cell("Server 429 temporarily_unavailable, retryable", 1, Replayed),
             cell("ManagedIdentity Source 429, retryable", 3, Replayed),
+            cell("token from cache", 1, Replayed),
         ],
     },
     Row {
@@ -196,6 +206,7 @@ const MATRIX: &[Row] = &[
             cell("Http Timeout, retryable", 1, Sent),
             cell("Http Timeout, retryable", 1, Sent),
             cell("ManagedIdentity Deadline, retryable", 1, Sent),
+            cell("token from cache", 1, Sent),
         ],
     },
     Row {
@@ -206,6 +217,7 @@ const MATRIX: &[Row] = &[
             cell("Http Transport, retryable", 2, Sent),
             cell("Http Transport, retryable", 2, Sent),
             cell("Http Transport, retryable", 1, Sent),
+            cell("token from cache", 2, Sent),
         ],
     },
     Row {
@@ -220,6 +232,7 @@ const MATRIX: &[Row] = &[
             cell("Http Transport, retryable", 2, Sent),
             cell("Http Transport, retryable", 2, Sent),
             cell("Http Transport, retryable", 1, Sent),
+            cell("token from cache", 2, Sent),
         ],
     },
     Row {
@@ -230,6 +243,7 @@ const MATRIX: &[Row] = &[
             cell("InvalidResponse", 1, Sent),
             cell("InvalidResponse", 1, Sent),
             cell("ManagedIdentity InvalidResponse 200", 1, Sent),
+            cell("token from cache", 1, Sent),
         ],
     },
     Row {
@@ -240,6 +254,7 @@ const MATRIX: &[Row] = &[
             cell("InvalidResponse", 1, Sent),
             cell("InvalidResponse", 1, Sent),
             cell("ManagedIdentity InvalidResponse 200", 1, Sent),
+            cell("token from cache", 1, Sent),
         ],
     },
     Row {
@@ -256,6 +271,7 @@ const MATRIX: &[Row] = &[
             cell("InvalidResponse", 1, Sent),
             cell("InvalidResponse", 1, Sent),
             cell("ManagedIdentity InvalidResponse 200", 1, Sent),
+            cell("token from cache", 1, Sent),
         ],
     },
     Row {
@@ -269,6 +285,7 @@ const MATRIX: &[Row] = &[
             cell("InvalidResponse", 1, Sent),
             cell("InvalidResponse", 1, Sent),
             cell("InvalidResponse", 1, Sent),
+            cell("token from cache", 1, Sent),
         ],
     },
     Row {
@@ -290,6 +307,7 @@ const MATRIX: &[Row] = &[
             cell("Server 400 invalid_grant", 1, Replayed),
             cell("Server 400 invalid_grant", 1, Replayed),
             cell("ManagedIdentity Source 400", 1, Sent),
+            cell("token from cache", 1, Replayed),
         ],
     },
 ];
@@ -341,8 +359,9 @@ struct Bench {
     flow: Flow,
     /// OBO: the caller's token.
     incoming: String,
-    /// Silent: the signed-in user's cache, its access token expired.
-    user_cache: String,
+    /// Silent: the signed-in user's cache, its access token expired. Proactive refresh: an
+    /// app token past its `refresh_on`.
+    seed_cache: String,
 }
 
 /// A client of one flow with its own cache and throttle table.
@@ -375,7 +394,7 @@ impl Bench {
         auth.add_user(TestUser::new(ALICE));
         let mut bench = Bench {
             incoming: String::new(),
-            user_cache: String::new(),
+            seed_cache: String::new(),
             auth,
             flow,
         };
@@ -386,7 +405,8 @@ impl Bench {
                     .issue_user_token(ALICE, SPA_ID, API_URI, &["access_as_user"])
                     .expect("a token for the web API");
             }
-            Flow::SilentRefresh => bench.user_cache = bench.signed_in_cache().await,
+            Flow::SilentRefresh => bench.seed_cache = bench.signed_in_cache().await,
+            Flow::ProactiveRefresh => bench.seed_cache = bench.app_token_due_for_refresh().await,
             _ => {}
         }
         bench
@@ -423,6 +443,26 @@ impl Bench {
         cache.to_string()
     }
 
+    /// A cache holding an app token that expires in an hour but is due for refresh.
+    async fn app_token_due_for_refresh(&self) -> String {
+        let app = secret_app(&self.auth);
+        app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+        let mut cache: serde_json::Value =
+            serde_json::from_str(&app.token_cache().serialize()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ats = cache["AccessToken"].as_object_mut().unwrap();
+        assert_eq!(ats.len(), 1);
+        for (_, at) in ats.iter_mut() {
+            at["cached_at"] = serde_json::json!((now - 60).to_string());
+            at["refresh_on"] = serde_json::json!((now - 10).to_string());
+            at["expires_on"] = serde_json::json!((now + 3600).to_string());
+        }
+        cache.to_string()
+    }
+
     fn client(&self, slow: bool) -> Client {
         let auth = &self.auth;
         let timeout = match (slow, self.flow) {
@@ -431,13 +471,15 @@ impl Bench {
             (false, _) => TIMEOUT,
         };
         match self.flow {
-            Flow::ClientCredentials | Flow::SilentRefresh => Client::Confidential(
-                builder(auth, CLIENT_ID, auth.tenant_id())
-                    .client_credential(ClientCredential::secret(SECRET))
-                    .timeout(timeout)
-                    .build()
-                    .unwrap(),
-            ),
+            Flow::ClientCredentials | Flow::SilentRefresh | Flow::ProactiveRefresh => {
+                Client::Confidential(
+                    builder(auth, CLIENT_ID, auth.tenant_id())
+                        .client_credential(ClientCredential::secret(SECRET))
+                        .timeout(timeout)
+                        .build()
+                        .unwrap(),
+                )
+            }
             Flow::OnBehalfOf => Client::Confidential(
                 builder(auth, API_ID, auth.tenant_id())
                     .client_credential(ClientCredential::secret(API_SECRET))
@@ -466,7 +508,7 @@ impl Bench {
 
     async fn call(&self, client: &Client) -> Result<TokenSource, Error> {
         match (self.flow, client) {
-            (Flow::ClientCredentials, Client::Confidential(app)) => app
+            (Flow::ClientCredentials | Flow::ProactiveRefresh, Client::Confidential(app)) => app
                 .acquire_token_for_client(&[GRAPH])
                 .await
                 .map(|r| r.token_source),
@@ -538,8 +580,11 @@ impl Bench {
         let here = format!("{} x {:?}", row.name, self.flow);
         let slow = matches!((row.fault)("", self.flow), FaultKind::Delay(_));
         let client = self.client(slow);
+        if self.flow == Flow::ProactiveRefresh {
+            return self.run_proactive(row, want, client, slow).await;
+        }
         if self.flow == Flow::SilentRefresh {
-            client.cache().deserialize(&self.user_cache).unwrap();
+            client.cache().deserialize(&self.seed_cache).unwrap();
         }
         let before = Self::contents(client.cache());
         // The fault meets the token endpoint (or IMDS) only; instance discovery and OpenID
@@ -616,6 +661,91 @@ impl Bench {
     }
 }
 
+impl Bench {
+    /// Waits until the authority has seen `want` requests (or 5 s passed), then `settle`
+    /// more (a background task's retry or deadline), and returns the count.
+    async fn background_requests(&self, want: usize, settle: Duration) -> usize {
+        let start = std::time::Instant::now();
+        while self.requests() < want && start.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(settle).await;
+        self.requests()
+    }
+
+    /// A proactive-refresh cell: the caller always gets the cached token at once; the
+    /// background refresh meets the fault (`want.requests`), the cached token stays; a
+    /// second call gets it again and its background refresh is either replayed from the
+    /// throttle table (no request, token unchanged) or sent (the healthy authority's new
+    /// token replaces it).
+    async fn run_proactive(
+        &self,
+        row: &Row,
+        want: Cell,
+        client: Client,
+        slow: bool,
+    ) -> Result<(), String> {
+        let here = format!("{} x {:?}", row.name, self.flow);
+        // Long enough for a background retry (300 ms backoff) or deadline to play out.
+        let settle = if slow {
+            SHORT_TIMEOUT + Duration::from_millis(400)
+        } else {
+            Duration::from_millis(500)
+        };
+        client.cache().deserialize(&self.seed_cache).unwrap();
+        let before = Self::contents(client.cache());
+        self.auth.clear_faults();
+        self.auth.clear_requests();
+        self.auth.push_fault(Fault {
+            path_contains: TOKEN_PATH.to_string(),
+            times: 10,
+            kind: (row.fault)(TOKEN_PATH, self.flow),
+        });
+        let mut wrong = Vec::new();
+        let first = describe(&self.call(&client).await);
+        if first != want.outcome {
+            wrong.push(format!("outcome {first:?}, want {:?}", want.outcome));
+        }
+        let seen = self.background_requests(want.requests, settle).await;
+        self.auth.clear_faults();
+        if seen != want.requests {
+            wrong.push(format!("{seen} requests, want {}", want.requests));
+        }
+        if Self::contents(client.cache()) != before {
+            wrong.push("the failed background refresh changed the cache".into());
+        }
+        let second = describe(&self.call(&client).await);
+        if second != "token from cache" {
+            wrong.push(format!("second call: {second:?}, want the cached token"));
+        }
+        let expect_more = usize::from(want.then == Sent);
+        let seen_again = self.background_requests(seen + expect_more, settle).await - seen;
+        let after = Self::contents(client.cache());
+        match want.then {
+            Replayed => {
+                if seen_again != 0 || after != before {
+                    wrong.push(format!(
+                        "second background refresh sent {seen_again} requests, want it replayed without one and the token kept"
+                    ));
+                }
+            }
+            Sent => {
+                let replaced = after.0.len() == 1 && after.0 != before.0;
+                if seen_again != 1 || !replaced {
+                    wrong.push(format!(
+                        "second background refresh: {seen_again} requests, token replaced: {replaced}; want 1 and a new token"
+                    ));
+                }
+            }
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{here}: {}", wrong.join("; ")))
+        }
+    }
+}
+
 async fn run_flow(flow: Flow) {
     let bench = Bench::start(flow).await;
     let mut failures = Vec::new();
@@ -645,6 +775,11 @@ async fn faults_against_silent_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_against_managed_identity() {
     run_flow(Flow::ManagedIdentity).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_against_a_proactive_refresh() {
+    run_flow(Flow::ProactiveRefresh).await;
 }
 
 /// The markdown rows of the matrix, as `docs/reliability.md` shows them.
