@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(!diags.is_empty());
     let lines = source.split('\n').count();
     for d in diags.iter() {
-        assert!(d.span.start <= d.span.end && d.span.end <= source.len(), "{d:?}");
+        assert!(
+            d.span.start <= d.span.end && d.span.end <= source.len(),
+            "{d:?}"
+        );
         assert!(source.is_char_boundary(d.span.start) && source.is_char_boundary(d.span.end));
         assert_eq!((d.line, d.col), line_col(source, d.span.start));
         assert!(d.line >= 1 && d.line <= lines && d.col >= 1);

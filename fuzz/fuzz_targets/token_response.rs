@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.expires_in <= MAX_TOKEN_LIFETIME_SECS);
         assert!(p.ext_expires_in.unwrap_or(0) <= MAX_TOKEN_LIFETIME_SECS);
         assert!(p.refresh_in.unwrap_or(0) <= MAX_TOKEN_LIFETIME_SECS);
-        assert!(status < 400, "a token accepted from an error status {status}");
+        assert!(
+            status < 400,
+            "a token accepted from an error status {status}"
+        );
     }
 });

@@ -7,9 +7,13 @@ use msal_config::{line_col, Authority, AuthorityKind, Config};
 use proptest::prelude::*;
 use std::path::Path;
 
+/// 256 cases, or `PROPTEST_CASES` for a longer run.
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
         failure_persistence: None,
         ..ProptestConfig::default()
     }

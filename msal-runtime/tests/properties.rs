@@ -9,9 +9,13 @@ use msal_runtime::{Error, TokenCache};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
+/// 256 cases, or `PROPTEST_CASES` for a longer run.
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
