@@ -46,6 +46,8 @@ mod result;
 mod scope;
 mod secret;
 mod state;
+#[doc(hidden)]
+pub mod untrusted_input;
 pub mod web_sign_in;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};

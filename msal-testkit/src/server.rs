@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -21,7 +21,7 @@ use tokio_openssl::SslStream;
 
 use crate::certs::TestCert;
 use crate::discovery::{self, Endpoint};
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, ReplyBody};
 use crate::state::{authority_host, Shared};
 use crate::types::RecordedRequest;
 use crate::wire::{Reply, Req};
@@ -115,7 +115,7 @@ async fn handle(
     shared: &Shared,
     scheme: &'static str,
     kill: &Notify,
-) -> Response<Full<Bytes>> {
+) -> Response<ReplyBody> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -149,6 +149,26 @@ async fn handle(
         Some(FaultKind::DropConnection) => {
             kill.notify_one();
             return std::future::pending().await;
+        }
+        Some(FaultKind::ResetMidBody { status, body, sent }) => {
+            let mut resp = Response::new(ReplyBody::cut(&body, sent));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return resp;
+        }
+        Some(FaultKind::Oversized {
+            bytes,
+            declare_length,
+        }) => {
+            let mut resp = Response::new(ReplyBody::oversized(bytes, declare_length));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return resp;
         }
         None => {}
     }
@@ -300,8 +320,8 @@ async fn route(shared: &Shared, req: &Req) -> Reply {
     }
 }
 
-fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+fn to_response(reply: Reply) -> Response<ReplyBody> {
+    let mut resp = Response::new(ReplyBody::whole(Bytes::from(reply.body)));
     *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let headers = resp.headers_mut();
     for (k, v) in reply.headers {

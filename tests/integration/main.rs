@@ -16,6 +16,7 @@ mod web_app;
 mod cache_backends;
 mod client_credentials;
 mod examples_run;
+mod fault_matrix;
 mod managed_identity;
 mod oidc_provider;
 mod peer_caches;
