@@ -17,6 +17,7 @@ mod cache_backends;
 mod client_credentials;
 mod examples_run;
 mod managed_identity;
+mod monorepo;
 mod oidc_provider;
 mod peer_caches;
 mod python_interop;
