@@ -5,9 +5,10 @@
 //! the app the macro compiled in is the root file's `[apps.orders_service]`, and the token
 //! comes from the authority the run-time overrides point at.
 //!
-//! The nested `cargo build` runs `--offline` against the example's committed `Cargo.lock`
-//! and shares this workspace's target directory, so dependencies already built for the
-//! other nested builds (`relocation`) are reused.
+//! The nested `cargo build` runs `--offline` with the example's committed `Cargo.lock` (which
+//! cargo brings up to date from the local registry cache when the library's dependencies
+//! change) and shares this workspace's target directory, so dependencies already built are
+//! reused.
 
 use msal_testkit::{AppRegistration, TestAuthority};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,6 @@ fn build() -> Vec<(String, PathBuf)> {
         .args([
             "build",
             "--offline",
-            "--locked",
             "--message-format=json-render-diagnostics",
             "--manifest-path",
         ])
