@@ -61,6 +61,35 @@
 //! directory, so the binary runs wherever it is copied.
 //!
 //! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
+//!
+//! ## Monorepos: one `msal.toml` at the workspace root
+//!
+//! Without `config = "..."`, `#[msal_app]` looks for `msal.toml` in the crate's directory,
+//! then in each parent up to the workspace root (the directory whose `Cargo.toml` has
+//! `[workspace]`), and uses the first it finds. Service crates of one workspace share the
+//! file at its root with a bare `#[msal_app]`, and a crate may keep its own to override it;
+//! `msal check` without a path finds the file the same way. The run time does not care
+//! where the file was found: its relative paths resolve against `MSAL_CONFIG_DIR`, else the
+//! working directory. `examples/monorepo/` is such a workspace (two services, one file).
+//!
+//! ## Features
+//!
+//! | Feature | Default | What it adds |
+//! |---|---|---|
+//! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`). |
+//! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`: aws-lc-rs, the platform verifier). Use it with `default-features = false`; `native-tls` wins when both are on, as in reqwest. |
+//! | `redis` | no | The Redis token-cache back-end: `TokenCache::redis`, `cache = { redis = ... }` in msal.toml (without it, such an app fails to load with an error naming the feature). |
+//!
+//! One TLS feature is required (a build with neither is a compile error naming them).
+//! Certificate assertions are signed with OpenSSL whichever feature carries HTTPS, so the
+//! system's OpenSSL (`libssl-dev`) is needed in every build.
+//!
+//! ```toml
+//! [dependencies]
+//! msal = { version = "0.1", features = ["redis"] }                                 # OpenSSL TLS + Redis
+//! # msal = { version = "0.1", default-features = false, features = ["rustls"] }    # rustls TLS
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 /// Turns a unit struct into a typed client for one app of `msal.toml`, checked at compile time.
@@ -71,6 +100,9 @@
 ///
 /// #[msal_app(config = "../msal.toml", app = "orders_api")] // a workspace-level file, an explicit app
 /// pub struct Api;
+///
+/// #[msal_app]                 // no `config`: msal.toml of this crate's directory or a parent,
+/// pub struct BillingService;  // up to the workspace root (monorepos share one file)
 /// ```
 ///
 /// See the [crate documentation](crate#apps-from-msaltoml) for what it generates, and

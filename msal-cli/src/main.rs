@@ -52,9 +52,9 @@ struct Cli {
 enum Command {
     /// Check a config: every problem of the file, as the #[msal_app] macro reports them.
     Check {
-        /// The config file.
-        #[arg(default_value = "msal.toml")]
-        path: PathBuf,
+        /// The config file. Default: `msal.toml` of the working directory or of a parent
+        /// up to the Cargo workspace root, as `#[msal_app]` without `config` finds it.
+        path: Option<PathBuf>,
         /// Also check the run-time view: this profile (else `MSAL_PROFILE`) and the
         /// `MSAL_<APP>_<KEY>` variables of the environment.
         #[arg(long)]
@@ -66,9 +66,10 @@ enum Command {
     /// Acquire a token for an app: client credentials for a `.default` set, else silently
     /// from the configured cache's refresh token.
     Token {
-        /// The config file.
-        #[arg(long, default_value = "msal.toml")]
-        config: PathBuf,
+        /// The config file. Default: `msal.toml` of the working directory or of a parent
+        /// up to the Cargo workspace root.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// The app (`[apps.NAME]`).
         #[arg(long)]
         app: String,
@@ -96,9 +97,10 @@ enum Command {
 enum CacheCommand {
     /// List the cached entries, secrets redacted.
     Show {
-        /// The config file.
-        #[arg(long, default_value = "msal.toml")]
-        config: PathBuf,
+        /// The config file. Default: `msal.toml` of the working directory or of a parent
+        /// up to the Cargo workspace root.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// The app (`[apps.NAME]`).
         #[arg(long)]
         app: String,
@@ -151,7 +153,8 @@ fn main() -> ExitCode {
             path,
             runtime,
             profile,
-        } => check(&path, runtime || profile.is_some(), profile.as_deref()),
+        } => config_path(path)
+            .and_then(|path| check(&path, runtime || profile.is_some(), profile.as_deref())),
         Command::Token {
             config,
             app,
@@ -159,17 +162,19 @@ fn main() -> ExitCode {
             account,
             ca_bundle,
             json,
-        } => run_async(token(
-            &config,
-            &app,
-            &scopes,
-            account.as_deref(),
-            ca_bundle,
-            json,
-        )),
+        } => config_path(config).and_then(|config| {
+            run_async(token(
+                &config,
+                &app,
+                &scopes,
+                account.as_deref(),
+                ca_bundle,
+                json,
+            ))
+        }),
         Command::Cache {
             command: CacheCommand::Show { config, app },
-        } => cache_show(&config, &app),
+        } => config_path(config).and_then(|config| cache_show(&config, &app)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,6 +195,22 @@ fn run_async(fut: impl std::future::Future<Output = Result<(), Failure>>) -> Res
             message: format!("error: cannot start the async runtime: {e}"),
         })?
         .block_on(fut)
+}
+
+/// The file named on the command line, else the `msal.toml` that `#[msal_app]` without
+/// `config` would find from the working directory (named relative to it).
+fn config_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        Failure::config(format!(
+            "error: cannot look for msal.toml: the working directory is unreadable ({e}); name the file"
+        ))
+    })?;
+    msal_config::discover(&cwd)
+        .map(|found| found.relative)
+        .map_err(|e| Failure::config(format!("error: {e}; name the file on the command line")))
 }
 
 fn read(path: &Path) -> Result<String, Failure> {

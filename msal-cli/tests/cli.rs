@@ -77,6 +77,49 @@ fn the_example_config_is_clean() {
     assert!(stdout(&o).contains("profile: staging"));
 }
 
+/// Without a path, `msal check` finds msal.toml as `#[msal_app]` without `config` does:
+/// from the working directory up to the Cargo workspace root, and never above it.
+#[test]
+fn check_without_a_path_finds_the_workspace_file() {
+    let dir = temp_dir();
+    let member = dir.join("repo/services/orders");
+    std::fs::create_dir_all(&member).unwrap();
+    std::fs::write(
+        dir.join("repo/Cargo.toml"),
+        "[workspace]\nmembers = [\"services/*\"]\n",
+    )
+    .unwrap();
+    std::fs::write(member.join("Cargo.toml"), "[package]\nname = \"orders\"\n").unwrap();
+    // Above the workspace root: never used.
+    std::fs::copy(repo_file("msal.toml.example"), dir.join("msal.toml")).unwrap();
+    let run = |cwd: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_msal"))
+            .arg("check")
+            .current_dir(cwd)
+            .env_remove("MSAL_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let o = run(&member);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "error: no msal.toml found; looked for `msal.toml`, `../msal.toml`, `../../msal.toml` \
+         (up to the workspace root, whose Cargo.toml has [workspace]); \
+         name the file on the command line"
+    );
+    // At the workspace root: found from the member, named relative to it.
+    std::fs::rename(dir.join("msal.toml"), dir.join("repo/msal.toml")).unwrap();
+    let o = run(&member);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("../../msal.toml: ok, "),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn the_example_is_the_reference_config() {
     let example = std::fs::read_to_string(repo_file("msal.toml.example")).unwrap();

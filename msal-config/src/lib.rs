@@ -36,6 +36,7 @@ mod checks;
 mod config;
 mod ctx;
 mod diagnostic;
+mod discover;
 mod env;
 mod layer;
 mod model;
@@ -63,6 +64,7 @@ pub fn app_key_for(type_name: &str) -> String {
 pub use config::Config;
 pub use ctx::resolve_relative;
 pub use diagnostic::{line_col, Code, Diagnostic, Diagnostics, SourceSpan};
+pub use discover::{discover, workspace_root, Discovered, NotDiscovered, CONFIG_FILE_NAME};
 pub use env::{env_override_name, ENV_OVERRIDABLE_KEYS, PROFILE_VAR};
 pub use model::{
     AppConfig, CacheSpec, CredentialSpec, Grant, ManagedIdentityId, ManagedIdentitySourceKind,

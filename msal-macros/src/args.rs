@@ -1,14 +1,15 @@
-//! The attribute's arguments: `config = "msal.toml"` (required), `app = "name"` and
-//! `crate = "path"`.
+//! The attribute's arguments: `config = "msal.toml"` (optional: without it the file is
+//! discovered), `app = "name"` and `crate = "path"`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::LitStr;
 
 /// Parsed `#[msal_app(...)]` arguments.
 pub(crate) struct Args {
-    /// The `config = "..."` literal (errors about the file point at it).
-    pub config: LitStr,
+    /// The `config = "..."` literal (errors about the file point at it); `None`: find
+    /// `msal.toml` from the crate's directory up to its workspace root.
+    pub config: Option<LitStr>,
     /// The `app = "..."` literal, when given.
     pub app: Option<LitStr>,
     /// The path of the `msal` crate in generated code: `crate = "..."`, else `::msal`.
@@ -80,12 +81,6 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         Ok(())
     });
     parser.parse2(attr)?;
-    let config = config.ok_or_else(|| {
-        syn::Error::new(
-            Span::call_site(),
-            "missing `config = \"...\"`: #[msal_app(config = \"msal.toml\")] names the file, relative to the crate's Cargo.toml",
-        )
-    })?;
     Ok(Args {
         config,
         app,
@@ -105,7 +100,7 @@ mod tests {
     #[test]
     fn config_and_app() {
         let a = parse(quote!(config = "msal.toml", app = "orders")).unwrap();
-        assert_eq!(a.config.value(), "msal.toml");
+        assert_eq!(a.config.unwrap().value(), "msal.toml");
         assert_eq!(a.app.unwrap().value(), "orders");
         let a = parse(quote!(config = "../msal.toml")).unwrap();
         assert!(a.app.is_none());
@@ -132,10 +127,17 @@ mod tests {
     }
 
     #[test]
+    fn config_is_optional() {
+        let a = parse(quote!()).unwrap();
+        assert!(a.config.is_none() && a.app.is_none());
+        let a = parse(quote!(app = "orders")).unwrap();
+        assert!(a.config.is_none());
+        assert_eq!(a.app.unwrap().value(), "orders");
+    }
+
+    #[test]
     fn problems() {
         let msg = |t| parse(t).err().unwrap().to_string();
-        assert!(msg(quote!()).starts_with("missing `config"));
-        assert!(msg(quote!(app = "x")).starts_with("missing `config"));
         assert_eq!(
             msg(quote!(confg = "msal.toml")),
             "unknown #[msal_app] argument `confg`; did you mean `config`?"

@@ -106,8 +106,11 @@ struct Failed {
 }
 
 fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStream, Failed> {
-    let lit = &args.config;
-    let written = lit.value();
+    // Errors about the file point at `config = "..."`, or at the attribute without one.
+    let span = args
+        .config
+        .as_ref()
+        .map_or_else(Span::call_site, LitStr::span);
     let ident = &strukt.ident;
     let (name, name_span) = match &args.app {
         Some(a) => (a.value(), a.span()),
@@ -117,29 +120,50 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
         errors,
         model: Box::new(Model::broken(strukt, Some(&name), sets)),
     };
-    let loc = load::locate(
-        &written,
-        cx.manifest_dir.as_deref(),
-        cx.source_file.as_deref(),
-    )
-    .map_err(|_| {
-        failed(
-            vec![error(
-                lit.span(),
-                &unreadable(
-                    Path::new(&written),
-                    "no such file next to the crate's Cargo.toml (CARGO_MANIFEST_DIR) or next to this source file",
-                    "a relative path is resolved against the directory of the crate's Cargo.toml; a workspace-level file shared by several crates is e.g. `../msal.toml`",
-                ),
-            )],
-            Vec::new(),
-        )
-    })?;
+    let loc = match &args.config {
+        Some(lit) => {
+            let written = lit.value();
+            load::locate(
+                &written,
+                cx.manifest_dir.as_deref(),
+                cx.source_file.as_deref(),
+            )
+            .map_err(|_| {
+                failed(
+                    vec![error(
+                        span,
+                        &unreadable(
+                            Path::new(&written),
+                            "no such file next to the crate's Cargo.toml (CARGO_MANIFEST_DIR) or next to this source file",
+                            "a relative path is resolved against the directory of the crate's Cargo.toml; a workspace-level file shared by several crates is e.g. `../msal.toml`",
+                        ),
+                    )],
+                    Vec::new(),
+                )
+            })?
+        }
+        None => load::discover(cx.manifest_dir.as_deref()).map_err(|why| {
+            failed(
+                vec![error(
+                    span,
+                    &format!(
+                        "{why} [{}]\n  = help: create msal.toml in the crate's directory or at the workspace root, or name the file with `#[msal_app(config = \"path/to/msal.toml\")]`",
+                        Code::FileUnreadable
+                    ),
+                )],
+                Vec::new(),
+            )
+        })?,
+    };
+    let attr_hint = match &args.config {
+        Some(lit) => format!("config = {:?}, ", lit.value()),
+        None => String::new(),
+    };
     let parsed = load::read_and_parse(&loc).map_err(|e| {
         failed(
             vec![
                 error(
-                    lit.span(),
+                    span,
                     &unreadable(&loc.display, &e.to_string(), "msal.toml must be UTF-8 text"),
                 ),
                 track(&loc),
@@ -153,7 +177,7 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
             let mut errors: Vec<TokenStream> = if parsed.first_report() {
                 diags
                     .iter()
-                    .map(|d| error(lit.span(), &render(d, &loc, &parsed.source)))
+                    .map(|d| error(span, &render(d, &loc, &parsed.source)))
                     .collect()
             } else {
                 // Another #[msal_app] of this crate reported them all already.
@@ -163,7 +187,7 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
                     .next()
                     .map_or(String::new(), |d| render(d, &loc, &parsed.source));
                 vec![error(
-                    lit.span(),
+                    span,
                     &format!(
                         "{} has {n} problem{} (all reported at the first #[msal_app] naming it); the first:\n{first}",
                         loc.display.display(),
@@ -181,7 +205,7 @@ fn generate(args: &Args, strukt: &ItemStruct, cx: &Context) -> Result<TokenStrea
         if args.app.is_none() {
             let pad = " ".repeat(d.line.to_string().len());
             msg.push_str(&format!(
-                "\n{pad} = note: the struct `{ident}` maps to app `{name}`; pick another with `#[msal_app(config = {written:?}, app = \"...\")]`"
+                "\n{pad} = note: the struct `{ident}` maps to app `{name}`; pick another with `#[msal_app({attr_hint}app = \"...\")]`"
             ));
         }
         // The app the diagnostic points at (the one the name is probably a typo of) is

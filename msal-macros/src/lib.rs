@@ -22,11 +22,14 @@ use std::path::PathBuf;
 ///
 /// #[msal_app(config = "../msal.toml", app = "orders_api")]  // workspace-level file, explicit app
 /// pub(crate) struct Api;
+///
+/// #[msal_app]                                              // msal.toml found up to the workspace root
+/// pub struct BillingService;
 /// ```
 ///
 /// # Arguments
 ///
-/// * `config = "PATH"` (required): the file. A relative path is resolved against the
+/// * `config = "PATH"` (optional): the file. A relative path is resolved against the
 ///   directory of the crate's `Cargo.toml` (`CARGO_MANIFEST_DIR`), so a workspace-level
 ///   file shared by several member crates is `config = "../msal.toml"` (one level per
 ///   directory between the member and the workspace root). If no such file exists there,
@@ -34,6 +37,15 @@ use std::path::PathBuf;
 ///   does): that is how generated test crates such as trybuild's, whose manifest lives
 ///   under `target/`, find a config next to their test file. An absolute path is used as
 ///   is.
+///
+///   **Without `config`**, `msal.toml` is looked for in the crate's directory, then in
+///   each parent directory up to and including the crate's workspace root (the directory
+///   whose `Cargo.toml` has `[workspace]`; a crate in no workspace has only its own
+///   directory), and the first found is used (`msal_config::discover`). So the crates of
+///   a monorepo share one `msal.toml` at its root, and a crate may still keep its own. The
+///   error when none is found lists every place looked in. Messages name the file relative
+///   to the crate (`../../msal.toml`). Cargo rebuilds the crate when the file found
+///   changes; a nearer `msal.toml` created later is picked up at the crate's next build.
 /// * `app = "NAME"` (optional): the app key; by default the struct's name in snake_case
 ///   (`OrdersDaemon` → `orders_daemon`).
 /// * `crate = "PATH"` (optional): the path of the `msal` crate in the generated code,

@@ -50,6 +50,23 @@ pub(crate) fn locate(
     Err(tried)
 }
 
+/// Finds `msal.toml` when the attribute names no file: from the crate's manifest
+/// directory up to its workspace root ([`msal_config::discover`]). The file is shown
+/// relative to the crate (`../../msal.toml`), as `config = "..."` would have named it.
+/// `Err` says where it looked.
+pub(crate) fn discover(manifest_dir: Option<&Path>) -> Result<Located, String> {
+    let dir = manifest_dir
+        .filter(|d| d.is_absolute())
+        .ok_or_else(|| {
+            "cannot look for msal.toml: CARGO_MANIFEST_DIR is not set (not built by cargo); name the file with `config = \"...\"`".to_string()
+        })?;
+    let found = msal_config::discover(dir).map_err(|e| e.to_string())?;
+    Ok(Located {
+        abs: normalize(&found.path),
+        display: found.relative,
+    })
+}
+
 /// Removes `.` and resolves `..` lexically (no symlinks are followed, so relative paths
 /// inside the file keep resolving against the directory it was named in).
 pub(crate) fn normalize(p: &Path) -> PathBuf {
@@ -179,6 +196,32 @@ mod tests {
         );
         // A relative source path alone is never used (the result must be absolute).
         assert!(locate("local.toml", None, Some(Path::new("src/x.rs"))).is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn discovery_shows_the_file_relative_to_the_crate() {
+        let dir = tmp();
+        let ws = dir.join("ws");
+        let member = ws.join("member");
+        std::fs::write(
+            ws.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"member\"]\n",
+        )
+        .unwrap();
+        std::fs::write(member.join("Cargo.toml"), "[package]\nname = \"member\"\n").unwrap();
+        let err = discover(Some(&member)).unwrap_err();
+        assert!(
+            err.starts_with("no msal.toml found; looked for `msal.toml`, `../msal.toml`"),
+            "{err}"
+        );
+        std::fs::write(ws.join("msal.toml"), "").unwrap();
+        let l = discover(Some(&member)).unwrap();
+        assert_eq!(l.abs, ws.join("msal.toml"));
+        assert_eq!(l.display, Path::new("../msal.toml"));
+        assert!(discover(None)
+            .unwrap_err()
+            .contains("CARGO_MANIFEST_DIR is not set"));
         std::fs::remove_dir_all(dir).ok();
     }
 

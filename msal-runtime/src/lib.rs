@@ -27,8 +27,25 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Features
+//!
+//! | Feature | Default | What it adds |
+//! |---|---|---|
+//! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`) |
+//! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`); with `default-features = false` |
+//! | `redis` | no | the Redis token-cache back-end (`TokenCache::redis`, `cache = { redis = ... }` in msal.toml) |
+//!
+//! One TLS feature is required; `native-tls` wins when both are on. Certificate
+//! assertions are signed with OpenSSL whichever carries HTTPS.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+#[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+compile_error!(
+    "msal-runtime needs a TLS back-end: enable its `native-tls` feature (the default) or `rustls`"
+);
 
 mod app;
 mod authority;

@@ -18,6 +18,7 @@ mod client_credentials;
 mod examples_run;
 mod fault_matrix;
 mod managed_identity;
+mod monorepo;
 mod oidc_provider;
 mod peer_caches;
 mod python_interop;

@@ -9,6 +9,8 @@ pub(crate) mod key;
 mod model;
 #[cfg(feature = "redis")]
 mod redis;
+// Parts of the store serve only the Redis back-end.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) mod store;
 
 pub use model::{
@@ -141,6 +143,7 @@ impl TokenCache {
     /// # Ok::<(), msal_runtime::Error>(())
     /// ```
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(url: &str, key_prefix: &str) -> Result<Self> {
         let store = redis::RedisStore::new(url, key_prefix)?;
         let mut data = CacheData::default();
@@ -211,6 +214,7 @@ impl TokenCache {
 
     /// Brings the given shards up to date from a shared back-end (another process's file
     /// writes, other instances' Redis writes). Failures of Redis only warn.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) async fn load(&self, shards: &[String]) -> Result<()> {
         match &self.inner.backend {
             Backend::Memory => Ok(()),
@@ -253,6 +257,7 @@ impl TokenCache {
     }
 
     /// Like [`load`](Self::load), for every shard whose name starts with `prefix`.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) async fn load_matching(&self, prefix: &str) -> Result<()> {
         match &self.inner.backend {
             #[cfg(feature = "redis")]

@@ -24,7 +24,8 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verify {
-    /// The system trust store (OpenSSL's defaults, so `SSL_CERT_FILE` works).
+    /// The system trust store (OpenSSL's defaults with `native-tls`, the platform verifier
+    /// with `rustls`; `SSL_CERT_FILE` works with both on Linux).
     #[default]
     System,
     /// Trust only the certificates in this PEM bundle.
@@ -60,12 +61,19 @@ impl HttpClient {
     }
 
     pub(crate) fn build(opts: ClientOptions) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             // Never follow redirects from a token endpoint (a redirect would resend secrets).
             .redirect(reqwest::redirect::Policy::none())
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
+        // The back-end of this crate's TLS feature, named explicitly: another crate of the
+        // build may turn on reqwest's other one. `native-tls` wins when both are on, as in
+        // reqwest.
+        #[cfg(feature = "native-tls")]
+        let mut builder = builder.tls_backend_native();
+        #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+        let mut builder = builder.tls_backend_rustls();
         if let Some(proxy) = &opts.proxy {
             let p = reqwest::Proxy::all(proxy)
                 .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
