@@ -34,6 +34,9 @@ pub(crate) struct AppOptions {
     pub timeout: Option<Duration>,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
     pub env: crate::env::EnvLookup,
+    /// Also cache on-behalf-of results as the user's own tokens (MSAL Python's hand-off
+    /// to `acquire_token_silent`).
+    pub obo_silent_handoff: bool,
 }
 
 /// The shared state behind an application handle.

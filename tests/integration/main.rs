@@ -18,6 +18,7 @@ mod client_credentials;
 mod examples_run;
 mod managed_identity;
 mod oidc_provider;
+mod parity;
 mod peer_caches;
 mod python_interop;
 mod relocation;

@@ -179,7 +179,8 @@ impl AppState {
             scopes.as_slice(),
             now,
         );
-        let result = from_entry(&entry, issued.correlation_id.clone());
+        let mut result = from_entry(&entry, issued.correlation_id.clone());
+        result.raw_response = Some(issued.response.raw.clone());
         let (env, cid) = (environment.clone(), self.client_id.clone());
         self.cache
             .modify(move |c| {

