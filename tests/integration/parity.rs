@@ -382,3 +382,161 @@ async fn obo_then_silent_hand_off_works_when_opted_in() {
         .unwrap();
     assert_eq!(again.token_source, TokenSource::Cache);
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 4: certificates
+// ---------------------------------------------------------------------------------------
+
+fn assertion_header(auth: &TestAuthority) -> serde_json::Value {
+    let post = auth.token_requests().pop().expect("a token request");
+    jwt_parts(post.form_value("client_assertion").expect("an assertion")).0
+}
+
+fn b64url_padded(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
+}
+
+fn b64_std(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// MSAL Python's `thumbprint` + `public_certificate` form: RS256, `x5t` from the given
+/// SHA-1 thumbprint, and `x5c` with every certificate of the PEM in file order; the
+/// authority accepts it by subject name and issuer.
+#[tokio::test]
+async fn thumbprint_with_public_certificate_sends_rs256_x5t_and_the_x5c_chain() {
+    const ID: &str = "11111111-0000-4000-8000-0000000000f1";
+    let auth = authority().await;
+    let ca = msal_testkit::certs::ca("Contoso Issuing CA");
+    let leaf = msal_testkit::certs::issued_by(&ca, "sni.contoso.com");
+    auth.register_app(AppRegistration {
+        client_id: ID.into(),
+        trusted_issuers: vec![("sni.contoso.com".into(), ca.cert_pem.clone())],
+        ..Default::default()
+    });
+    let cert = msal_runtime::Certificate::from_pem_with_thumbprint_and_certificate(
+        &leaf.key_pem,
+        &leaf.sha1_thumbprint_hex,
+        &leaf.chain_pem(&ca),
+        None,
+    )
+    .unwrap();
+    let app = builder(&auth, ID, auth.tenant_id())
+        .client_credential(ClientCredential::certificate(cert))
+        .build()
+        .unwrap();
+    let t = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.verify_access_token(t.access_token.secret()).is_ok());
+    let h = assertion_header(&auth);
+    assert_eq!(h["alg"], "RS256");
+    let sha1 = leaf
+        .x509()
+        .digest(openssl::hash::MessageDigest::sha1())
+        .unwrap();
+    assert_eq!(h["x5t"], b64url_padded(&sha1));
+    assert!(h.get("x5t#S256").is_none());
+    let x5c: Vec<&str> = h["x5c"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        x5c,
+        [
+            b64_std(&leaf.x509().to_der().unwrap()),
+            b64_std(&ca.x509().to_der().unwrap())
+        ],
+        "leaf first, then the chain, as the file has them"
+    );
+
+    // A key that is not the certificate's is refused when the credential is built.
+    let other = msal_testkit::certs::self_signed("other");
+    let err = msal_runtime::Certificate::from_pem_with_thumbprint_and_certificate(
+        &other.key_pem,
+        &leaf.sha1_thumbprint_hex,
+        &leaf.cert_pem,
+        None,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("does not belong"), "{err}");
+    let err = msal_runtime::Certificate::from_pem_with_thumbprint_and_certificate(
+        &leaf.key_pem,
+        &leaf.sha1_thumbprint_hex,
+        b"not a certificate",
+        None,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("public certificate"), "{err}");
+}
+
+/// A PKCS#12 archive signs PS256 with `x5t#S256` (and `x5c` on request); a wrong
+/// passphrase is a clear credential error.
+#[tokio::test]
+async fn pkcs12_certificate_gets_a_token() {
+    const ID: &str = "11111111-0000-4000-8000-0000000000f2";
+    let auth = authority().await;
+    let cert = msal_testkit::certs::self_signed("pfx-daemon");
+    auth.register_app(AppRegistration::with_certificate(ID, cert.cert_pem.clone()));
+    let pfx = cert.to_pkcs12_der("pfx-pass");
+    let loaded = msal_runtime::Certificate::from_pkcs12(&pfx, "pfx-pass").unwrap();
+    assert_eq!(loaded.thumbprint(), cert.sha1_thumbprint_hex.to_uppercase());
+    for (x5c, want_posts) in [(false, 1), (true, 2)] {
+        let app = builder(&auth, ID, auth.tenant_id())
+            .client_credential(ClientCredential::certificate(loaded.clone().send_x5c(x5c)))
+            .build()
+            .unwrap();
+        let t = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+        assert!(auth.verify_access_token(t.access_token.secret()).is_ok());
+        assert_eq!(auth.token_requests().len(), want_posts);
+        let h = assertion_header(&auth);
+        assert_eq!(h["alg"], "PS256");
+        let sha256 = cert
+            .x509()
+            .digest(openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        assert_eq!(h["x5t#S256"], b64url_padded(&sha256));
+        assert!(h.get("x5t").is_none());
+        assert_eq!(h.get("x5c").is_some(), x5c);
+    }
+    let err = msal_runtime::Certificate::from_pkcs12(&pfx, "wrong")
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Credential { .. }), "{err:?}");
+    assert!(err.to_string().contains("passphrase"), "{err}");
+    assert!(msal_runtime::Certificate::from_pkcs12(b"garbage", "x").is_err());
+}
+
+/// ADFS knows SHA-1 thumbprints only: a certificate whose SHA-256 thumbprint is known
+/// still signs RS256 with `x5t` for an ADFS authority, as MSAL Python does.
+#[tokio::test]
+async fn adfs_authority_makes_a_full_certificate_sign_rs256_with_x5t() {
+    const ID: &str = "11111111-0000-4000-8000-0000000000f3";
+    let auth = authority().await;
+    let cert = msal_testkit::certs::self_signed("adfs-daemon");
+    auth.register_app(AppRegistration::with_certificate(ID, cert.cert_pem.clone()));
+    let app = builder(&auth, ID, "adfs")
+        .client_credential(ClientCredential::certificate(
+            msal_runtime::Certificate::from_pem(&cert.key_pem, &cert.cert_pem, None).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    assert_eq!(app.authority().kind(), msal_runtime::AuthorityKind::Adfs);
+    let t = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth.verify_access_token(t.access_token.secret()).is_ok());
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.path, "/adfs/oauth2/token");
+    let (h, c) = jwt_parts(post.form_value("client_assertion").unwrap());
+    assert_eq!(h["alg"], "RS256");
+    let sha1 = cert
+        .x509()
+        .digest(openssl::hash::MessageDigest::sha1())
+        .unwrap();
+    assert_eq!(h["x5t"], b64url_padded(&sha1));
+    assert!(h.get("x5t#S256").is_none());
+    assert!(c["aud"].as_str().unwrap().ends_with("/adfs/oauth2/token"));
+}
