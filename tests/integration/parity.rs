@@ -540,3 +540,146 @@ async fn adfs_authority_makes_a_full_certificate_sign_rs256_with_x5t() {
     assert!(h.get("x5t#S256").is_none());
     assert!(c["aud"].as_str().unwrap().ends_with("/adfs/oauth2/token"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 2: extended cache key and request extensibility
+// ---------------------------------------------------------------------------------------
+
+/// The extended key of `fmi_path=SomeFmiPath/FmiCredentialPath`, recorded against MSAL
+/// Python 1.39 (protocol reference, section 7.8).
+const FMI_PATH: &str = "SomeFmiPath/FmiCredentialPath";
+const FMI_EXT_KEY: &str = "cojvfy5tzae3njpkvcebguvvx5vvmnj8hphqrbogjoi";
+
+/// `fmi_path` goes on the wire and its token is cached under MSAL's `atext` key with the
+/// hash MSAL Python computes: it never serves a plain request, a plain token never serves
+/// it, and another path is another token.
+#[tokio::test]
+async fn fmi_path_tokens_are_cached_apart_from_plain_ones() {
+    use msal_runtime::ForClientOptions;
+    let auth = authority().await;
+    let app = secret_app(&auth);
+    let fmi = |p: &str| ForClientOptions::default().fmi_path(p);
+
+    let plain = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let a = app
+        .acquire_token_for_client_with(&[GRAPH], fmi(FMI_PATH))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.token_source,
+        TokenSource::IdentityProvider,
+        "not the plain token"
+    );
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("fmi_path"), Some(FMI_PATH));
+    assert_eq!(auth.token_requests().len(), 2);
+
+    let a2 = app
+        .acquire_token_for_client_with(&[GRAPH], fmi(FMI_PATH))
+        .await
+        .unwrap();
+    assert_eq!(a2.token_source, TokenSource::Cache);
+    assert_eq!(a2.access_token.secret(), a.access_token.secret());
+    let p2 = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(p2.token_source, TokenSource::Cache);
+    assert_eq!(p2.access_token.secret(), plain.access_token.secret());
+    let b = app
+        .acquire_token_for_client_with(&[GRAPH], fmi("Other/Path"))
+        .await
+        .unwrap();
+    assert_eq!(b.token_source, TokenSource::IdentityProvider);
+    assert_eq!(auth.token_requests().len(), 3);
+
+    // The entry as MSAL Python writes it: `atext` key ending with the hash, the hash in
+    // `ext_cache_key`, `credential_type` still AccessToken.
+    let json: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    let ats = json["AccessToken"].as_object().unwrap();
+    let want_key = format!(
+        "-localhost-atext-{CLIENT_ID}-{}-{GRAPH}-{FMI_EXT_KEY}",
+        auth.tenant_id()
+    );
+    let entry = &ats[&want_key];
+    assert_eq!(entry["ext_cache_key"], FMI_EXT_KEY);
+    assert_eq!(entry["credential_type"], "AccessToken");
+    assert_eq!(entry["secret"], a.access_token.secret());
+    assert_eq!(ats.len(), 3);
+}
+
+/// Forwarded client claims are merged into `claims` on the wire (never sent as a field
+/// of their own) and key the cache; extra body parameters go on the wire and key the
+/// cache; names the library sets are refused before any request.
+#[tokio::test]
+async fn forwarded_client_claims_and_extra_body_parameters_key_the_cache() {
+    use msal_runtime::ForClientOptions;
+    let auth = authority().await;
+    let app = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .client_capabilities(["cp1"])
+        .build()
+        .unwrap();
+    let cc = r#"{"access_token": {"xms_az_nwperimid": {"values": ["p1"]}}}"#;
+    let with_cc = || ForClientOptions::default().forwarded_client_claims(cc);
+    let t = app
+        .acquire_token_for_client_with(&[GRAPH], with_cc())
+        .await
+        .unwrap();
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(
+        post.form_value("claims"),
+        Some(
+            r#"{"access_token": {"xms_cc": {"values": ["cp1"]}, "xms_az_nwperimid": {"values": ["p1"]}}}"#
+        )
+    );
+    assert_eq!(post.form_value("client_claims"), None);
+    let again = app
+        .acquire_token_for_client_with(&[GRAPH], with_cc())
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), t.access_token.secret());
+    let plain = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(plain.token_source, TokenSource::IdentityProvider);
+    assert_eq!(auth.token_requests().len(), 2);
+
+    let slice = || ForClientOptions::default().extra_body_parameter("slice", "testslice");
+    app.acquire_token_for_client_with(&[GRAPH], slice())
+        .await
+        .unwrap();
+    assert_eq!(
+        auth.token_requests().pop().unwrap().form_value("slice"),
+        Some("testslice")
+    );
+    let hit = app
+        .acquire_token_for_client_with(&[GRAPH], slice())
+        .await
+        .unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert_eq!(auth.token_requests().len(), 3);
+    let keys: Vec<String> = app
+        .token_cache()
+        .access_tokens()
+        .into_iter()
+        .filter_map(|e| e.ext_cache_key)
+        .collect();
+    assert_eq!(keys.len(), 2, "two extended entries: {keys:?}");
+    assert_ne!(keys[0], keys[1]);
+
+    for bad in [
+        ForClientOptions::default().extra_body_parameter("client_secret", "x"),
+        ForClientOptions::default().extra_body_parameter("scope", "x"),
+        ForClientOptions::default().fmi_path(""),
+        ForClientOptions::default().forwarded_client_claims("not json"),
+        ForClientOptions::default().forwarded_client_claims("[1]"),
+    ] {
+        let err = app
+            .acquire_token_for_client_with(&[GRAPH], bad.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{bad:?}: {err:?}");
+        assert!(
+            !err.to_string().contains("not json"),
+            "the value is not quoted"
+        );
+    }
+    assert_eq!(auth.token_requests().len(), 3);
+}

@@ -3,6 +3,7 @@
 mod auth_code;
 mod cached;
 mod client_credentials;
+mod extended;
 mod obo;
 mod pipeline;
 mod refresh;
