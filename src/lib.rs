@@ -94,7 +94,10 @@ pub use msal_runtime::{
     FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
 };
 // MSAL Python parity (issue 12).
-pub use msal_runtime::{AuthorizationCodeOptions, AuthorizationRequestOptions, RawResponse};
+pub use msal_runtime::{
+    AuthorizationCodeOptions, AuthorizationRequestOptions, HttpCache, HttpStateStore, RawResponse,
+    StoreFuture,
+};
 
 pub mod scope {
     //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.

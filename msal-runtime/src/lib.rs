@@ -64,7 +64,7 @@ pub use grant::{
     AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions,
     ForClientOptions, SilentOptions,
 };
-pub use http::Verify;
+pub use http::{HttpCache, HttpStateStore, StoreFuture, Verify};
 pub use managed_identity::{
     EnvLookup, ManagedIdentity, ManagedIdentityClient, ManagedIdentityClientBuilder,
     ManagedIdentityError, ManagedIdentityErrorKind, ManagedIdentitySource,

@@ -683,3 +683,168 @@ async fn forwarded_client_claims_and_extra_body_parameters_key_the_cache() {
     }
     assert_eq!(auth.token_requests().len(), 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 6: persisted HTTP state (MSAL Python's `http_cache`)
+// ---------------------------------------------------------------------------------------
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("msal-parity-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn discovery_gets(auth: &TestAuthority) -> usize {
+    auth.requests()
+        .iter()
+        .filter(|r| {
+            r.path.ends_with("openid-configuration") || r.path.ends_with("/discovery/instance")
+        })
+        .count()
+}
+
+/// A new application instance (a restart, another process) given the same file back-end
+/// finds the discovery result and the throttling decision of the first: no discovery
+/// GET, and the throttled request is not sent, as the testkit's request log shows.
+#[tokio::test]
+async fn discovery_and_throttling_survive_a_new_instance_on_the_file_back_end() {
+    use msal_runtime::{HttpCache, TokenCache};
+    let auth = authority().await;
+    let dir = temp_dir();
+    let instance = || {
+        let tokens = TokenCache::file(dir.join("msal.json")).unwrap();
+        let http = HttpCache::beside(&tokens).unwrap();
+        builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .token_cache(tokens)
+            .http_cache(http)
+            .build()
+            .unwrap()
+    };
+
+    let first = instance();
+    first.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(
+        discovery_gets(&auth),
+        2,
+        "instance + tenant discovery, once"
+    );
+    assert!(dir.join("msal.json.http.json").exists());
+
+    // The authority throttles the next request for a minute.
+    let storage = "https://storage.azure.com/.default";
+    auth.push_fault(msal_testkit::Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 1,
+        kind: msal_testkit::FaultKind::Status {
+            status: 429,
+            body: r#"{"error":"temporarily_unavailable","error_description":"AADSTS50196: throttled","error_codes":[50196]}"#.into(),
+            headers: vec![("Retry-After".into(), "60".into())],
+        },
+    });
+    let err = first
+        .acquire_token_for_client(&[storage])
+        .await
+        .unwrap_err();
+    assert_eq!(err.server().unwrap().status, 429);
+    let posts = auth.token_requests().len();
+    drop(first);
+
+    // A new instance: no discovery, the throttled request replayed without a request,
+    // other requests unaffected.
+    let second = instance();
+    let replayed = second
+        .acquire_token_for_client(&[storage])
+        .await
+        .unwrap_err();
+    let s = replayed.server().expect("the persisted refusal");
+    assert_eq!(
+        (s.status, s.error.as_str()),
+        (429, "temporarily_unavailable")
+    );
+    assert_eq!(s.error_codes, vec![50196]);
+    assert_eq!(auth.token_requests().len(), posts, "not sent");
+    assert_eq!(discovery_gets(&auth), 2, "no discovery");
+    let cached = second.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(cached.token_source, TokenSource::Cache);
+    // Shared by another process-like instance on a fresh token cache as well.
+    let third = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(ClientCredential::secret(SECRET))
+        .http_cache(HttpCache::file(dir.join("msal.json.http.json")).unwrap())
+        .build()
+        .unwrap();
+    assert!(third.acquire_token_for_client(&[storage]).await.is_err());
+    assert_eq!(auth.token_requests().len(), posts);
+    third.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(discovery_gets(&auth), 2);
+    assert_eq!(auth.token_requests().len(), posts + 1);
+
+    // Without the HTTP state, a new instance discovers and asks again.
+    let plain = secret_app(&auth);
+    plain.acquire_token_for_client(&[storage]).await.unwrap();
+    assert_eq!(discovery_gets(&auth), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 400 is replayed for 60 s to an identical request, across instances sharing memory
+/// state too; a corrupt state file is ignored, never an error.
+#[tokio::test]
+async fn a_bad_request_is_replayed_across_instances_and_a_corrupt_state_file_is_ignored() {
+    use msal_runtime::HttpCache;
+    let auth = authority().await;
+    let shared = HttpCache::memory();
+    let app = |http: HttpCache| {
+        builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .http_cache(http)
+            .build()
+            .unwrap()
+    };
+    let bad = "api://unknown-resource/.default";
+    auth.push_fault(msal_testkit::Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 1,
+        kind: msal_testkit::FaultKind::Status {
+            status: 400,
+            body: r#"{"error":"invalid_scope","error_description":"AADSTS70011: The provided value for scope is not valid.","error_codes":[70011]}"#.into(),
+            headers: vec![],
+        },
+    });
+    let err = app(shared.clone())
+        .acquire_token_for_client(&[bad])
+        .await
+        .unwrap_err();
+    let status = err.server().map(|s| s.status);
+    assert_eq!(status, Some(400), "{err:?}");
+    let posts = auth.token_requests().len();
+    let again = app(shared.clone())
+        .acquire_token_for_client(&[bad])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.server().map(|s| s.error.as_str()),
+        Some("invalid_scope")
+    );
+    assert_eq!(auth.token_requests().len(), posts, "replayed, not sent");
+    // An instance without the shared state sends it (and gets a token: the fault is gone).
+    let fresh = app(HttpCache::memory());
+    fresh.acquire_token_for_client(&[bad]).await.unwrap();
+    assert_eq!(auth.token_requests().len(), posts + 1);
+
+    let dir = temp_dir();
+    let path = dir.join("state.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let t = app(HttpCache::file(&path).unwrap())
+        .acquire_token_for_client(&[GRAPH])
+        .await
+        .unwrap();
+    assert_eq!(t.token_source, TokenSource::IdentityProvider);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(written
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.starts_with("discovery|")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
