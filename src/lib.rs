@@ -95,8 +95,8 @@ pub use msal_runtime::{
 };
 // MSAL Python parity (issue 12).
 pub use msal_runtime::{
-    AuthorizationCodeOptions, AuthorizationRequestOptions, HttpCache, HttpStateStore, RawResponse,
-    StoreFuture,
+    AuthorizationCodeOptions, AuthorizationRequestOptions, HttpCache, HttpStateStore,
+    OnBehalfOfOptions, RawResponse, StoreFuture,
 };
 
 pub mod scope {

@@ -62,7 +62,7 @@ pub use credential::{
 pub use error::{BoxError, Error, HttpErrorKind, Result, ServerError};
 pub use grant::{
     AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions,
-    ForClientOptions, SilentOptions,
+    ForClientOptions, OnBehalfOfOptions, SilentOptions,
 };
 pub use http::{HttpCache, HttpStateStore, StoreFuture, Verify};
 pub use managed_identity::{

@@ -4,7 +4,9 @@
 
 use crate::app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};
 use crate::error::Result;
-use crate::grant::{AuthCodeFlow, AuthorizationCodeOptions, AuthorizationRequestOptions};
+use crate::grant::{
+    AuthCodeFlow, AuthorizationCodeOptions, AuthorizationRequestOptions, OnBehalfOfOptions,
+};
 use crate::result::AuthenticationResult;
 use crate::scope::IntoScopes;
 use std::collections::HashMap;
@@ -117,6 +119,41 @@ impl ConfidentialClientApplication {
                 flow,
                 response,
                 Some(scopes.as_slice()),
+            ))
+            .await
+    }
+}
+
+impl ConfidentialClientApplication {
+    /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) with per-call
+    /// options: a claims challenge (bypasses the cache) or forwarded client claims (MSAL
+    /// Python's `forwarded_client_claims`: merged into `claims`, and their tokens cached
+    /// under MSAL's extended cache key, apart from the assertion's plain tokens).
+    ///
+    /// ```no_run
+    /// use msal_runtime::{ConfidentialClientApplication, OnBehalfOfOptions};
+    ///
+    /// # async fn run(api: &ConfidentialClientApplication, incoming: &str) -> msal_runtime::Result<()> {
+    /// let opts = OnBehalfOfOptions::default()
+    ///     .forwarded_client_claims(r#"{"access_token":{"xms_az_nwperimid":{"values":["p1"]}}}"#);
+    /// let t = api
+    ///     .acquire_token_on_behalf_of_with(incoming, &["https://graph.microsoft.com/User.Read"], opts)
+    ///     .await?;
+    /// # let _ = t; Ok(()) }
+    /// ```
+    pub async fn acquire_token_on_behalf_of_with(
+        &self,
+        user_assertion: &str,
+        scopes: impl IntoScopes,
+        options: OnBehalfOfOptions,
+    ) -> Result<AuthenticationResult> {
+        let scopes = scopes.into_scopes()?;
+        let state = self.state();
+        state
+            .within_deadline(state.acquire_token_on_behalf_of_with(
+                user_assertion,
+                scopes.as_slice(),
+                options,
             ))
             .await
     }

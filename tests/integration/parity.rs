@@ -848,3 +848,66 @@ async fn a_bad_request_is_replayed_across_instances_and_a_corrupt_state_file_is_
         .any(|k| k.starts_with("discovery|")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Forwarded client claims on on-behalf-of (MSAL Python's `forwarded_client_claims`):
+/// merged into `claims`, and the token cached under the extended key: the same claims
+/// are served from the cache, the assertion's plain token is another entry, and neither
+/// serves the other.
+#[tokio::test]
+async fn obo_forwarded_client_claims_key_the_cache_apart_from_plain_obo() {
+    use msal_runtime::OnBehalfOfOptions;
+    let auth = world().await;
+    let api = api_app(&auth, false);
+    let incoming = auth
+        .issue_user_token(ALICE, SPA_ID, API_URI, &["access_as_user"])
+        .unwrap();
+    let cc = r#"{"access_token": {"xms_az_nwperimid": {"values": ["p1"]}}}"#;
+    let with_cc = || OnBehalfOfOptions::default().forwarded_client_claims(cc);
+
+    let plain = api
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    let ext = api
+        .acquire_token_on_behalf_of_with(&incoming, &[GRAPH_USER_READ], with_cc())
+        .await
+        .unwrap();
+    assert_eq!(ext.token_source, TokenSource::IdentityProvider);
+    assert_ne!(ext.access_token.secret(), plain.access_token.secret());
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("claims"), Some(cc));
+    assert_eq!(post.form_value("client_claims"), None);
+    let posts = auth.token_requests().len();
+
+    let again = api
+        .acquire_token_on_behalf_of_with(&incoming, &[GRAPH_USER_READ], with_cc())
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), ext.access_token.secret());
+    let plain_again = api
+        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .await
+        .unwrap();
+    assert_eq!(
+        plain_again.access_token.secret(),
+        plain.access_token.secret()
+    );
+    assert_eq!(auth.token_requests().len(), posts);
+    let ext_entries = api
+        .token_cache()
+        .access_tokens()
+        .into_iter()
+        .filter(|e| e.ext_cache_key.is_some() && e.user_assertion_hash.is_some())
+        .count();
+    assert_eq!(ext_entries, 1);
+    assert!(matches!(
+        api.acquire_token_on_behalf_of_with(
+            &incoming,
+            &[GRAPH_USER_READ],
+            OnBehalfOfOptions::default().forwarded_client_claims("nope")
+        )
+        .await,
+        Err(Error::InvalidInput(_))
+    ));
+}

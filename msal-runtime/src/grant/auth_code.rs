@@ -681,6 +681,7 @@ impl AppState {
                 user_assertion_hash: None,
                 id_token_claims: claims,
                 known_home_account_id: None,
+                ext_cache_key: None,
             },
         )
         .await

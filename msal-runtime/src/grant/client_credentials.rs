@@ -30,7 +30,9 @@ use crate::state::AppState;
 ///     .extra_body_parameter("slice", "testslice");
 /// # let _ = (opts, fmi);
 /// ```
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows the names of extra body parameters, not their values, and whether
+/// claims are set, not what they say.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct ForClientOptions {
     /// A claims challenge from a resource (CAE); bypasses the cache.
@@ -43,6 +45,27 @@ pub struct ForClientOptions {
     /// Extra form fields of the token request, in order. Names the library sets itself
     /// (`scope`, `client_secret`, ...) are refused.
     pub extra_body_parameters: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ForClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForClientOptions")
+            .field("claims_challenge", &self.claims_challenge.is_some())
+            .field("fmi_path", &self.fmi_path)
+            .field(
+                "forwarded_client_claims",
+                &self.forwarded_client_claims.is_some(),
+            )
+            .field(
+                "extra_body_parameters",
+                &self
+                    .extra_body_parameters
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl ForClientOptions {

@@ -116,7 +116,8 @@ pub(crate) fn merge_client_claims(
 
 /// What a request's extensions add: body fields, forwarded client claims, and the
 /// extended cache key they make.
-#[derive(Debug, Clone, Default)]
+/// No `Debug`: the values may be personal data or secrets.
+#[derive(Clone, Default)]
 pub(crate) struct Extensions {
     /// Sent on the wire after the grant's own fields.
     pub body: Vec<(String, String)>,

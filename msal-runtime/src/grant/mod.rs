@@ -17,3 +17,4 @@ pub use auth_code::{
 pub use silent::SilentOptions;
 
 pub use client_credentials::ForClientOptions;
+pub use obo::OnBehalfOfOptions;

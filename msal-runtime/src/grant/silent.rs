@@ -329,6 +329,7 @@ impl AppState {
                     user_assertion_hash: None,
                     id_token_claims: None,
                     known_home_account_id: Some(a.account.home_account_id.clone()),
+                    ext_cache_key: None,
                 },
             };
             match self.redeem_refresh_token(meta, redemption).await {
@@ -432,6 +433,7 @@ impl AppState {
                 user_assertion_hash: None,
                 id_token_claims: None,
                 known_home_account_id: None,
+                ext_cache_key: None,
             },
         };
         self.redeem_refresh_token(&meta, redemption).await

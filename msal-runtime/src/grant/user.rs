@@ -74,6 +74,8 @@ pub(crate) struct SaveOptions<'a> {
     pub id_token_claims: Option<Map<String, Value>>,
     /// The home account id when known from the request side (silent refresh).
     pub known_home_account_id: Option<String>,
+    /// The extended cache key of a request with extensions (forwarded client claims).
+    pub ext_cache_key: Option<String>,
 }
 
 impl AppState {
@@ -150,6 +152,7 @@ impl AppState {
             now,
         );
         at.user_assertion_hash = opts.user_assertion_hash.clone();
+        at.ext_cache_key = opts.ext_cache_key.clone();
         let id_token = r.id_token.clone().map(|secret| IdTokenEntry {
             credential_type: "IdToken".into(),
             secret,
