@@ -911,3 +911,52 @@ async fn obo_forwarded_client_claims_key_the_cache_apart_from_plain_obo() {
         Err(Error::InvalidInput(_))
     ));
 }
+
+/// Forwarded client claims on silent calls: the refresh carries them in `claims`, its
+/// token is cached under the extended key, served again to the same claims only; the
+/// plain token of the account is untouched.
+#[tokio::test]
+async fn silent_forwarded_client_claims_key_the_cache() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let flow = app
+        .initiate_auth_code_flow(&["User.Read"], AuthCodeFlowOptions::new(REDIRECT))
+        .await
+        .unwrap();
+    let response = auth.sign_in(&flow.auth_uri, ALICE).await.unwrap();
+    let signed_in = app
+        .acquire_token_by_auth_code_flow(&flow, response)
+        .await
+        .unwrap();
+    let account = signed_in.account.clone().unwrap();
+    let cc = r#"{"access_token": {"xms_az_nwperimid": {"values": ["p1"]}}}"#;
+    let with_cc = || SilentOptions::default().forwarded_client_claims(cc);
+
+    let ext = app
+        .acquire_token_silent_with_error(&["User.Read"], &account, with_cc())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ext.token_source, TokenSource::IdentityProvider);
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(post.form_value("claims"), Some(cc));
+    let posts = auth.token_requests().len();
+
+    let again = app
+        .acquire_token_silent_with_error(&["User.Read"], &account, with_cc())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), ext.access_token.secret());
+    let plain = app
+        .acquire_token_silent(&["User.Read"], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.access_token.secret(), signed_in.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts);
+    assert!(format!("{:?}", with_cc()).contains("forwarded_client_claims: true"));
+    assert!(!format!("{:?}", with_cc()).contains("p1"));
+}
