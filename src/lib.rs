@@ -125,6 +125,11 @@ pub use msal_runtime::{
     ServerError, SignOutScope, SilentOptions, TokenCache, TokenSource, Verify,
     FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
 };
+// MSAL Python parity (issue 12).
+pub use msal_runtime::{
+    AuthorizationCodeOptions, AuthorizationRequestOptions, HttpCache, HttpStateStore,
+    OnBehalfOfOptions, RawResponse, StoreFuture,
+};
 
 pub mod scope {
     //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.

@@ -73,6 +73,11 @@ impl ConfidentialClientApplication {
         &self.inner.cache
     }
 
+    /// The shared state, for the methods of other modules (`migration`).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.inner
+    }
+
     /// An app-only token (client credentials grant). Served from the cache while it has
     /// more than five minutes left; refreshed ahead of expiry when the server set `refresh_in`.
     ///
@@ -298,6 +303,11 @@ impl fmt::Debug for ConfidentialClientApplicationBuilder {
 }
 
 impl ConfidentialClientApplicationBuilder {
+    /// The request-shaping options, for the builder methods of other modules (`migration`).
+    pub(crate) fn options_mut(&mut self) -> &mut AppOptions {
+        &mut self.opts
+    }
+
     fn new(client_id: String) -> Self {
         ConfidentialClientApplicationBuilder {
             client_id,

@@ -59,6 +59,7 @@ mod grant;
 mod http;
 mod id_token;
 mod managed_identity;
+mod migration;
 mod result;
 mod scope;
 mod secret;
@@ -78,14 +79,17 @@ pub use credential::{
     AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
 };
 pub use error::{BoxError, Error, HttpErrorKind, Result, ServerError};
-pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};
-pub use http::Verify;
+pub use grant::{
+    AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions,
+    ForClientOptions, OnBehalfOfOptions, SilentOptions,
+};
+pub use http::{HttpCache, HttpStateStore, StoreFuture, Verify};
 pub use managed_identity::{
     EnvLookup, ManagedIdentity, ManagedIdentityClient, ManagedIdentityClientBuilder,
     ManagedIdentityError, ManagedIdentityErrorKind, ManagedIdentitySource,
     ManagedIdentityTokenOptions, RetryPolicy, FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID,
 };
-pub use result::{Account, AuthenticationResult, TokenSource};
+pub use result::{Account, AuthenticationResult, RawResponse, TokenSource};
 pub use scope::{IntoScopes, Scopes};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
 pub use web_sign_in::{

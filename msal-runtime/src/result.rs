@@ -1,7 +1,9 @@
 //! What a successful acquisition returns.
 
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, RefreshToken};
 use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
 
 /// Where a token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +85,89 @@ pub struct AuthenticationResult {
     pub correlation_id: Option<String>,
     /// The tenant that issued the token.
     pub tenant_id: Option<String>,
+    /// The token endpoint's answer, every field as it came (`refresh_token`, `scope`,
+    /// `client_info`, `foci`, ...): what MSAL Python returns as the result dictionary.
+    /// `None` when the token was served from the cache (MSAL Python's cache hits carry
+    /// no raw fields either).
+    pub raw_response: Option<RawResponse>,
+}
+
+/// The fields of a token response, for code ported from MSAL Python that reads
+/// `result["refresh_token"]`, `result["scope"]` or `result["client_info"]`.
+///
+/// `Debug` lists the field names only: several values are secrets.
+///
+/// ```
+/// # fn show(result: &msal_runtime::AuthenticationResult) {
+/// if let Some(raw) = &result.raw_response {
+///     println!("granted: {:?}", raw.scope());
+///     if let Some(rt) = raw.refresh_token() {
+///         // hand it to code that still manages refresh tokens itself
+///         let _ = rt.secret();
+///     }
+///     println!("{raw:?}"); // RawResponse { fields: ["access_token", "expires_in", ...] }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct RawResponse(Arc<Map<String, Value>>);
+
+impl RawResponse {
+    pub(crate) fn new(fields: Map<String, Value>) -> Self {
+        RawResponse(Arc::new(fields))
+    }
+
+    /// A field as JSON, e.g. `get("ext_expires_in")`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// A string field.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
+    /// The field names, in the order the server sent them.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// `refresh_token`, wrapped so it is not printed by accident.
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
+        self.get_str("refresh_token").map(RefreshToken::new)
+    }
+
+    /// `scope`: the granted scopes, space-separated, as the server wrote them.
+    pub fn scope(&self) -> Option<&str> {
+        self.get_str("scope")
+    }
+
+    /// `client_info`: base64url JSON with the user's `uid` and `utid`.
+    pub fn client_info(&self) -> Option<&str> {
+        self.get_str("client_info")
+    }
+
+    /// The whole response as a JSON object, secrets included (MSAL Python's dictionary).
+    pub fn to_json(&self) -> Value {
+        Value::Object((*self.0).clone())
+    }
+}
+
+impl fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("fields", &self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl AuthenticationResult {
+    /// The refresh token the server issued with this token (user flows), as MSAL
+    /// Python's `result["refresh_token"]`; `None` from the cache or for app tokens.
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
+        self.raw_response.as_ref()?.refresh_token()
+    }
+
     /// Seconds until expiry, counted from now.
     pub fn expires_in(&self) -> u64 {
         self.expires_on
@@ -93,8 +175,8 @@ impl AuthenticationResult {
     }
 }
 
-impl std::fmt::Debug for AuthenticationResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for AuthenticationResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticationResult")
             .field("access_token", &self.access_token)
             .field("token_type", &self.token_type)
@@ -114,6 +196,7 @@ impl std::fmt::Debug for AuthenticationResult {
             .field("token_source", &self.token_source)
             .field("correlation_id", &self.correlation_id)
             .field("tenant_id", &self.tenant_id)
+            .field("raw_response", &self.raw_response)
             .finish()
     }
 }

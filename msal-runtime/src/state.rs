@@ -34,6 +34,11 @@ pub(crate) struct AppOptions {
     pub timeout: Option<Duration>,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
     pub env: crate::env::EnvLookup,
+    /// Also cache on-behalf-of results as the user's own tokens (MSAL Python's hand-off
+    /// to `acquire_token_silent`).
+    pub obo_silent_handoff: bool,
+    /// Persisted HTTP state (discovery, throttling), MSAL Python's `http_cache`.
+    pub http_cache: Option<crate::http::HttpCache>,
 }
 
 /// The shared state behind an application handle.
@@ -98,7 +103,11 @@ impl AppState {
             cache,
             http,
             telemetry: Telemetry::default(),
-            throttle: Throttle::default(),
+            throttle: if opts.http_cache.is_some() {
+                Throttle::persisting()
+            } else {
+                Throttle::default()
+            },
             opts,
             metadata: OnceCell::new(),
             region: OnceCell::new(),
@@ -167,6 +176,7 @@ impl AppState {
                     validate_authority: self.opts.validate_authority,
                     instance_discovery: self.opts.instance_discovery,
                     instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
+                    http_cache: self.opts.http_cache.as_ref(),
                 };
                 discovery.resolve(&self.authority).await.map(Arc::new)
             })

@@ -1321,3 +1321,69 @@ async fn redis_unreachable_from_the_start_and_bad_urls() {
     let c = TokenCache::redis("redis://:hunter2-password@127.0.0.1:1/0", "x:").unwrap();
     assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
 }
+
+/// Persisted HTTP state on the token cache's Redis (`HttpCache::beside`): a new instance
+/// finds the discovery result and a throttling decision of another, under the cache's
+/// prefix, each key expiring with its entry.
+#[tokio::test]
+async fn redis_http_state_is_shared_by_instances() {
+    use msal_runtime::HttpCache;
+    let redis = start_redis();
+    let auth = authority().await;
+    let prefix = "svc:msal:";
+    let instance = || {
+        let tokens = TokenCache::redis(&redis.url(), prefix).unwrap();
+        builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .http_cache(HttpCache::beside(&tokens).unwrap())
+            .token_cache(tokens)
+            .build()
+            .unwrap()
+    };
+    let discoveries = || auth.requests().iter().filter(|r| r.method == "GET").count();
+    instance().acquire_token_for_client(&[GRAPH]).await.unwrap();
+    let gets = discoveries();
+    assert!(gets >= 1);
+    let state_keys: Vec<String> = redis
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("{prefix}http:")))
+        .collect();
+    assert_eq!(state_keys.len(), 1, "{state_keys:?}");
+    assert!(state_keys[0].starts_with(&format!("{prefix}http:discovery|")));
+    let ttl = redis.ttl(&state_keys[0]);
+    assert!(ttl > 0 && ttl <= 24 * 3600, "ttl {ttl}");
+
+    let storage = "https://storage.azure.com/.default";
+    auth.push_fault(msal_testkit::Fault {
+        path_contains: "/oauth2/v2.0/token".into(),
+        times: 1,
+        kind: msal_testkit::FaultKind::Status {
+            status: 503,
+            body: "<html>busy</html>".into(),
+            headers: vec![("Retry-After".into(), "120".into())],
+        },
+    });
+    assert!(instance()
+        .acquire_token_for_client(&[storage])
+        .await
+        .is_err());
+    let posts = auth.token_requests().len();
+    let other = instance();
+    let replayed = other
+        .acquire_token_for_client(&[storage])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            replayed,
+            Error::Http {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{replayed:?}"
+    );
+    assert_eq!(auth.token_requests().len(), posts, "not sent");
+    assert_eq!(discoveries(), gets, "no discovery by the new instances");
+}

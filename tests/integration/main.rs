@@ -20,6 +20,7 @@ mod fault_matrix;
 mod managed_identity;
 mod monorepo;
 mod oidc_provider;
+mod parity;
 mod peer_caches;
 mod python_interop;
 mod relocation;

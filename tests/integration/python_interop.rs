@@ -423,3 +423,74 @@ async fn remove_tokens_for_client_reaches_app_tokens_cached_under_an_alias() {
         r.path == "/common/discovery/instance" && r.query_value("api-version") == Some("1.1")
     }));
 }
+
+/// MSAL Python and this library compute the same extended cache key (`fmi_path`,
+/// forwarded client claims): each serves the other's `atext` token without a request,
+/// and neither serves it to a plain request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_cache_key_tokens_cross_between_rust_and_python() {
+    use msal_runtime::ForClientOptions;
+    let auth = authority().await;
+    let dir = tempfile_dir();
+    let cache_path = dir.join("shared-cache.json");
+    let run_python = |env: &[(&str, &str)]| {
+        msal_python_as(
+            &auth,
+            &auth.authority(auth.tenant_id()),
+            (CLIENT_ID, SECRET),
+            &cache_path,
+            "app",
+            &[GRAPH],
+            env,
+        )
+    };
+
+    // Rust: a token for an FMI path.
+    let app = secret_app(&auth);
+    let fmi = app
+        .acquire_token_for_client_with(&[GRAPH], ForClientOptions::default().fmi_path("A/B"))
+        .await
+        .unwrap();
+    std::fs::write(&cache_path, app.token_cache().serialize()).unwrap();
+    let posts = auth.token_requests().len();
+
+    // Python with the same path: from the cache, the same token.
+    let r = run_python(&[("MSAL_TEST_FMI_PATH", "A/B")]);
+    assert_eq!(r["token_source"], "cache", "{r}");
+    assert_eq!(r["access_token"], fmi.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts);
+    // Python without it: not the FMI token.
+    let r = run_python(&[]);
+    assert_eq!(r["token_source"], "identity_provider", "{r}");
+    assert_ne!(r["access_token"], fmi.access_token.secret());
+    // Python with forwarded client claims writes an `atext` entry that Rust then finds.
+    let cc = r#"{"access_token": {"xms_az_nwperimid": {"values": ["p1"]}}}"#;
+    let r = run_python(&[("MSAL_TEST_FORWARDED_CLIENT_CLAIMS", cc)]);
+    assert_eq!(r["token_source"], "identity_provider", "{r}");
+    let posts = auth.token_requests().len();
+
+    let shared = TokenCache::new();
+    shared
+        .deserialize(&std::fs::read_to_string(&cache_path).unwrap())
+        .unwrap();
+    let app2 = builder(&auth, CLIENT_ID, auth.tenant_id())
+        .client_credential(msal_runtime::ClientCredential::secret(SECRET))
+        .token_cache(shared)
+        .build()
+        .unwrap();
+    let t = app2
+        .acquire_token_for_client_with(
+            &[GRAPH],
+            ForClientOptions::default().forwarded_client_claims(cc),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token_source, TokenSource::Cache);
+    assert_eq!(Some(t.access_token.secret()), r["access_token"].as_str());
+    let t = app2
+        .acquire_token_for_client_with(&[GRAPH], ForClientOptions::default().fmi_path("A/B"))
+        .await
+        .unwrap();
+    assert_eq!(t.access_token.secret(), fmi.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts);
+}

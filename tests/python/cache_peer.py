@@ -4,7 +4,9 @@ Reads a serialized cache, asks for a token the way a Python service would, print
 happened as one JSON line, and writes the (possibly updated) cache back.
 
 usage: cache_peer.py CACHE_FILE AUTHORITY CLIENT_ID SECRET MODE SCOPE...
-MODE: app    -> acquire_token_for_client(scopes)
+MODE: app    -> acquire_token_for_client(scopes), with fmi_path and forwarded_client_claims
+                from the environment variables MSAL_TEST_FMI_PATH and
+                MSAL_TEST_FORWARDED_CLIENT_CLAIMS when set
       user   -> get_accounts() then acquire_token_silent(scopes, account) with the first
                 account (refreshing with the cached refresh token when no access token fits)
       obo    -> acquire_token_on_behalf_of(assertion, scopes), the assertion taken from the
@@ -31,7 +33,11 @@ def main():
     )
     out = {"mode": mode}
     if mode == "app":
-        result = app.acquire_token_for_client(scopes)
+        result = app.acquire_token_for_client(
+            scopes,
+            fmi_path=os.environ.get("MSAL_TEST_FMI_PATH"),
+            forwarded_client_claims=os.environ.get("MSAL_TEST_FORWARDED_CLIENT_CLAIMS"),
+        )
     elif mode == "obo":
         result = app.acquire_token_on_behalf_of(os.environ["MSAL_TEST_USER_ASSERTION"], scopes)
     else:

@@ -2,7 +2,8 @@
 
 use super::{Authority, AuthorityKind, WELL_KNOWN_HOSTS};
 use crate::error::{strip_query, Error, Result};
-use crate::http::HttpClient;
+use crate::http::{HttpCache, HttpClient};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Default endpoint of Entra's instance discovery (validation form).
@@ -10,7 +11,7 @@ pub(crate) const DEFAULT_INSTANCE_DISCOVERY: &str =
     "https://login.microsoftonline.com/common/discovery/instance";
 
 /// The endpoints an authority advertises, resolved once per application.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AuthorityMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
@@ -28,11 +29,37 @@ pub(crate) struct Discovery<'a> {
     pub validate_authority: bool,
     pub instance_discovery: bool,
     pub instance_discovery_endpoint: Option<&'a str>,
+    /// Persisted HTTP state: a result found there is used without a request (for 24 h,
+    /// as MSAL Python's `http_cache` keeps discovery GETs); a fresh one is stored there.
+    pub http_cache: Option<&'a HttpCache>,
 }
 
 impl Discovery<'_> {
-    /// Instance discovery (when it applies), then tenant discovery.
+    /// The authority's endpoints: from persisted HTTP state when it has them, else
+    /// discovered (and then persisted).
     pub(crate) async fn resolve(&self, authority: &Authority) -> Result<AuthorityMetadata> {
+        let Some(cache) = self.http_cache else {
+            return self.discover(authority).await;
+        };
+        let key = format!(
+            "discovery|{}|validate={}|instance_discovery={}|{}",
+            authority.as_str(),
+            self.validate_authority,
+            self.instance_discovery,
+            self.instance_discovery_endpoint.unwrap_or_default()
+        );
+        if let Some(meta) = cache.get_json::<AuthorityMetadata>(&key).await {
+            return Ok(meta);
+        }
+        let meta = self.discover(authority).await?;
+        cache
+            .put_json(&key, &meta, crate::http::state::DISCOVERY_TTL)
+            .await;
+        Ok(meta)
+    }
+
+    /// Instance discovery (when it applies), then tenant discovery.
+    async fn discover(&self, authority: &Authority) -> Result<AuthorityMetadata> {
         let mut discovery_url = authority.openid_configuration_url();
         if authority.needs_instance_discovery()
             && self.validate_authority

@@ -4,7 +4,7 @@
 //! The serialized form is the JSON every MSAL library reads and writes, so a Python
 //! service and a Rust service can share one cache.
 
-mod file;
+pub(crate) mod file;
 pub(crate) mod key;
 mod model;
 #[cfg(feature = "redis")]
@@ -73,7 +73,31 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
+/// Where a cache lives, for state kept beside it (`HttpCache::beside`).
+pub(crate) enum BackendLocation {
+    Memory,
+    File(PathBuf),
+    #[cfg(feature = "redis")]
+    Redis {
+        client: ::redis::Client,
+        prefix: String,
+    },
+}
+
 impl TokenCache {
+    /// Where this cache lives.
+    pub(crate) fn backend_location(&self) -> BackendLocation {
+        match &self.inner.backend {
+            Backend::Memory => BackendLocation::Memory,
+            Backend::File(fs) => BackendLocation::File(fs.path().to_path_buf()),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => BackendLocation::Redis {
+                client: r.client().clone(),
+                prefix: r.prefix().to_string(),
+            },
+        }
+    }
+
     /// An empty in-memory cache.
     pub fn new() -> Self {
         Self::default()

@@ -68,6 +68,11 @@ impl RedisStore {
         &self.prefix
     }
 
+    /// The Redis client (`HttpCache::beside` keeps its state on the same server).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
     async fn conn(&self) -> Result<ConnectionManager> {
         self.conn
             .get_or_try_init(|| async {

@@ -360,6 +360,17 @@ impl CacheData {
         q: &AtQuery<'_>,
         now: u64,
     ) -> Option<AccessTokenEntry> {
+        self.find_access_token_ext(q, None, now)
+    }
+
+    /// [`find_access_token`](Self::find_access_token) among the entries of one extended
+    /// cache key (`None`: plain entries only, as before).
+    pub(crate) fn find_access_token_ext(
+        &mut self,
+        q: &AtQuery<'_>,
+        ext_cache_key: Option<&str>,
+        now: u64,
+    ) -> Option<AccessTokenEntry> {
         let p = (
             owner(q.home_account_id, q.user_assertion_hash),
             q.environment.to_lowercase(),
@@ -378,8 +389,8 @@ impl CacheData {
                 expired.push(k.clone());
                 continue;
             }
-            // Entries with an extended key belong to requests that carried extra parameters.
-            if e.ext_cache_key.is_some()
+            // Entries with an extended key belong to requests that carried the same extras.
+            if e.ext_cache_key.as_deref() != ext_cache_key
                 || e.user_assertion_hash.as_deref() != q.user_assertion_hash
             {
                 continue;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 /// An RSA private key and the certificate registered for the app.
 ///
 /// Built from PEM ([`Certificate::from_pem`]), from PEM plus a SHA-1 thumbprint
-/// ([`Certificate::from_pem_with_thumbprint`]), or from PKCS#12 ([`Certificate::from_pkcs12`]).
+/// ([`Certificate::from_pem_with_thumbprint`]), from both plus the public certificate
+/// ([`Certificate::from_pem_with_thumbprint_and_certificate`]), or from PKCS#12
+/// ([`Certificate::from_pkcs12`]).
 ///
 /// ```no_run
 /// use msal_runtime::{Certificate, ClientCredential};
@@ -71,6 +73,59 @@ impl Certificate {
             sha256: None,
             send_x5c: false,
         })
+    }
+
+    /// MSAL Python's `{"private_key", "thumbprint", "public_certificate"}` form: a PEM
+    /// private key, the SHA-1 thumbprint (hex) of its certificate, and the public
+    /// certificate PEM (the leaf, then any chain). Signs with RS256 and sends `x5t` (the
+    /// given thumbprint) plus `x5c`: every certificate of `public_certificate_pem`, in
+    /// file order, for Subject Name + Issuer authentication.
+    ///
+    /// The key must belong to the first certificate; the thumbprint is sent as given (as
+    /// MSAL Python sends it).
+    ///
+    /// ```no_run
+    /// use msal_runtime::{Certificate, ClientCredential};
+    ///
+    /// let key = std::fs::read("certs/app.key")?;
+    /// let chain = std::fs::read("certs/app-chain.pem")?;
+    /// let cert = Certificate::from_pem_with_thumbprint_and_certificate(
+    ///     &key,
+    ///     "CAB92571E2BBCE98EE7F3FF6E4AE3E1F2F55E936",
+    ///     &chain,
+    ///     None,
+    /// )?;
+    /// let credential = ClientCredential::certificate(cert);
+    /// # let _ = credential;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pem_with_thumbprint_and_certificate(
+        private_key_pem: &[u8],
+        thumbprint_hex: &str,
+        public_certificate_pem: &[u8],
+        passphrase: Option<&str>,
+    ) -> Result<Self> {
+        let mut cert = Self::from_pem_with_thumbprint(private_key_pem, thumbprint_hex, passphrase)?;
+        let chain = X509::stack_from_pem(public_certificate_pem)
+            .map_err(|e| Error::credential_from("the public certificate is not valid PEM", e))?;
+        let leaf = chain.first().ok_or_else(|| {
+            Error::credential("no certificate found in the public certificate PEM")
+        })?;
+        let public = leaf
+            .public_key()
+            .map_err(|e| Error::credential_from("the certificate has no usable public key", e))?;
+        if !cert.key.public_eq(&public) {
+            return Err(Error::credential(
+                "the private key does not belong to the first certificate of the public certificate PEM",
+            ));
+        }
+        cert.chain = chain
+            .iter()
+            .map(|c| c.to_der())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::credential_from("cannot encode the certificate", e))?;
+        cert.send_x5c = true;
+        Ok(cert)
     }
 
     /// A PKCS#12 (`.pfx`) file holding the key and its certificate.

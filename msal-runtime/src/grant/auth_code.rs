@@ -90,6 +90,157 @@ impl AuthCodeFlowOptions {
     }
 }
 
+/// Options of MSAL Python's older
+/// [`get_authorization_request_url`](crate::ConfidentialClientApplication::get_authorization_request_url):
+/// nothing is generated for you. `state` and `nonce` go into the URL as given (the nonce
+/// raw, as MSAL Python sends it); PKCE is used when you set [`pkce`](Self::pkce) with a
+/// verifier you keep for the redemption.
+///
+/// ```
+/// use msal_runtime::AuthorizationRequestOptions;
+/// let opts = AuthorizationRequestOptions::new("https://app.example.com/callback")
+///     .state("a-random-value-kept-in-the-session")
+///     .nonce("another-random-value")
+///     .pkce("a-verifier-of-43-to-128-characters-kept-server-side-0123456789");
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AuthorizationRequestOptions {
+    /// Where the authority sends the user back (must be registered).
+    pub redirect_uri: Option<String>,
+    /// A CSRF-protection value the redirect echoes (none unless given).
+    pub state: Option<String>,
+    /// A raw nonce for the ID token (none unless given).
+    pub nonce: Option<String>,
+    /// Pre-fills the username.
+    pub login_hint: Option<String>,
+    /// `login`, `consent`, `select_account` or `none`.
+    pub prompt: Option<String>,
+    /// `consumers`, `organizations` or a domain.
+    pub domain_hint: Option<String>,
+    /// `query`, `fragment` or `form_post`.
+    pub response_mode: Option<String>,
+    /// A claims challenge from a resource (Conditional Access).
+    pub claims_challenge: Option<String>,
+    /// The S256 PKCE challenge (set through [`pkce`](Self::pkce)).
+    pub code_challenge: Option<String>,
+}
+
+impl AuthorizationRequestOptions {
+    /// Options with a redirect URI.
+    pub fn new(redirect_uri: impl Into<String>) -> Self {
+        AuthorizationRequestOptions {
+            redirect_uri: Some(redirect_uri.into()),
+            ..Default::default()
+        }
+    }
+    /// Sets `state`.
+    pub fn state(mut self, v: impl Into<String>) -> Self {
+        self.state = Some(v.into());
+        self
+    }
+    /// Sets the raw `nonce`.
+    pub fn nonce(mut self, v: impl Into<String>) -> Self {
+        self.nonce = Some(v.into());
+        self
+    }
+    /// Sets `login_hint`.
+    pub fn login_hint(mut self, v: impl Into<String>) -> Self {
+        self.login_hint = Some(v.into());
+        self
+    }
+    /// Sets `prompt`.
+    pub fn prompt(mut self, v: impl Into<String>) -> Self {
+        self.prompt = Some(v.into());
+        self
+    }
+    /// Sets `domain_hint`.
+    pub fn domain_hint(mut self, v: impl Into<String>) -> Self {
+        self.domain_hint = Some(v.into());
+        self
+    }
+    /// Sets `response_mode`.
+    pub fn response_mode(mut self, v: impl Into<String>) -> Self {
+        self.response_mode = Some(v.into());
+        self
+    }
+    /// Sets a claims challenge.
+    pub fn claims_challenge(mut self, v: impl Into<String>) -> Self {
+        self.claims_challenge = Some(v.into());
+        self
+    }
+    /// Uses PKCE: the URL carries the S256 challenge of `code_verifier`; pass the same
+    /// verifier to [`AuthorizationCodeOptions::code_verifier`] when redeeming the code.
+    pub fn pkce(mut self, code_verifier: &str) -> Self {
+        self.code_challenge = Some(s256_challenge(code_verifier));
+        self
+    }
+}
+
+/// Options of MSAL Python's older
+/// [`acquire_token_by_authorization_code`](crate::ConfidentialClientApplication::acquire_token_by_authorization_code).
+/// `Debug` redacts the verifier.
+///
+/// ```
+/// use msal_runtime::AuthorizationCodeOptions;
+/// let opts = AuthorizationCodeOptions::new("https://app.example.com/callback")
+///     .nonce("another-random-value")
+///     .code_verifier("a-verifier-of-43-to-128-characters-kept-server-side-0123456789");
+/// assert!(!format!("{opts:?}").contains("0123456789"));
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct AuthorizationCodeOptions {
+    /// The redirect URI the code was sent to (required by Entra when the URL had one).
+    pub redirect_uri: Option<String>,
+    /// The raw nonce of the authorization URL; the ID token must carry it.
+    pub nonce: Option<String>,
+    /// The PKCE verifier whose challenge the authorization URL carried.
+    pub code_verifier: Option<String>,
+    /// A claims challenge from a resource.
+    pub claims_challenge: Option<String>,
+}
+
+impl AuthorizationCodeOptions {
+    /// Options with a redirect URI.
+    pub fn new(redirect_uri: impl Into<String>) -> Self {
+        AuthorizationCodeOptions {
+            redirect_uri: Some(redirect_uri.into()),
+            ..Default::default()
+        }
+    }
+    /// Sets the raw nonce to check the ID token against.
+    pub fn nonce(mut self, v: impl Into<String>) -> Self {
+        self.nonce = Some(v.into());
+        self
+    }
+    /// Sets the PKCE verifier.
+    pub fn code_verifier(mut self, v: impl Into<String>) -> Self {
+        self.code_verifier = Some(v.into());
+        self
+    }
+    /// Sets a claims challenge.
+    pub fn claims_challenge(mut self, v: impl Into<String>) -> Self {
+        self.claims_challenge = Some(v.into());
+        self
+    }
+}
+
+impl fmt::Debug for AuthorizationCodeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeOptions")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("nonce", &self.nonce)
+            .field(
+                "code_verifier",
+                &self.code_verifier.as_ref().map(|_| "[redacted]"),
+            )
+            .field("claims_challenge", &self.claims_challenge)
+            .finish()
+    }
+}
+
 /// A started sign-in: keep it in the user's (server-side) session until the redirect
 /// comes back, then pass it to
 /// [`acquire_token_by_auth_code_flow`](crate::ConfidentialClientApplication::acquire_token_by_auth_code_flow).
@@ -181,12 +332,13 @@ pub(crate) fn s256_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()))
 }
 
-/// The per-flow secrets that go into the authorization URL (state as is, the verifier as
-/// its S256 challenge, the nonce as its SHA-256).
+/// The per-flow values that go into the authorization URL, in their URL form: `state` as
+/// is, the S256 challenge of the verifier, the nonce (hashed by the flow API, raw from the
+/// older API, as MSAL Python sends each).
 struct Pkce<'a> {
-    state: &'a str,
-    verifier: &'a str,
-    nonce: &'a str,
+    state: Option<&'a str>,
+    challenge: Option<String>,
+    nonce: Option<String>,
 }
 
 fn check_flow_options(o: &AuthCodeFlowOptions) -> Result<()> {
@@ -238,24 +390,40 @@ fn code_of<'r>(flow: &AuthCodeFlow, response: &'r HashMap<String, String>) -> Re
         .ok_or_else(|| Error::Validation("the response has neither a code nor an error".into()))
 }
 
-/// The code redemption's form fields, in MSAL's order.
-fn redemption_fields(
-    flow: &AuthCodeFlow,
+/// A code redemption's form fields, in MSAL's order.
+fn code_fields(
+    code_verifier: Option<&str>,
     code: &str,
+    redirect_uri: Option<&str>,
+    scopes: &[String],
     claims: Option<String>,
 ) -> Vec<(String, String)> {
-    let mut fields = vec![
-        ("code_verifier".to_string(), flow.code_verifier.clone()),
-        ("code".into(), code.to_string()),
-    ];
-    if let Some(r) = &flow.redirect_uri {
-        fields.push(("redirect_uri".into(), r.clone()));
+    let mut fields = Vec::with_capacity(5);
+    if let Some(v) = code_verifier {
+        fields.push(("code_verifier".to_string(), v.to_string()));
     }
-    fields.push(("scope".into(), key::target(&flow.scope)));
+    fields.push(("code".into(), code.to_string()));
+    if let Some(r) = redirect_uri {
+        fields.push(("redirect_uri".into(), r.to_string()));
+    }
+    fields.push(("scope".into(), key::target(scopes)));
     if let Some(c) = claims {
         fields.push(("claims".into(), c));
     }
     fields
+}
+
+/// One code redemption: its form, and what the ID token must satisfy.
+struct CodeRedemption<'a> {
+    code: &'a str,
+    fields: Vec<(String, String)>,
+    /// The redirect's `client_info`, for the `X-AnchorMailbox` routing hint.
+    client_info: Option<&'a str>,
+    /// The `nonce` claim the ID token must carry, in its URL form.
+    nonce: Option<String>,
+    max_age: Option<u64>,
+    id_token_required: bool,
+    requested: &'a [String],
 }
 
 impl AppState {
@@ -285,9 +453,9 @@ impl AppState {
             o.claims_challenge.as_deref(),
         )?;
         let pkce = Pkce {
-            state: &state,
-            verifier: &verifier,
-            nonce: &nonce,
+            state: Some(&state),
+            challenge: Some(s256_challenge(&verifier)),
+            nonce: Some(sha256_hex(&nonce)),
         };
         let url =
             self.authorization_url(&meta.authorization_endpoint, &decorated, &o, &pkce, claims)?;
@@ -308,7 +476,33 @@ impl AppState {
         flow: &AuthCodeFlow,
         response: HashMap<String, String>,
     ) -> Result<AuthenticationResult> {
+        self.acquire_token_by_auth_code_flow_scoped(flow, response, None)
+            .await
+    }
+
+    /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow) asking
+    /// for `scopes` (a subset of the flow's, as MSAL Python allows) instead of all the
+    /// flow's scopes.
+    pub(crate) async fn acquire_token_by_auth_code_flow_scoped(
+        &self,
+        flow: &AuthCodeFlow,
+        response: HashMap<String, String>,
+        scopes: Option<&[String]>,
+    ) -> Result<AuthenticationResult> {
         let code = code_of(flow, &response)?;
+        let requested = match scopes {
+            None => flow.scope.clone(),
+            Some(s) => {
+                let (_, decorated) = decorate(s, &self.opts.exclude_scopes)?;
+                if let Some(extra) = decorated.iter().find(|d| !flow.scope.contains(d)) {
+                    return Err(Error::InvalidInput(format!(
+                        "`{extra}` was not requested when the flow started; the scopes of a \
+                         redemption must be a subset of the flow's"
+                    )));
+                }
+                decorated
+            }
+        };
         // One flow, one redemption: a replayed response is refused before any request.
         if !self.mark_flow_used(&flow.state) {
             return Err(Error::Validation(
@@ -320,10 +514,121 @@ impl AppState {
             &self.opts.client_capabilities,
             flow.claims_challenge.as_deref(),
         )?;
-        let fields = redemption_fields(flow, code, claims);
-        let extra_headers = response
-            .get("client_info")
-            .and_then(|ci| home_account_id_from_client_info(ci))
+        let fields = code_fields(
+            Some(&flow.code_verifier),
+            code,
+            flow.redirect_uri.as_deref(),
+            &requested,
+            claims,
+        );
+        let redemption = CodeRedemption {
+            code,
+            fields,
+            client_info: response.get("client_info").map(String::as_str),
+            nonce: Some(sha256_hex(&flow.nonce)),
+            max_age: flow.max_age,
+            id_token_required: true,
+            requested: &requested,
+        };
+        self.redeem_code(&meta, redemption).await
+    }
+
+    /// MSAL Python's older `acquire_token_by_authorization_code`: redeems a code obtained
+    /// with [`authorization_request_url`](Self::authorization_request_url), without the
+    /// flow's state bookkeeping. PKCE when the caller kept a verifier; the ID token (when
+    /// one comes back) is validated, its nonce compared with the raw nonce given.
+    pub(crate) async fn acquire_token_by_authorization_code(
+        &self,
+        code: &str,
+        scopes: &[String],
+        o: AuthorizationCodeOptions,
+    ) -> Result<AuthenticationResult> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(Error::InvalidInput(
+                "the authorization code is empty".into(),
+            ));
+        }
+        let (_, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
+        let meta = self.metadata().await?;
+        let claims = crate::claims::merge(
+            &self.opts.client_capabilities,
+            o.claims_challenge.as_deref(),
+        )?;
+        let fields = code_fields(
+            o.code_verifier.as_deref(),
+            code,
+            o.redirect_uri.as_deref(),
+            &decorated,
+            claims,
+        );
+        let redemption = CodeRedemption {
+            code,
+            fields,
+            client_info: None,
+            nonce: o.nonce.clone(),
+            max_age: None,
+            id_token_required: false,
+            requested: &decorated,
+        };
+        self.redeem_code(&meta, redemption).await
+    }
+
+    /// The authorization URL of MSAL Python's older `get_authorization_request_url`: no
+    /// state or nonce unless given (the nonce goes in raw), PKCE only when the options
+    /// carry a verifier's challenge.
+    pub(crate) async fn authorization_request_url(
+        &self,
+        user_scopes: &[String],
+        o: AuthorizationRequestOptions,
+    ) -> Result<String> {
+        let (_, decorated) = decorate(user_scopes, &self.opts.exclude_scopes)?;
+        let flow_options = AuthCodeFlowOptions {
+            redirect_uri: o.redirect_uri,
+            state: None,
+            prompt: o.prompt,
+            login_hint: o.login_hint,
+            domain_hint: o.domain_hint,
+            max_age: None,
+            response_mode: o.response_mode,
+            claims_challenge: o.claims_challenge,
+        };
+        check_flow_options(&flow_options)?;
+        let meta = self.metadata().await?;
+        if meta.authorization_endpoint.is_empty() {
+            return Err(Error::Discovery {
+                url: self.authority.openid_configuration_url(),
+                status: None,
+                detail: "the authority advertises no authorization_endpoint".into(),
+            });
+        }
+        let claims = crate::claims::merge(
+            &self.opts.client_capabilities,
+            flow_options.claims_challenge.as_deref(),
+        )?;
+        let pkce = Pkce {
+            state: o.state.as_deref().filter(|s| !s.is_empty()),
+            challenge: o.code_challenge,
+            nonce: o.nonce,
+        };
+        self.authorization_url(
+            &meta.authorization_endpoint,
+            &decorated,
+            &flow_options,
+            &pkce,
+            claims,
+        )
+    }
+
+    /// Sends a code redemption, validates the ID token and caches the user's tokens.
+    async fn redeem_code(
+        &self,
+        meta: &crate::authority::AuthorityMetadata,
+        r: CodeRedemption<'_>,
+    ) -> Result<AuthenticationResult> {
+        let extra_headers = r
+            .client_info
+            .and_then(home_account_id_from_client_info)
             .and_then(|hid| anchor_mailbox(&hid))
             .into_iter()
             .collect();
@@ -334,43 +639,49 @@ impl AppState {
                 endpoint: meta.token_endpoint.clone(),
                 global_endpoint: meta.token_endpoint.clone(),
                 grant_type: "authorization_code",
-                fields,
+                fields: r.fields,
                 extra_headers,
                 throttle_key: format!(
                     "POST {} client_id={} code={}",
                     meta.token_endpoint,
                     self.client_id,
-                    sha256_hex(code)
+                    sha256_hex(r.code)
                 ),
             })
             .await?;
-        let id_token = issued.response.id_token.clone().ok_or_else(|| {
-            Error::Validation("the authority returned no ID token for an openid sign-in".into())
-        })?;
-        let claims = self
-            .validate_id_token(
-                &meta,
-                &id_token,
-                Expectations {
-                    issuer: &meta.issuer,
-                    client_id: &self.client_id,
-                    nonce: Some(&sha256_hex(&flow.nonce)),
-                    max_age: flow.max_age,
-                    now: CacheData::now(),
-                },
-            )
-            .await?;
-        let requested: Vec<String> = flow.scope.clone();
+        let claims = match issued.response.id_token.clone() {
+            Some(id_token) => Some(
+                self.validate_id_token(
+                    meta,
+                    &id_token,
+                    Expectations {
+                        issuer: &meta.issuer,
+                        client_id: &self.client_id,
+                        nonce: r.nonce.as_deref(),
+                        max_age: r.max_age,
+                        now: CacheData::now(),
+                    },
+                )
+                .await?,
+            ),
+            None if r.id_token_required => {
+                return Err(Error::Validation(
+                    "the authority returned no ID token for an openid sign-in".into(),
+                ))
+            }
+            None => None,
+        };
         self.save_user_tokens(
-            &meta,
+            meta,
             issued,
             SaveOptions {
-                requested: &requested,
+                requested: r.requested,
                 account_source: Some(Some("authorization_code")),
                 used_refresh_token: None,
                 user_assertion_hash: None,
-                id_token_claims: Some(claims),
+                id_token_claims: claims,
                 known_home_account_id: None,
+                ext_cache_key: None,
             },
         )
         .await
@@ -396,15 +707,21 @@ impl AppState {
         if let Some(r) = &o.redirect_uri {
             q.append_pair("redirect_uri", r);
         }
-        q.append_pair("scope", &key::target(decorated))
-            .append_pair("state", pkce.state);
+        q.append_pair("scope", &key::target(decorated));
+        if let Some(state) = pkce.state {
+            q.append_pair("state", state);
+        }
         if let Some(m) = &o.response_mode {
             q.append_pair("response_mode", m);
         }
-        q.append_pair("code_challenge", &s256_challenge(pkce.verifier))
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("nonce", &sha256_hex(pkce.nonce))
-            .append_pair("client_info", "1");
+        if let Some(challenge) = &pkce.challenge {
+            q.append_pair("code_challenge", challenge)
+                .append_pair("code_challenge_method", "S256");
+        }
+        if let Some(nonce) = &pkce.nonce {
+            q.append_pair("nonce", nonce);
+        }
+        q.append_pair("client_info", "1");
         for (k, v) in [
             ("login_hint", &o.login_hint),
             ("prompt", &o.prompt),

@@ -65,6 +65,7 @@ pub(crate) fn from_cache(e: &AccessTokenEntry) -> AuthenticationResult {
         token_source: TokenSource::Cache,
         correlation_id: None,
         tenant_id: Some(e.realm.clone()),
+        raw_response: None,
     }
 }
 
@@ -187,6 +188,7 @@ mod tests {
                 id_token: None,
                 client_info: None,
                 foci: None,
+                raw: Default::default(),
             },
             correlation_id: "c".into(),
         }

@@ -2,6 +2,7 @@
 //! ahead of expiry, one request per missing token however many callers ask at once.
 
 use super::cached::{access_token_entry, from_entry, judge, CacheVerdict};
+use super::extended::{merge_client_claims, Extensions};
 use super::pipeline::TokenRequest;
 use crate::authority::AuthorityMetadata;
 use std::sync::Arc;
@@ -15,22 +16,84 @@ use crate::state::AppState;
 
 /// Per-call options of [`acquire_token_for_client_with`](crate::ConfidentialClientApplication::acquire_token_for_client_with).
 ///
+/// A claims challenge bypasses the cache. `fmi_path`, forwarded client claims and extra
+/// body parameters are cached: their tokens are kept under MSAL's extended cache key (a
+/// hash of them, as MSAL Python computes it), apart from plain tokens and from each
+/// other, so send the same values on every request that should share a token.
+///
 /// ```
 /// use msal_runtime::ForClientOptions;
 /// let opts = ForClientOptions::default().claims_challenge(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#);
-/// # let _ = opts;
+/// let fmi = ForClientOptions::default()
+///     .fmi_path("SomeFmiPath/FmiCredentialPath")
+///     .forwarded_client_claims(r#"{"access_token":{"xms_az_claim":{"value":"x"}}}"#)
+///     .extra_body_parameter("slice", "testslice");
+/// # let _ = (opts, fmi);
 /// ```
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows the names of extra body parameters, not their values, and whether
+/// claims are set, not what they say.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct ForClientOptions {
     /// A claims challenge from a resource (CAE); bypasses the cache.
     pub claims_challenge: Option<String>,
+    /// The Federated Managed Identity credential path, sent as `fmi_path`.
+    pub fmi_path: Option<String>,
+    /// Client-originated claims (a JSON object), merged into `claims` on the wire.
+    /// Not the builder's `client_claims`, which go into the client assertion.
+    pub forwarded_client_claims: Option<String>,
+    /// Extra form fields of the token request, in order. Names the library sets itself
+    /// (`scope`, `client_secret`, ...) are refused.
+    pub extra_body_parameters: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ForClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForClientOptions")
+            .field("claims_challenge", &self.claims_challenge.is_some())
+            .field("fmi_path", &self.fmi_path)
+            .field(
+                "forwarded_client_claims",
+                &self.forwarded_client_claims.is_some(),
+            )
+            .field(
+                "extra_body_parameters",
+                &self
+                    .extra_body_parameters
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl ForClientOptions {
     /// Sets the claims challenge.
     pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
         self.claims_challenge = Some(claims.into());
+        self
+    }
+
+    /// Sets `fmi_path`.
+    pub fn fmi_path(mut self, path: impl Into<String>) -> Self {
+        self.fmi_path = Some(path.into());
+        self
+    }
+
+    /// Sets the forwarded client claims (a JSON object).
+    pub fn forwarded_client_claims(mut self, claims: impl Into<String>) -> Self {
+        self.forwarded_client_claims = Some(claims.into());
+        self
+    }
+
+    /// Adds an extra form field to the token request.
+    pub fn extra_body_parameter(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.extra_body_parameters.push((name.into(), value.into()));
         self
     }
 }
@@ -45,11 +108,17 @@ impl AppState {
         scopes: &Scopes,
         opts: ForClientOptions,
     ) -> Result<AuthenticationResult> {
+        let ext = Extensions::gather(
+            opts.fmi_path.as_deref(),
+            &opts.extra_body_parameters,
+            opts.forwarded_client_claims.as_deref(),
+        )?;
         let meta = self.metadata().await?;
         let environment = self.authority.host().to_string();
         let query_realm = meta.realm.clone();
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
         let shards = [shard::app(&environment, &self.client_id, &query_realm)];
+        let ext_key = ext.ext_cache_key.as_deref();
 
         let lookup = |cache: &mut CacheData| {
             let q = AtQuery {
@@ -61,12 +130,17 @@ impl AppState {
                 user_assertion_hash: None,
             };
             judge(
-                cache.find_access_token(&q, CacheData::now()),
+                cache.find_access_token_ext(&q, ext_key, CacheData::now()),
                 CacheData::now(),
             )
         };
 
-        let flight_key = format!("cc|{}|{}", query_realm, scopes.target());
+        let flight_key = format!(
+            "cc|{}|{}|{}",
+            query_realm,
+            scopes.target(),
+            ext_key.unwrap_or_default()
+        );
         let _flight = if claims_challenge.is_some() {
             // A claims challenge bypasses the cache; it still queues behind a fetch in flight.
             self.single_flight(&flight_key).await
@@ -74,7 +148,7 @@ impl AppState {
             match self.cache.lookup(&shards, &lookup).await? {
                 CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
                 CacheVerdict::Aging(e) => {
-                    self.refresh_for_client_in_background(scopes, &flight_key);
+                    self.refresh_for_client_in_background(scopes, &ext, &flight_key);
                     return Ok(self.cache_hit(&e));
                 }
                 CacheVerdict::Miss(_) => {}
@@ -85,26 +159,38 @@ impl AppState {
                 CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
                 CacheVerdict::Aging(e) => {
                     drop(guard);
-                    self.refresh_for_client_in_background(scopes, &flight_key);
+                    self.refresh_for_client_in_background(scopes, &ext, &flight_key);
                     return Ok(self.cache_hit(&e));
                 }
                 CacheVerdict::Miss(reason) => {
                     let fetched = self
-                        .fetch_for_client(scopes, &meta, reason, claims_challenge)
+                        .fetch_for_client(scopes, &meta, reason, claims_challenge, &ext)
                         .await;
                     drop(guard);
                     return fetched;
                 }
             }
         };
-        self.fetch_for_client(scopes, &meta, RefreshReason::ForceRefresh, claims_challenge)
-            .await
+        self.fetch_for_client(
+            scopes,
+            &meta,
+            RefreshReason::ForceRefresh,
+            claims_challenge,
+            &ext,
+        )
+        .await
     }
 
     /// Starts the proactive refresh of an aging token (see
     /// [`refresh_in_background`](AppState::refresh_in_background)).
-    fn refresh_for_client_in_background(self: &Arc<Self>, scopes: &Scopes, flight_key: &str) {
+    fn refresh_for_client_in_background(
+        self: &Arc<Self>,
+        scopes: &Scopes,
+        ext: &Extensions,
+        flight_key: &str,
+    ) {
         let scopes = scopes.clone();
+        let ext = ext.clone();
         self.refresh_in_background(flight_key, move |state| async move {
             let meta = state.metadata().await?;
             let environment = state.authority.host().to_string();
@@ -121,7 +207,11 @@ impl AppState {
                         user_assertion_hash: None,
                     };
                     judge(
-                        cache.find_access_token(&q, CacheData::now()),
+                        cache.find_access_token_ext(
+                            &q,
+                            ext.ext_cache_key.as_deref(),
+                            CacheData::now(),
+                        ),
                         CacheData::now(),
                     )
                 })
@@ -131,7 +221,7 @@ impl AppState {
                 return Ok(());
             }
             state
-                .fetch_for_client(&scopes, &meta, RefreshReason::ProactiveRefresh, None)
+                .fetch_for_client(&scopes, &meta, RefreshReason::ProactiveRefresh, None, &ext)
                 .await
                 .map(drop)
         });
@@ -144,12 +234,14 @@ impl AppState {
         meta: &AuthorityMetadata,
         reason: RefreshReason,
         claims_challenge: Option<String>,
+        ext: &Extensions,
     ) -> Result<AuthenticationResult> {
         let environment = self.authority.host().to_string();
         let mut fields = vec![("scope".to_string(), scopes.target().to_string())];
-        if let Some(claims) =
-            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?
-        {
+        fields.extend(ext.body.iter().cloned());
+        let claims =
+            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
+        if let Some(claims) = merge_client_claims(claims, ext.client_claims.as_deref())? {
             fields.push(("claims".into(), claims));
         }
         let endpoint = self.regional_token_endpoint(&meta.token_endpoint).await;
@@ -162,15 +254,16 @@ impl AppState {
             fields,
             extra_headers: Vec::new(),
             throttle_key: format!(
-                "POST {} client_id={} scope={}",
+                "POST {} client_id={} scope={} ext={}",
                 meta.token_endpoint,
                 self.client_id,
-                scopes.target()
+                scopes.target(),
+                ext.ext_cache_key.as_deref().unwrap_or_default()
             ),
         };
         let issued = self.send_token_request(req).await?;
         let now = CacheData::now();
-        let entry = access_token_entry(
+        let mut entry = access_token_entry(
             &issued,
             None,
             &environment,
@@ -179,7 +272,9 @@ impl AppState {
             scopes.as_slice(),
             now,
         );
-        let result = from_entry(&entry, issued.correlation_id.clone());
+        entry.ext_cache_key = ext.ext_cache_key.clone();
+        let mut result = from_entry(&entry, issued.correlation_id.clone());
+        result.raw_response = Some(issued.response.raw.clone());
         let (env, cid) = (environment.clone(), self.client_id.clone());
         self.cache
             .modify(move |c| {

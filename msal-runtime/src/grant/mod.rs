@@ -3,6 +3,7 @@
 mod auth_code;
 mod cached;
 mod client_credentials;
+mod extended;
 mod obo;
 mod pipeline;
 mod refresh;
@@ -10,7 +11,10 @@ pub(crate) mod response;
 mod silent;
 mod user;
 
-pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+pub use auth_code::{
+    AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, AuthorizationRequestOptions,
+};
 pub use silent::SilentOptions;
 
 pub use client_credentials::ForClientOptions;
+pub use obo::OnBehalfOfOptions;

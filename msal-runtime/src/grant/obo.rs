@@ -5,6 +5,7 @@
 //! the OBO refresh token when one was issued.
 
 use super::cached::{judge, CacheVerdict};
+use super::extended::{merge_client_claims, Extensions};
 use super::pipeline::TokenRequest;
 use super::refresh::Redemption;
 use super::user::{decorate, SaveOptions};
@@ -25,6 +26,53 @@ pub(crate) fn assertion_hash(assertion: &str) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(assertion.as_bytes()))
 }
 
+/// Per-call options of
+/// [`acquire_token_on_behalf_of_with`](crate::ConfidentialClientApplication::acquire_token_on_behalf_of_with).
+/// `Debug` says whether claims are set, not what they say.
+///
+/// ```
+/// use msal_runtime::OnBehalfOfOptions;
+/// let opts = OnBehalfOfOptions::default()
+///     .forwarded_client_claims(r#"{"access_token":{"xms_az_nwperimid":{"values":["p1"]}}}"#);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct OnBehalfOfOptions {
+    /// A claims challenge from the downstream API; bypasses the cache.
+    pub claims_challenge: Option<String>,
+    /// Client-originated claims (a JSON object), merged into `claims` on the wire. Cached:
+    /// tokens obtained with them are kept under MSAL's extended cache key, apart from the
+    /// assertion's plain tokens.
+    pub forwarded_client_claims: Option<String>,
+}
+
+impl OnBehalfOfOptions {
+    /// Sets the claims challenge.
+    pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
+        self.claims_challenge = Some(claims.into());
+        self
+    }
+
+    /// Sets the forwarded client claims (a JSON object).
+    pub fn forwarded_client_claims(mut self, claims: impl Into<String>) -> Self {
+        self.forwarded_client_claims = Some(claims.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for OnBehalfOfOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnBehalfOfOptions")
+            .field("claims_challenge", &self.claims_challenge.is_some())
+            .field(
+                "forwarded_client_claims",
+                &self.forwarded_client_claims.is_some(),
+            )
+            .finish()
+    }
+}
+
 impl AppState {
     pub(crate) async fn acquire_token_on_behalf_of(
         self: &Arc<Self>,
@@ -32,6 +80,22 @@ impl AppState {
         scopes: &[String],
         claims_challenge: Option<String>,
     ) -> Result<AuthenticationResult> {
+        let opts = OnBehalfOfOptions {
+            claims_challenge,
+            forwarded_client_claims: None,
+        };
+        self.acquire_token_on_behalf_of_with(user_assertion, scopes, opts)
+            .await
+    }
+
+    pub(crate) async fn acquire_token_on_behalf_of_with(
+        self: &Arc<Self>,
+        user_assertion: &str,
+        scopes: &[String],
+        opts: OnBehalfOfOptions,
+    ) -> Result<AuthenticationResult> {
+        let ext = Extensions::gather(None, &[], opts.forwarded_client_claims.as_deref())?;
+        let claims_challenge = opts.claims_challenge;
         let user_assertion = user_assertion.trim();
         if user_assertion.is_empty() {
             return Err(Error::InvalidInput("the user assertion is empty".into()));
@@ -40,12 +104,17 @@ impl AppState {
         let meta = self.metadata().await?;
         let hash = assertion_hash(user_assertion);
         let claims_challenge = claims_challenge.filter(|c| !c.trim().is_empty());
-        let flight_key = obo_flight_key(self.authority.host(), &hash, &user_scopes);
+        let ext_key = ext.ext_cache_key.clone();
+        let flight_key = format!(
+            "{}|{}",
+            obo_flight_key(self.authority.host(), &hash, &user_scopes),
+            ext_key.as_deref().unwrap_or_default()
+        );
         // The flight guard is held until this call has cached its token.
         let (verdict, _flight) = match claims_challenge {
             Some(_) => (CacheVerdict::Miss(RefreshReason::ForceRefresh), None),
             None => {
-                let find = self.obo_find(&meta, &hash, &user_scopes);
+                let find = self.obo_find(&meta, &hash, &user_scopes, ext_key.as_deref());
                 self.lookup_or_join_flight(
                     &[shard::obo(self.authority.host(), &hash)],
                     find,
@@ -59,9 +128,11 @@ impl AppState {
             CacheVerdict::Aging(e) => {
                 // Served at once; one background task refreshes it.
                 let assertion = user_assertion.to_string();
+                let ext = ext.clone();
                 self.refresh_in_background(&flight_key, move |state| async move {
                     let meta = state.metadata().await?;
-                    let find = state.obo_find(&meta, &hash, &user_scopes);
+                    let find =
+                        state.obo_find(&meta, &hash, &user_scopes, ext.ext_cache_key.as_deref());
                     let shards = [shard::obo(state.authority.host(), &hash)];
                     if !matches!(
                         state.cache.lookup(&shards, find).await?,
@@ -74,6 +145,7 @@ impl AppState {
                         hash: &hash,
                         user_scopes: &user_scopes,
                         decorated: &decorated,
+                        ext: &ext,
                     };
                     state
                         .obo_fetch(&meta, ask, RefreshReason::ProactiveRefresh, None)
@@ -89,6 +161,7 @@ impl AppState {
             hash: &hash,
             user_scopes: &user_scopes,
             decorated: &decorated,
+            ext: &ext,
         };
         self.obo_fetch(&meta, ask, reason, claims_challenge).await
     }
@@ -113,16 +186,28 @@ impl AppState {
             hash,
             user_scopes,
             decorated,
+            ext,
         } = ask;
-        let claims =
-            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
+        let claims = merge_client_claims(
+            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?,
+            ext.client_claims.as_deref(),
+        )?;
+        let ext_key = ext.ext_cache_key.clone();
         let scopes = (user_scopes, decorated);
         // An OBO refresh token for this assertion saves re-presenting the user's token.
         if claims_challenge.is_none() {
             if let Some(done) = self
-                .obo_refresh(meta, hash, scopes, reason, claims.as_deref())
+                .obo_refresh(
+                    meta,
+                    hash,
+                    scopes,
+                    reason,
+                    claims.as_deref(),
+                    ext_key.clone(),
+                )
                 .await
             {
+                self.hand_off_to_silent(meta, hash, &done).await?;
                 return Ok(done);
             }
         }
@@ -135,10 +220,11 @@ impl AppState {
             fields: obo_fields(assertion, decorated, claims),
             extra_headers: Vec::new(),
             throttle_key: format!(
-                "POST {} client_id={} scope={} obo={hash}",
+                "POST {} client_id={} scope={} obo={hash} ext={}",
                 meta.token_endpoint,
                 self.client_id,
                 key::target(decorated),
+                ext_key.as_deref().unwrap_or_default(),
             ),
         };
         let issued = self.send_token_request(req).await?;
@@ -149,8 +235,69 @@ impl AppState {
             user_assertion_hash: Some(hash.to_string()),
             id_token_claims: None,
             known_home_account_id: None,
+            ext_cache_key: ext_key,
         };
-        self.save_user_tokens(meta, issued, save).await
+        let result = self.save_user_tokens(meta, issued, save).await?;
+        self.hand_off_to_silent(meta, hash, &result).await?;
+        Ok(result)
+    }
+
+    /// With [`on_behalf_of_silent_handoff`](crate::ConfidentialClientApplicationBuilder::on_behalf_of_silent_handoff):
+    /// copies the access token just cached for this assertion, and the assertion's newest
+    /// refresh token, to the user's own entries (no `user_assertion_hash`), where MSAL
+    /// Python caches OBO results and where `acquire_token_silent` looks.
+    async fn hand_off_to_silent(
+        &self,
+        meta: &AuthorityMetadata,
+        hash: &str,
+        result: &AuthenticationResult,
+    ) -> Result<()> {
+        if !self.opts.obo_silent_handoff {
+            return Ok(());
+        }
+        let Some(hid) = result.account.as_ref().map(|a| a.home_account_id.clone()) else {
+            return Ok(());
+        };
+        let env = self.authority.host().to_string();
+        let at_key = key::access_token(
+            Some(&hid),
+            &env,
+            &self.client_id,
+            &meta.realm,
+            &key::target(&result.scopes),
+            None,
+            Some(hash),
+        );
+        let (cid, hash) = (self.client_id.clone(), hash.to_string());
+        self.cache
+            .modify(move |c| {
+                if let Some(mut at) = c.access_tokens.get(&at_key).cloned() {
+                    at.user_assertion_hash = None;
+                    c.insert_access_token(at);
+                }
+                let newest_rt = c
+                    .refresh_tokens
+                    .values()
+                    .filter(|rt| {
+                        rt.user_assertion_hash.as_deref() == Some(hash.as_str())
+                            && rt.client_id.eq_ignore_ascii_case(&cid)
+                            && rt.environment.eq_ignore_ascii_case(&env)
+                    })
+                    .max_by_key(|rt| rt.last_modification_time)
+                    .cloned();
+                if let Some(mut rt) = newest_rt {
+                    rt.user_assertion_hash = None;
+                    let k = key::refresh_token(
+                        rt.home_account_id.as_deref(),
+                        &rt.environment,
+                        &rt.client_id,
+                        rt.target.as_deref().unwrap_or_default(),
+                        None,
+                    );
+                    c.put_refresh_token(k, rt);
+                }
+            })
+            .await
     }
 
     /// The judge of the cached OBO token of this assertion and scopes.
@@ -159,6 +306,7 @@ impl AppState {
         meta: &'a AuthorityMetadata,
         hash: &'a str,
         user_scopes: &'a [String],
+        ext_cache_key: Option<&'a str>,
     ) -> impl Fn(&mut CacheData) -> CacheVerdict + 'a {
         move |c: &mut CacheData| {
             let q = AtQuery {
@@ -169,7 +317,10 @@ impl AppState {
                 scopes: user_scopes,
                 user_assertion_hash: Some(hash),
             };
-            judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+            judge(
+                c.find_access_token_ext(&q, ext_cache_key, CacheData::now()),
+                CacheData::now(),
+            )
         }
     }
 
@@ -182,6 +333,7 @@ impl AppState {
         (requested, decorated): (&[String], &[String]),
         reason: RefreshReason,
         claims: Option<&str>,
+        ext_cache_key: Option<String>,
     ) -> Option<AuthenticationResult> {
         let env = self.authority.host();
         let (rt_key, secret, hid) = {
@@ -211,6 +363,7 @@ impl AppState {
                 user_assertion_hash: Some(hash.to_string()),
                 id_token_claims: None,
                 known_home_account_id: hid,
+                ext_cache_key,
             },
         };
         match self.redeem_refresh_token(meta, redemption).await {
@@ -229,6 +382,7 @@ struct OboAsk<'a> {
     hash: &'a str,
     user_scopes: &'a [String],
     decorated: &'a [String],
+    ext: &'a Extensions,
 }
 
 /// The single-flight key of one OBO token: a web API often gets several calls of one

@@ -133,7 +133,7 @@ impl AppState {
     /// one retry on a transport failure or 5xx, fallback from a regional to the global
     /// endpoint, telemetry bookkeeping.
     pub(crate) async fn send_token_request(&self, req: TokenRequest) -> Result<Issued> {
-        if let Some(err) = self.throttle.check(&req.throttle_key) {
+        if let Some(err) = self.throttled(&req.throttle_key).await {
             tracing::debug!(error = %err, "request throttled; replaying the last refusal");
             return Err(err);
         }
@@ -155,7 +155,7 @@ impl AppState {
             // body), so a caller looping on a bad grant or credential does not hammer the
             // authority. A fresh assertion or another scope is another request.
             let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
-            if let Some(err) = self.throttle.check(&bad_request_key) {
+            if let Some(err) = self.throttled(&bad_request_key).await {
                 tracing::debug!(error = %err, "identical request refused moments ago; replaying the refusal");
                 return Err(err);
             }
@@ -201,6 +201,7 @@ impl AppState {
                         bad_request_key,
                         &correlation_id,
                     );
+                    self.persist_throttle().await;
                     return Err(err);
                 }
             }

@@ -18,6 +18,8 @@ pub(crate) struct TokenResponse {
     pub id_token: Option<String>,
     pub client_info: Option<String>,
     pub foci: Option<String>,
+    /// Every field as it came, for [`AuthenticationResult::raw_response`](crate::AuthenticationResult::raw_response).
+    pub raw: crate::result::RawResponse,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -123,6 +125,7 @@ pub(crate) fn parse(url: &str, resp: &HttpResponse) -> Result<TokenResponse> {
         id_token: string("id_token"),
         client_info: string("client_info"),
         foci: string("foci"),
+        raw: crate::result::RawResponse::new(obj),
     })
 }
 

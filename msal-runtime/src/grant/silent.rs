@@ -2,6 +2,7 @@
 //! `acquire_token_by_refresh_token`.
 
 use super::cached::{judge, CacheVerdict};
+use super::extended::{merge_client_claims, Extensions};
 use super::refresh::Redemption;
 use super::user::{account_to_public, anchor_mailbox, decorate, SaveOptions};
 use crate::authority::AuthorityMetadata;
@@ -21,13 +22,30 @@ use std::sync::Arc;
 /// let opts = SilentOptions::default().force_refresh(true);
 /// # let _ = opts;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct SilentOptions {
     /// Skip the cached access token and use a refresh token.
     pub force_refresh: bool,
     /// A claims challenge from a resource; bypasses the cached access token.
     pub claims_challenge: Option<String>,
+    /// Client-originated claims (a JSON object; MSAL Python's `forwarded_client_claims`):
+    /// merged into `claims` when refreshing; the tokens obtained with them are cached
+    /// under MSAL's extended cache key and served only to calls with the same claims.
+    pub forwarded_client_claims: Option<String>,
+}
+
+impl std::fmt::Debug for SilentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SilentOptions")
+            .field("force_refresh", &self.force_refresh)
+            .field("claims_challenge", &self.claims_challenge.is_some())
+            .field(
+                "forwarded_client_claims",
+                &self.forwarded_client_claims.is_some(),
+            )
+            .finish()
+    }
 }
 
 impl SilentOptions {
@@ -39,6 +57,11 @@ impl SilentOptions {
     /// Sets a claims challenge.
     pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
         self.claims_challenge = Some(claims.into());
+        self
+    }
+    /// Sets the forwarded client claims (a JSON object).
+    pub fn forwarded_client_claims(mut self, claims: impl Into<String>) -> Self {
+        self.forwarded_client_claims = Some(claims.into());
         self
     }
 }
@@ -145,6 +168,7 @@ impl AppState {
         account: &Account,
         opts: SilentOptions,
     ) -> Result<Option<AuthenticationResult>> {
+        let ext = Extensions::gather(None, &[], opts.forwarded_client_claims.as_deref())?;
         let (user_scopes, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
         let meta = self.metadata().await?;
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
@@ -157,25 +181,29 @@ impl AppState {
             self.cache.load(&self.user_shards(account)).await?;
             (CacheVerdict::Miss(RefreshReason::ForceRefresh), None)
         } else {
-            self.silent_lookup(&meta, account, &user_scopes).await?
+            self.silent_lookup(&meta, account, &user_scopes, &ext)
+                .await?
         };
         let reason = match verdict {
             CacheVerdict::Fresh(e) => return Ok(Some(with_account(self.cache_hit(&e), account))),
             CacheVerdict::Aging(e) => {
                 // Served at once; one background task refreshes it.
-                self.refresh_silently_in_background(&meta, account, user_scopes, decorated);
+                self.refresh_silently_in_background(&meta, account, user_scopes, decorated, ext);
                 return Ok(Some(with_account(self.cache_hit(&e), account)));
             }
             CacheVerdict::Miss(r) => r,
         };
-        let claims =
-            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?;
+        let claims = merge_client_claims(
+            crate::claims::merge(&self.opts.client_capabilities, claims_challenge.as_deref())?,
+            ext.client_claims.as_deref(),
+        )?;
         let attempt = SilentRefresh {
             account,
             requested: &user_scopes,
             decorated: &decorated,
             reason,
             claims: claims.as_deref(),
+            ext_cache_key: ext.ext_cache_key.clone(),
         };
         self.refresh_silently(&meta, attempt).await
     }
@@ -188,8 +216,13 @@ impl AppState {
         account: &Account,
         user_scopes: Vec<String>,
         decorated: Vec<String>,
+        ext: Extensions,
     ) {
-        let flight_key = silent_flight_key(self.authority.host(), account, &user_scopes);
+        let flight_key = format!(
+            "{}|{}",
+            silent_flight_key(self.authority.host(), account, &user_scopes),
+            ext.ext_cache_key.as_deref().unwrap_or_default()
+        );
         let account = account.clone();
         let realm = meta.realm.clone();
         self.refresh_in_background(&flight_key, move |state| async move {
@@ -202,8 +235,12 @@ impl AppState {
                 scopes: &user_scopes,
                 user_assertion_hash: None,
             };
+            let ext_key = ext.ext_cache_key.as_deref();
             let find = |c: &mut CacheData| {
-                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
+                judge(
+                    c.find_access_token_ext(&q, ext_key, CacheData::now()),
+                    CacheData::now(),
+                )
             };
             // Another refresh finished between the caller's look-up and this task.
             let shards = state.user_shards(&account);
@@ -213,12 +250,14 @@ impl AppState {
             ) {
                 return Ok(());
             }
+            let claims = merge_client_claims(None, ext.client_claims.as_deref())?;
             let attempt = SilentRefresh {
                 account: &account,
                 requested: &user_scopes,
                 decorated: &decorated,
                 reason: RefreshReason::ProactiveRefresh,
-                claims: None,
+                claims: claims.as_deref(),
+                ext_cache_key: ext.ext_cache_key.clone(),
             };
             state.refresh_silently(&meta, attempt).await.map(drop)
         });
@@ -238,6 +277,7 @@ impl AppState {
         meta: &AuthorityMetadata,
         account: &Account,
         user_scopes: &[String],
+        ext: &Extensions,
     ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let env = self.authority.host();
         let q = AtQuery {
@@ -248,13 +288,23 @@ impl AppState {
             scopes: user_scopes,
             user_assertion_hash: None,
         };
-        let find =
-            |c: &mut CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
-        let flight_key = silent_flight_key(env, account, user_scopes);
+        let ext_key = ext.ext_cache_key.as_deref();
+        let find = |c: &mut CacheData| {
+            judge(
+                c.find_access_token_ext(&q, ext_key, CacheData::now()),
+                CacheData::now(),
+            )
+        };
+        let flight_key = format!(
+            "{}|{}",
+            silent_flight_key(env, account, user_scopes),
+            ext_key.unwrap_or_default()
+        );
         let (mut verdict, flight) = self
             .lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
             .await?;
-        if matches!(verdict, CacheVerdict::Miss(_)) {
+        // Extended entries are looked for under the app's host only.
+        if matches!(verdict, CacheVerdict::Miss(_)) && ext_key.is_none() {
             // Nothing under the app's host: another MSAL app may have used an alias.
             verdict = self.find_under_aliases(&q, verdict).await?;
         }
@@ -329,6 +379,7 @@ impl AppState {
                     user_assertion_hash: None,
                     id_token_claims: None,
                     known_home_account_id: Some(a.account.home_account_id.clone()),
+                    ext_cache_key: a.ext_cache_key.clone(),
                 },
             };
             match self.redeem_refresh_token(meta, redemption).await {
@@ -432,6 +483,7 @@ impl AppState {
                 user_assertion_hash: None,
                 id_token_claims: None,
                 known_home_account_id: None,
+                ext_cache_key: None,
             },
         };
         self.redeem_refresh_token(&meta, redemption).await
@@ -454,6 +506,8 @@ struct SilentRefresh<'a> {
     decorated: &'a [String],
     reason: RefreshReason,
     claims: Option<&'a str>,
+    /// The extended cache key of the tokens to write (forwarded client claims).
+    ext_cache_key: Option<String>,
 }
 
 /// Whose refresh token a silent attempt uses.

@@ -74,6 +74,8 @@ pub(crate) struct SaveOptions<'a> {
     pub id_token_claims: Option<Map<String, Value>>,
     /// The home account id when known from the request side (silent refresh).
     pub known_home_account_id: Option<String>,
+    /// The extended cache key of a request with extensions (forwarded client claims).
+    pub ext_cache_key: Option<String>,
 }
 
 impl AppState {
@@ -108,6 +110,7 @@ impl AppState {
         result.account = Some(account_to_public(&entries.account));
         result.id_token = r.id_token.clone();
         result.id_token_claims = id_token_claims;
+        result.raw_response = Some(r.raw.clone());
         result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
 
         let write_account = opts.account_source.is_some();
@@ -149,6 +152,7 @@ impl AppState {
             now,
         );
         at.user_assertion_hash = opts.user_assertion_hash.clone();
+        at.ext_cache_key = opts.ext_cache_key.clone();
         let id_token = r.id_token.clone().map(|secret| IdTokenEntry {
             credential_type: "IdToken".into(),
             secret,

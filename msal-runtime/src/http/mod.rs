@@ -1,9 +1,11 @@
 //! The HTTP layer: one reqwest client per application, size-limited bodies, typed
 //! transport errors, MSAL's library headers, bounded retries and client-side throttling.
 
+pub(crate) mod state;
 pub(crate) mod telemetry;
 mod throttle;
 
+pub use state::{HttpCache, HttpStateStore, StoreFuture};
 pub(crate) use telemetry::Telemetry;
 pub(crate) use throttle::Throttle;
 

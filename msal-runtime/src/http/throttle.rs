@@ -3,6 +3,7 @@
 //! remembered whatever its body: an OAuth error, an HTML gateway page or nothing at all.
 
 use crate::error::{Error, HttpErrorKind, ServerError};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -43,6 +44,88 @@ impl Refusal {
     }
 }
 
+/// A refusal as persisted HTTP state keeps it (`HttpCache`): another application
+/// instance, or another process, replays it until `until` (epoch seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PersistedRefusal {
+    pub until: u64,
+    status: u16,
+    /// The URL of a refusal without an OAuth body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server: Option<StoredServerError>,
+}
+
+/// The fields of a [`ServerError`], for [`PersistedRefusal`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredServerError {
+    error: String,
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Vec<i64>,
+    correlation_id: Option<String>,
+    trace_id: Option<String>,
+    timestamp: Option<String>,
+    suberror: Option<String>,
+    claims: Option<String>,
+    error_uri: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl PersistedRefusal {
+    fn of(refusal: &Refusal, until: u64) -> Self {
+        match refusal {
+            Refusal::Server(s) => PersistedRefusal {
+                until,
+                status: s.status,
+                url: None,
+                server: Some(StoredServerError {
+                    error: s.error.clone(),
+                    error_description: s.error_description.clone(),
+                    error_codes: s.error_codes.clone(),
+                    correlation_id: s.correlation_id.clone(),
+                    trace_id: s.trace_id.clone(),
+                    timestamp: s.timestamp.clone(),
+                    suberror: s.suberror.clone(),
+                    claims: s.claims.clone(),
+                    error_uri: s.error_uri.clone(),
+                    retry_after: s.retry_after,
+                }),
+            },
+            Refusal::Status { url, status } => PersistedRefusal {
+                until,
+                status: *status,
+                url: Some(url.clone()),
+                server: None,
+            },
+        }
+    }
+
+    fn refusal(self) -> Option<Refusal> {
+        match (self.server, self.url) {
+            (Some(s), _) => Some(Refusal::Server(Box::new(ServerError {
+                status: self.status,
+                error: s.error,
+                error_description: s.error_description,
+                error_codes: s.error_codes,
+                correlation_id: s.correlation_id,
+                trace_id: s.trace_id,
+                timestamp: s.timestamp,
+                suberror: s.suberror,
+                claims: s.claims,
+                error_uri: s.error_uri,
+                retry_after: s.retry_after,
+            }))),
+            (None, Some(url)) => Some(Refusal::Status {
+                url,
+                status: self.status,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 struct Entry {
     inserted: Instant,
     until: Instant,
@@ -57,6 +140,9 @@ struct Table {
 pub(crate) struct Throttle {
     table: Mutex<Table>,
     capacity: usize,
+    /// Whether new refusals are queued for persisted HTTP state.
+    persisting: bool,
+    pending: Mutex<Vec<(String, PersistedRefusal)>>,
 }
 
 impl Default for Throttle {
@@ -87,7 +173,35 @@ impl Throttle {
         Throttle {
             table: Mutex::new(Table::default()),
             capacity: capacity.max(1),
+            persisting: false,
+            pending: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A throttle whose new refusals are also queued for persisted HTTP state
+    /// ([`take_pending`](Self::take_pending)).
+    pub(crate) fn persisting() -> Self {
+        Throttle {
+            persisting: true,
+            ..Throttle::default()
+        }
+    }
+
+    /// The refusals recorded since the last call, to persist.
+    pub(crate) fn take_pending(&self) -> Vec<(String, PersistedRefusal)> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Takes in a refusal another instance persisted: replayed here too until it ends.
+    pub(crate) fn adopt(&self, key: String, p: PersistedRefusal) -> Option<Error> {
+        let left = p
+            .until
+            .checked_sub(super::state::epoch_now())
+            .filter(|s| *s > 0)?;
+        let refusal = p.refusal()?;
+        let err = refusal.to_error();
+        self.insert_local(key, refusal, Duration::from_secs(left));
+        Some(err)
     }
 
     /// The remembered refusal for this request shape, while it is still in force.
@@ -141,6 +255,18 @@ impl Throttle {
     }
 
     fn insert(&self, key: String, refusal: Refusal, wait: Duration) {
+        if self.persisting {
+            let until = super::state::epoch_now().saturating_add(wait.as_secs());
+            let p = PersistedRefusal::of(&refusal, until);
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((key.clone(), p));
+        }
+        self.insert_local(key, refusal, wait);
+    }
+
+    fn insert_local(&self, key: String, refusal: Refusal, wait: Duration) {
         let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if !t.entries.contains_key(&key) && t.entries.len() >= self.capacity {

@@ -632,6 +632,7 @@ impl ManagedIdentityClient {
             token_source: TokenSource::IdentityProvider,
             correlation_id: None,
             tenant_id: None,
+            raw_response: None,
         })
     }
 }
@@ -650,6 +651,7 @@ fn result_from_entry(entry: &AccessTokenEntry, resource: &str, _now: u64) -> Aut
         token_source: TokenSource::Cache,
         correlation_id: None,
         tenant_id: None,
+        raw_response: None,
     }
 }
 
