@@ -242,6 +242,13 @@ impl Authority {
             format!("/{}", segments.join("/"))
         };
         url.set_path(&path);
+        // A path-less CIAM tenant comes from the host, whose characters the path may escape
+        // (`` ` `` is `%60` there): keep the tenant as the canonical URL spells it, so that
+        // parsing `as_str()` again gives the same tenant.
+        let tenant = match url.path_segments().and_then(|mut s| s.next()) {
+            Some(first) if kind == AuthorityKind::Ciam && segments.is_empty() => first.to_string(),
+            _ => tenant,
+        };
         Ok(Authority { url, kind, tenant })
     }
 

@@ -156,6 +156,31 @@ fn toml_line() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Found by the `authority_parse` fuzz target: a path-less CIAM authority whose host holds a
+/// character the path escapes got its tenant from the raw host, and its canonical form
+/// parsed to another tenant (`%60` for `` ` ``).
+#[test]
+fn a_path_less_ciam_tenant_is_spelled_as_in_the_canonical_url() {
+    for input in [
+        "https:/+l.`1clom.ciong0iogU.ciamlogin.com",
+        "https://contoso.ciamlogin.com",
+    ] {
+        let a = Authority::parse(input).unwrap();
+        assert_eq!(a.kind(), AuthorityKind::Ciam);
+        let again = Authority::parse(a.as_str()).unwrap();
+        assert_eq!(again.tenant(), a.tenant(), "{input}");
+        assert_eq!(again.as_str(), a.as_str(), "{input}");
+    }
+    let a = Authority::parse("https:/+l.`1clom.ciong0iogU.ciamlogin.com").unwrap();
+    assert_eq!(a.tenant(), "+l.%601clom.ciong0iogu.onmicrosoft.com");
+    assert_eq!(
+        Authority::parse("https://contoso.ciamlogin.com")
+            .unwrap()
+            .tenant(),
+        "contoso.onmicrosoft.com"
+    );
+}
+
 proptest! {
     #![proptest_config(config())]
 

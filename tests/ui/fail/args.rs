@@ -1,6 +1,5 @@
-//! The attribute's own arguments: no `config` and no msal.toml to find (trybuild's crate is
-//! the root of its own workspace, so only its directory is looked in), an unknown argument
-//! (with "did you mean"), a value that is not a string, an argument given twice.
+//! The attribute's arguments: no `config` and no msal.toml found (trybuild's crate is its own
+//! workspace), an unknown argument ("did you mean"), not a string, an argument given twice.
 use msal::msal_app;
 
 #[msal_app]
