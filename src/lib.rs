@@ -94,6 +94,8 @@ pub use msal_runtime::{
     FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
 };
 
+pub mod web_api;
+
 pub mod scope {
     //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.
     //!

@@ -11,6 +11,7 @@ use crate::result::Account;
 use crate::result::AuthenticationResult;
 use crate::scope::IntoScopes;
 use crate::state::{AppOptions, AppState};
+use crate::web_api::UserAssertion;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -71,6 +72,11 @@ impl ConfidentialClientApplication {
     /// The token cache this application reads and writes.
     pub fn token_cache(&self) -> &TokenCache {
         &self.inner.cache
+    }
+
+    /// The shared state (the web API validator reuses its discovery and key cache).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.inner
     }
 
     /// An app-only token (client credentials grant). Served from the cache while it has
@@ -147,11 +153,15 @@ impl ConfidentialClientApplication {
 
     /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
     /// your web API received. Cached per assertion; refreshed with the OBO refresh token.
+    ///
+    /// `user_assertion` is the incoming token: a `&str`, or the
+    /// [`ValidatedCaller`](crate::web_api::ValidatedCaller) of a validated request.
     pub async fn acquire_token_on_behalf_of(
         &self,
-        user_assertion: &str,
+        user_assertion: &(impl UserAssertion + ?Sized),
         scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
+        let user_assertion = user_assertion.user_assertion();
         let scopes = scopes.into_scopes()?;
         let inner = &self.inner;
         inner
@@ -167,10 +177,11 @@ impl ConfidentialClientApplication {
     /// challenge from the downstream API (bypasses the cache).
     pub async fn acquire_token_on_behalf_of_with_claims(
         &self,
-        user_assertion: &str,
+        user_assertion: &(impl UserAssertion + ?Sized),
         scopes: impl IntoScopes,
         claims_challenge: &str,
     ) -> Result<AuthenticationResult> {
+        let user_assertion = user_assertion.user_assertion();
         let scopes = scopes.into_scopes()?;
         let claims = Some(claims_challenge.to_string());
         let inner = &self.inner;

@@ -46,6 +46,7 @@ mod result;
 mod scope;
 mod secret;
 mod state;
+pub mod web_api;
 pub mod web_sign_in;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};

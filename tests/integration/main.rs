@@ -22,4 +22,5 @@ mod peer_caches;
 mod python_interop;
 mod relocation;
 mod user_flows;
+mod web_api;
 mod web_app_browser;
