@@ -18,27 +18,31 @@
 //! (answering 401/403 with an RFC 6750 `WWW-Authenticate` challenge) and `Caller` is an
 //! extractor; the caller goes straight into `acquire_token_on_behalf_of`:
 //!
-//! ```ignore
+//! ```no_run
+//! use axum::{extract::State, routing::get, Router};
 //! use msal::web_api::{axum::AccessTokenLayer, Caller, Requires};
 //!
-//! #[msal::msal_app(config = "msal.toml")]
+//! #[msal::msal_app(config = "examples/msal.toml", app = "orders_api")]
 //! pub struct OrdersApi;
 //!
 //! async fn orders(
 //!     State(api): State<OrdersApi>,
 //!     caller: Caller<OrdersApi, Requires<orders_api::scopes::OrdersRead>>,
-//! ) -> Result<String, msal::Error> {
+//! ) -> Result<String, String> {
 //!     let inventory = api
-//!         .application()
-//!         .acquire_token_on_behalf_of(&caller, OrdersApi::scopes().inventory.as_slice())
-//!         .await?;
-//!     Ok(format!("{:?} may read orders", caller.object_id()))
+//!         .acquire_token_on_behalf_of(&caller, OrdersApi::scopes().inventory)
+//!         .await
+//!         .map_err(|e| e.to_string())?;
+//!     Ok(format!("{:?}: {} s", caller.object_id(), inventory.expires_in()))
 //! }
 //!
-//! let app = Router::new()
+//! # fn run() -> msal::Result<()> {
+//! let api = OrdersApi::from_env()?;
+//! let routes: Router = Router::new()
 //!     .route("/api/orders", get(orders))
 //!     .layer(AccessTokenLayer::for_app(&api)?)
 //!     .with_state(api);
+//! # Ok(()) }
 //! ```
 //!
 //! Without axum, [`AccessTokenValidator`] does the same checks for any server.

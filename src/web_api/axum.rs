@@ -1,11 +1,18 @@
 //! axum: a tower layer that validates the bearer token of every request, and the
 //! [`Caller`] extractor (feature `axum`).
 //!
-//! ```ignore
-//! let app = Router::new()
-//!     .route("/api/orders", get(orders))   // orders(caller: Caller<OrdersApi, Requires<...>>)
+//! ```no_run
+//! # use axum::{routing::get, Router};
+//! # use msal::web_api::{axum::AccessTokenLayer, Caller};
+//! # #[msal::msal_app(config = "examples/msal.toml", app = "orders_api")]
+//! # pub struct OrdersApi;
+//! # async fn orders(caller: Caller<OrdersApi>) -> String { caller.scopes().join(" ") }
+//! # fn run(api: OrdersApi) -> msal::Result<()> {
+//! let app: Router = Router::new()
+//!     .route("/api/orders", get(orders))
 //!     .layer(AccessTokenLayer::for_app(&api)?)
 //!     .with_state(api);
+//! # Ok(()) }
 //! ```
 //!
 //! A request without a valid token never reaches the handler: the layer answers 401
