@@ -20,6 +20,10 @@
 //! (`insufficient_scope`, a token with none of the accepted scopes or roles) or 503 (the
 //! authority's keys cannot be had). The extractor then checks the handler's
 //! [`Requires`](super::Requires) (403 `insufficient_scope` naming the scope).
+//!
+//! The layer also leaves the [`ValidatedCaller`] itself in the request's extensions, for
+//! middleware that does not know the app type (`req.extensions().get::<ValidatedCaller>()`)
+//! and handlers taking `Extension<ValidatedCaller>`.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -139,6 +143,8 @@ where
                 .and_then(|v| v.to_str().ok());
             match validator.validate_header(header).await {
                 Ok(caller) => {
+                    // Untyped, for other middleware and `Extension<ValidatedCaller>`.
+                    req.extensions_mut().insert(caller.clone());
                     req.extensions_mut().insert(Validated::<A> {
                         caller,
                         _app: PhantomData,

@@ -440,6 +440,13 @@ mod orders_handlers {
     pub async fn anyone(caller: Caller<OrdersApi>) -> Json<Value> {
         Json(json!({ "scopes": caller.scopes(), "roles": caller.roles() }))
     }
+
+    /// Untyped: what other middleware sees.
+    pub async fn untyped(
+        axum::Extension(caller): axum::Extension<msal::web_api::ValidatedCaller>,
+    ) -> Json<Value> {
+        Json(json!({ "oid": caller.object_id() }))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,6 +468,7 @@ async fn axum_layer_and_extractors_over_loopback() {
         .route("/orders", get(orders_handlers::orders))
         .route("/admin", get(orders_handlers::admin))
         .route("/anyone", get(orders_handlers::anyone))
+        .route("/untyped", get(orders_handlers::untyped))
         .layer(layer)
         .route("/unprotected", get(orders_handlers::anyone))
         .with_state(api);
@@ -510,6 +518,9 @@ async fn axum_layer_and_extractors_over_loopback() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "insufficient_scope");
     assert_eq!(call("/anyone", Some(&alice)).await.unwrap().status(), 200);
+    let r = call("/untyped", Some(&alice)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.unwrap()["oid"].is_string());
 
     // An admin app: admin yes, orders no (403 naming the scope).
     let admin = env.token(|c| {
