@@ -10,8 +10,8 @@ use crate::http::{ClientOptions, HttpClient, Verify};
 use crate::result::Account;
 use crate::result::AuthenticationResult;
 use crate::scope::IntoScopes;
+use crate::secret::UserAssertion;
 use crate::state::{AppOptions, AppState};
-use crate::web_api::UserAssertion;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -154,8 +154,8 @@ impl ConfidentialClientApplication {
     /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
     /// your web API received. Cached per assertion; refreshed with the OBO refresh token.
     ///
-    /// `user_assertion` is the incoming token: a `&str`, or the
-    /// [`ValidatedCaller`](crate::web_api::ValidatedCaller) of a validated request.
+    /// `user_assertion` is the incoming token: a `&str`, or the `web_api::ValidatedCaller`
+    /// of a validated request.
     pub async fn acquire_token_on_behalf_of(
         &self,
         user_assertion: &(impl UserAssertion + ?Sized),

@@ -1,6 +1,6 @@
 //! JWTs signed by the authority: decoding, signature checks against its JWKS, lifetime
 //! checks; and full validation of ID tokens for the authorization-code flow (issuer,
-//! audience, nonce, `max_age`). Incoming access tokens of a web API (`crate::web_api`) use
+//! audience, nonce, `max_age`). Incoming access tokens of a web API (module `web_api`) use
 //! the same decoding, keys and lifetime checks.
 
 use crate::error::{Error, Result};

@@ -55,6 +55,7 @@ use crate::app::ConfidentialClientApplication;
 use crate::error::{Error, Result};
 use crate::id_token::{self, TokenKind, SKEW_SECS};
 use crate::secret::Assertion;
+pub use crate::secret::UserAssertion;
 use crate::state::AppState;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -543,45 +544,9 @@ impl ValidatedCaller {
     }
 }
 
-/// What a web API takes as the user's token for on-behalf-of: a `&str`, a `String`, an
-/// [`Assertion`] or a [`ValidatedCaller`].
-///
-/// ```
-/// use msal_runtime::web_api::UserAssertion;
-/// assert_eq!("eyJ...".user_assertion(), "eyJ...");
-/// ```
-pub trait UserAssertion {
-    /// The token, as sent to the authority.
-    fn user_assertion(&self) -> &str;
-}
-
-impl UserAssertion for str {
-    fn user_assertion(&self) -> &str {
-        self
-    }
-}
-
-impl UserAssertion for String {
-    fn user_assertion(&self) -> &str {
-        self
-    }
-}
-
-impl UserAssertion for Assertion {
-    fn user_assertion(&self) -> &str {
-        self.secret()
-    }
-}
-
 impl UserAssertion for ValidatedCaller {
     fn user_assertion(&self) -> &str {
         self.assertion.secret()
-    }
-}
-
-impl<T: UserAssertion + ?Sized> UserAssertion for &T {
-    fn user_assertion(&self) -> &str {
-        (**self).user_assertion()
     }
 }
 
