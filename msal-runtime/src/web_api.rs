@@ -155,6 +155,22 @@ impl AccessTokenValidatorBuilder {
         self
     }
 
+    /// Everything an msal.toml `accepts` table declares (scopes, roles, audiences,
+    /// tenants), for apps loaded at run time (`config::load`).
+    pub fn accepts(mut self, accepts: &msal_config::Accepts) -> Self {
+        self = self
+            .accept_scopes(accepts.scopes.iter().cloned())
+            .accept_roles(accepts.roles.iter().cloned());
+        for a in &accepts.audiences {
+            self = self.audience(a.clone());
+        }
+        match &accepts.tenants {
+            msal_config::AcceptedTenants::Authority => self,
+            msal_config::AcceptedTenants::Any => self.any_tenant(),
+            msal_config::AcceptedTenants::Listed(t) => self.tenants(t.iter().cloned()),
+        }
+    }
+
     /// The clock skew tolerated on `exp`, `nbf` and `iat` (five minutes by default).
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.skew = skew;

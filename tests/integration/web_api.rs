@@ -273,6 +273,24 @@ async fn every_bad_token_is_a_401_invalid_token() {
 }
 
 #[tokio::test]
+async fn a_validator_from_an_accepts_table_loaded_at_run_time() {
+    let env = env().await;
+    let cfg = msal_config::Config::load(std::path::Path::new("examples/msal.toml")).unwrap();
+    let accepts = cfg.app("orders_api").unwrap().accepts.clone().unwrap();
+    let v = AccessTokenValidator::builder(&env.app)
+        .accepts(&accepts)
+        .build()
+        .unwrap();
+    v.validate(&env.token(|_| {})).await.unwrap();
+    let e = refused(
+        v.validate(&env.token(|c| c["scp"] = json!("Orders.Write")))
+            .await,
+        "write",
+    );
+    assert_eq!(e.kind(), RejectionKind::InsufficientScope);
+}
+
+#[tokio::test]
 async fn clock_skew_is_five_minutes_unless_set() {
     let env = env().await;
     let two_minutes_ago = env.token(|c| c["exp"] = json!(now() - 120));
