@@ -131,6 +131,8 @@ pub use msal_runtime::{
     OnBehalfOfOptions, RawResponse, StoreFuture,
 };
 
+pub mod web_api;
+
 pub mod scope {
     //! Typed scope sets of [`#[msal_app]`](macro@crate::msal_app) apps.
     //!

@@ -185,6 +185,16 @@ codes! {
     InvalidRedisUrl = "E1003", "invalid-redis-url";
     /// A Redis cache with neither or both of `url` and `url_env`.
     InvalidCacheSource = "E1004", "invalid-cache-source";
+
+    /// An `accepts` scope, role, audience or tenant that is malformed (blank, a full scope
+    /// URI, not a type name, not a tenant id).
+    InvalidAccepted = "E1101", "invalid-accepted";
+    /// An `accepts` scope or role listed twice, or two that make the same type name.
+    DuplicateAccepted = "E1102", "duplicate-accepted";
+    /// An `accepts` table with neither scopes nor roles.
+    EmptyAccepts = "E1103", "empty-accepts";
+    /// `accepts` on an app that cannot validate tokens (a managed identity).
+    AcceptsWithoutClientId = "E1104", "accepts-without-client-id";
 }
 
 impl fmt::Display for Code {

@@ -43,13 +43,15 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "client_capabilities",
     "exclude_scopes",
     "token_cache",
+    "accepts",
 ];
 
 /// Keys that identify one app and so cannot be inherited from `[defaults]`.
-pub(crate) const NOT_INHERITABLE: &[&str] = &["client_id", "grants", "scopes", "redirect_uri"];
+pub(crate) const NOT_INHERITABLE: &[&str] =
+    &["client_id", "grants", "scopes", "redirect_uri", "accepts"];
 
 /// Keys a profile may not change, because they shape the generated code.
-pub(crate) const NOT_OVERRIDABLE: &[&str] = &["grants"];
+pub(crate) const NOT_OVERRIDABLE: &[&str] = &["grants", "accepts"];
 
 /// Which table a layer comes from; decides which keys are allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +118,7 @@ pub(crate) struct Layer {
     pub client_capabilities: Option<Val<Vec<Val<String>>>>,
     pub exclude_scopes: Option<Val<Vec<Val<String>>>>,
     pub token_cache: Option<Val<Option<CacheSpec>>>,
+    pub accepts: Option<Val<Option<crate::accepts::RawAccepts>>>,
 }
 
 fn inline_secret_help(key: &str) -> Option<&'static str> {
@@ -328,6 +331,7 @@ impl Layer {
                     l.token_cache = Some(Val::file(parse_cache(ctx, v), v.span()));
                 }
                 "scopes" => l.scopes = parse_scopes(ctx, v),
+                "accepts" => l.accepts = crate::accepts::parse(ctx, v),
                 _ => unreachable!("every APP_KEYS entry is handled"),
             }
         }

@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accepts;
 pub mod authority;
 mod checks;
 mod config;
@@ -49,6 +50,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub use accepts::{accepted_type_name, AcceptedTenants, Accepts};
 pub use authority::{Authority, AuthorityError, AuthorityKind, WELL_KNOWN_HOSTS};
 
 /// The app key for a Rust type name, as `#[msal_app]` derives it when no `app = "..."`

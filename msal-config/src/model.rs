@@ -51,6 +51,8 @@ pub struct AppConfig {
     pub redirect_uri: Option<String>,
     /// Named scope sets (at least one); names are snake_case identifiers.
     pub scopes: BTreeMap<String, ScopeSet>,
+    /// What the app, as a web API, accepts in its callers' access tokens (`accepts`).
+    pub accepts: Option<crate::accepts::Accepts>,
     /// Regional endpoint choice; `None` when not configured (the runtime may then
     /// honour `MSAL_FORCE_REGION` like MSAL Python).
     pub azure_region: Option<RegionSpec>,

@@ -469,6 +469,25 @@ fn finish_app(
         (false, None) => None,
     };
 
+    let accepts = match stack.last(|l| l.accepts.as_ref()) {
+        None => Some(None),
+        Some(v) if managed == Some(true) => {
+            ctx.report_val(
+                v,
+                Problem::new(
+                    Code::AcceptsWithoutClientId,
+                    "a managed identity app cannot accept tokens: it has no app registration for callers to ask tokens for",
+                )
+                .help("declare `accepts` on the web API's own app (one with a client_id)"),
+            );
+            None
+        }
+        Some(v) => match &v.v {
+            Some(raw) if raw.valid => Some(Some(raw.accepts.clone())),
+            _ => None,
+        },
+    };
+
     let scopes = merge_scopes(
         ctx,
         name,
@@ -502,6 +521,7 @@ fn finish_app(
         grants: grants_ok.then_some(grants)?,
         redirect_uri,
         scopes: scopes?,
+        accepts: accepts?,
         azure_region,
         imds_endpoint: string(stack.last(|l| l.imds_endpoint.as_ref())),
         instance_discovery,

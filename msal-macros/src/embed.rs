@@ -62,6 +62,7 @@ pub(crate) fn compiled(app: Option<&AppConfig>, krate: &syn::Path) -> TokenStrea
     let caps = app.client_capabilities.iter();
     let excl = app.exclude_scopes.iter();
     let cache = cache(&app.token_cache, &c);
+    let accepts = accepts(app.accepts.as_ref(), &c);
     let span = span_of(&app.span, &c);
     let name_span = span_of(&app.name_span, &c);
     quote! {
@@ -75,6 +76,7 @@ pub(crate) fn compiled(app: Option<&AppConfig>, krate: &syn::Path) -> TokenStrea
                     grants: [#(#grants),*].into_iter().collect(),
                     redirect_uri: #redirect_uri,
                     scopes: [#(#scopes),*].into_iter().collect(),
+                    accepts: #accepts,
                     azure_region: #region,
                     imds_endpoint: #imds_endpoint,
                     instance_discovery: #instance_discovery,
@@ -116,6 +118,29 @@ fn authority(a: Option<&Authority>, krate: &syn::Path) -> Option<TokenStream> {
             #krate::__private::authority(#canonical, #oidc)?
         ))
     })
+}
+
+/// `Option<Accepts>` as written in the file.
+fn accepts(a: Option<&msal_config::Accepts>, c: &TokenStream) -> TokenStream {
+    let Some(a) = a else {
+        return quote!(::core::option::Option::None);
+    };
+    let list = |v: &[String]| quote!(::std::vec![#(::std::string::String::from(#v)),*]);
+    let (scopes, roles, audiences) = (list(&a.scopes), list(&a.roles), list(&a.audiences));
+    let tenants = match &a.tenants {
+        msal_config::AcceptedTenants::Authority => quote!(#c::AcceptedTenants::Authority),
+        msal_config::AcceptedTenants::Any => quote!(#c::AcceptedTenants::Any),
+        msal_config::AcceptedTenants::Listed(t) => {
+            let t = list(t);
+            quote!(#c::AcceptedTenants::Listed(#t))
+        }
+    };
+    quote!(::core::option::Option::Some(#c::Accepts {
+        scopes: #scopes,
+        roles: #roles,
+        audiences: #audiences,
+        tenants: #tenants,
+    }))
 }
 
 fn opt_str(s: Option<&str>) -> TokenStream {

@@ -288,6 +288,8 @@ pub(crate) struct Model {
     /// The validated app with relative paths as written, built by the generated code
     /// without parsing; `None` when broken (or unknown).
     compiled: Option<AppConfig>,
+    /// `accepts` (a web API's permissions, made into types); `None` when absent or broken.
+    accepts: Option<msal_config::Accepts>,
 }
 
 impl Model {
@@ -319,6 +321,7 @@ impl Model {
                 })
                 .collect(),
             compiled: None,
+            accepts: app.accepts.clone(),
         }
     }
 
@@ -354,6 +357,7 @@ impl Model {
             grants: None,
             sets,
             compiled: None,
+            accepts: None,
         }
     }
 
@@ -509,6 +513,17 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
     let vis = &strukt.vis;
     let attrs = &strukt.attrs;
     let scopes_ident = format_ident!("{}Scopes", ident);
+    let accepts_items = crate::accepts::codegen(
+        strukt,
+        &model.name,
+        model.accepts.as_ref(),
+        &format!(
+            "`{}:{}`",
+            model.file.as_ref().map_or("msal.toml", |f| f.0.as_str()),
+            model.line
+        ),
+        krate,
+    );
     let grant_trait = format_ident!("__{}HasGrant", ident);
     let accounts_trait = format_ident!("__{}HasAccounts", ident);
     let (file, abs) = model.file.clone().unwrap_or_default();
@@ -848,18 +863,18 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
         Sig {
             docs: quote! {
                 /// A token for a downstream API on behalf of the user whose token
-                /// (`user_assertion`) this web API received.
+                /// (`user_assertion`: a `&str`, or a validated `Caller`) this web API received.
             },
             name: "acquire_token_on_behalf_of",
             generics: k.clone(),
-            inputs: quote!(user_assertion: #r str, scopes: #any_set),
+            inputs: quote!(user_assertion: #r (impl #krate::web_api::UserAssertion + ?::core::marker::Sized), scopes: #any_set),
             output: res.clone(),
             bounds: quote!(),
             captured: vec![],
             body: quote!(
                     self.__msal
                         .on_behalf_of(
-                            user_assertion,
+                            #krate::web_api::UserAssertion::user_assertion(user_assertion),
                             scopes.__index(),
                             ::core::option::Option::None
                         )
@@ -877,13 +892,13 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
             },
             name: "acquire_token_on_behalf_of_with_claims",
             generics: k.clone(),
-            inputs: quote!(user_assertion: #r str, scopes: #any_set, claims_challenge: #r str),
+            inputs: quote!(user_assertion: #r (impl #krate::web_api::UserAssertion + ?::core::marker::Sized), scopes: #any_set, claims_challenge: #r str),
             output: res.clone(),
             bounds: quote!(),
             captured: vec![],
             body: quote! {
                 self.__msal
-                    .on_behalf_of(user_assertion, scopes.__index(), ::core::option::Option::Some(claims_challenge))
+                    .on_behalf_of(#krate::web_api::UserAssertion::user_assertion(user_assertion), scopes.__index(), ::core::option::Option::Some(claims_challenge))
                     .await
             },
             is_async: true,
@@ -1112,6 +1127,8 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
 
             #(#methods)*
         }
+
+        #accepts_items
     }
 }
 
@@ -1498,7 +1515,7 @@ token_cache = { kind = "file", path = "cache/tokens.json" }
         // A method of a grant the app does not enable exists, hidden, and requires a
         // trait nothing implements, whose message names the grant and the app.
         assert!(daemon.contains(
-            "# [doc (hidden)] pub fn acquire_token_on_behalf_of < '__g , '__a , K : :: msal :: scope :: ScopeKind > (& '__a self , user_assertion : & '__a str"
+            "# [doc (hidden)] pub fn acquire_token_on_behalf_of < '__g , '__a , K : :: msal :: scope :: ScopeKind > (& '__a self , user_assertion : & '__a (impl :: msal :: web_api :: UserAssertion + ? :: core :: marker :: Sized)"
         ));
         assert!(daemon.contains(
             "where Self : __OrdersDaemonHasGrant < '__g , :: msal :: grants :: on_behalf_of > ,"

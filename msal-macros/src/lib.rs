@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accepts;
 mod args;
 mod embed;
 mod expand;

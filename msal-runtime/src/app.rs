@@ -10,6 +10,7 @@ use crate::http::{ClientOptions, HttpClient, Verify};
 use crate::result::Account;
 use crate::result::AuthenticationResult;
 use crate::scope::IntoScopes;
+use crate::secret::UserAssertion;
 use crate::state::{AppOptions, AppState};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -73,7 +74,8 @@ impl ConfidentialClientApplication {
         &self.inner.cache
     }
 
-    /// The shared state, for the methods of other modules (`migration`).
+    /// The shared state, for the methods of other modules (`migration`, and the web API
+    /// validator, which reuses its discovery and key cache).
     pub(crate) fn state(&self) -> &Arc<AppState> {
         &self.inner
     }
@@ -152,11 +154,15 @@ impl ConfidentialClientApplication {
 
     /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
     /// your web API received. Cached per assertion; refreshed with the OBO refresh token.
+    ///
+    /// `user_assertion` is the incoming token: a `&str`, or the `web_api::ValidatedCaller`
+    /// of a validated request.
     pub async fn acquire_token_on_behalf_of(
         &self,
-        user_assertion: &str,
+        user_assertion: &(impl UserAssertion + ?Sized),
         scopes: impl IntoScopes,
     ) -> Result<AuthenticationResult> {
+        let user_assertion = user_assertion.user_assertion();
         let scopes = scopes.into_scopes()?;
         let inner = &self.inner;
         inner
@@ -172,10 +178,11 @@ impl ConfidentialClientApplication {
     /// challenge from the downstream API (bypasses the cache).
     pub async fn acquire_token_on_behalf_of_with_claims(
         &self,
-        user_assertion: &str,
+        user_assertion: &(impl UserAssertion + ?Sized),
         scopes: impl IntoScopes,
         claims_challenge: &str,
     ) -> Result<AuthenticationResult> {
+        let user_assertion = user_assertion.user_assertion();
         let scopes = scopes.into_scopes()?;
         let claims = Some(claims_challenge.to_string());
         let inner = &self.inner;

@@ -1,5 +1,7 @@
-//! ID tokens: decoding, and full validation for the authorization-code flow (signature
-//! from the authority's JWKS, issuer, audience, nonce, lifetime with a small skew).
+//! JWTs signed by the authority: decoding, signature checks against its JWKS, lifetime
+//! checks; and full validation of ID tokens for the authorization-code flow (issuer,
+//! audience, nonce, `max_age`). Incoming access tokens of a web API (module `web_api`) use
+//! the same decoding, keys and lifetime checks.
 
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,31 +16,67 @@ use serde_json::{Map, Value};
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub(crate) const SKEW_SECS: u64 = 300;
 
-fn b64(part: &str) -> Result<Vec<u8>> {
+/// Which kind of token is being checked, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// An ID token of the app's own sign-in.
+    Id,
+    /// An access token a web API received.
+    Access,
+}
+
+impl TokenKind {
+    fn label(self) -> &'static str {
+        match self {
+            TokenKind::Id => "ID token",
+            TokenKind::Access => "access token",
+        }
+    }
+
+    /// The signature algorithms accepted: ID tokens RS256 or PS256, access tokens RS256
+    /// (what Entra signs them with). Never `none`, never a symmetric algorithm.
+    fn algorithms(self) -> &'static [&'static str] {
+        match self {
+            TokenKind::Id => &["RS256", "PS256"],
+            TokenKind::Access => &["RS256"],
+        }
+    }
+}
+
+fn b64(part: &str, kind: TokenKind) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
-        .map_err(|_| Error::Validation("the ID token is not base64url".into()))
+        .map_err(|_| Error::Validation(format!("the {} is not base64url", kind.label())))
+}
+
+/// The header and claims of an ID token, without checking anything.
+pub(crate) fn decode(jwt: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    decode_as(jwt, TokenKind::Id)
 }
 
 /// The header and claims of a JWT, without checking anything.
-pub(crate) fn decode(jwt: &str) -> Result<(Map<String, Value>, Map<String, Value>)> {
+pub(crate) fn decode_as(
+    jwt: &str,
+    kind: TokenKind,
+) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let what = kind.label();
     let mut parts = jwt.split('.');
     let (Some(h), Some(c), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Error::Validation(
-            "the ID token is not a JWT (three dot-separated parts)".into(),
-        ));
+        return Err(Error::Validation(format!(
+            "the {what} is not a JWT (three dot-separated parts)"
+        )));
     };
-    let header: Value = serde_json::from_slice(&b64(h)?)
-        .map_err(|_| Error::Validation("the ID token header is not JSON".into()))?;
-    let claims: Value = serde_json::from_slice(&b64(c)?)
-        .map_err(|_| Error::Validation("the ID token claims are not JSON".into()))?;
+    let header: Value = serde_json::from_slice(&b64(h, kind)?)
+        .map_err(|_| Error::Validation(format!("the {what} header is not JSON")))?;
+    let claims: Value = serde_json::from_slice(&b64(c, kind)?)
+        .map_err(|_| Error::Validation(format!("the {what} claims are not JSON")))?;
     match (header, claims) {
         (Value::Object(h), Value::Object(c)) => Ok((h, c)),
-        _ => Err(Error::Validation(
-            "the ID token parts are not JSON objects".into(),
-        )),
+        _ => Err(Error::Validation(format!(
+            "the {what} parts are not JSON objects"
+        ))),
     }
 }
 
@@ -71,7 +109,7 @@ impl Jwks {
             ) else {
                 continue;
             };
-            let (Ok(n), Ok(e)) = (b64(n), b64(e)) else {
+            let (Ok(n), Ok(e)) = (b64(n, TokenKind::Id), b64(e, TokenKind::Id)) else {
                 continue;
             };
             let key = BigNum::from_slice(&n)
@@ -92,22 +130,33 @@ impl Jwks {
         kid.is_none() || self.keys.iter().any(|(k, _)| k.as_deref() == kid)
     }
 
-    /// Checks the signature of a JWT with the key named by its `kid` (or any key).
+    /// Checks the signature of an ID token with the key named by its `kid` (or any key).
     pub(crate) fn verify(&self, jwt: &str, header: &Map<String, Value>) -> Result<()> {
+        self.verify_as(jwt, header, TokenKind::Id)
+    }
+
+    /// Checks the signature of a JWT with the key named by its `kid` (or any key).
+    pub(crate) fn verify_as(
+        &self,
+        jwt: &str,
+        header: &Map<String, Value>,
+        kind: TokenKind,
+    ) -> Result<()> {
+        let what = kind.label();
         let alg = header
             .get("alg")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if !matches!(alg, "RS256" | "PS256") {
+        if !kind.algorithms().contains(&alg) {
             return Err(Error::Validation(format!(
-                "ID token algorithm `{alg}` is not accepted"
+                "{what} algorithm `{alg}` is not accepted"
             )));
         }
         let kid = header.get("kid").and_then(Value::as_str);
         let (signing_input, sig) = jwt
             .rsplit_once('.')
-            .ok_or_else(|| Error::Validation("the ID token is not a JWT".into()))?;
-        let sig = b64(sig)?;
+            .ok_or_else(|| Error::Validation(format!("the {what} is not a JWT")))?;
+        let sig = b64(sig, kind)?;
         let candidates = self
             .keys
             .iter()
@@ -130,9 +179,9 @@ impl Jwks {
                 return Ok(());
             }
         }
-        Err(Error::Validation(
-            "the ID token signature does not verify with the authority's keys".into(),
-        ))
+        Err(Error::Validation(format!(
+            "the {what} signature does not verify with the authority's keys"
+        )))
     }
 }
 
@@ -146,7 +195,7 @@ pub(crate) struct Expectations<'a> {
     pub now: u64,
 }
 
-fn time_claim(c: &Map<String, Value>, name: &str) -> Option<u64> {
+pub(crate) fn time_claim(c: &Map<String, Value>, name: &str) -> Option<u64> {
     match c.get(name)? {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
         Value::String(s) => s.parse().ok(),
@@ -154,7 +203,31 @@ fn time_claim(c: &Map<String, Value>, name: &str) -> Option<u64> {
     }
 }
 
-/// Validates the claims (the signature is checked separately).
+/// Checks `exp` (required), `nbf` and `iat` (when present) against `now`, with `skew`
+/// seconds of tolerance either way.
+pub(crate) fn check_lifetime(
+    claims: &Map<String, Value>,
+    now: u64,
+    skew: u64,
+    kind: TokenKind,
+) -> Result<()> {
+    let what = kind.label();
+    let exp = time_claim(claims, "exp")
+        .ok_or_else(|| Error::Validation(format!("the {what} has no `exp`")))?;
+    if exp.saturating_add(skew) < now {
+        return Err(Error::Validation(format!("the {what} has expired")));
+    }
+    for name in ["nbf", "iat"] {
+        if time_claim(claims, name).is_some_and(|t| t > now.saturating_add(skew)) {
+            return Err(Error::Validation(format!(
+                "the {what} is not valid yet (`{name}` in the future)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Validates the claims of an ID token (the signature is checked separately).
 pub(crate) fn check_claims(claims: &Map<String, Value>, want: &Expectations<'_>) -> Result<()> {
     let s = |k: &str| claims.get(k).and_then(Value::as_str);
     // Entra's multi-tenant metadata uses a `{tenantid}` placeholder in the issuer.
@@ -176,18 +249,7 @@ pub(crate) fn check_claims(claims: &Map<String, Value>, want: &Expectations<'_>)
             "the ID token was issued to another audience".into(),
         ));
     }
-    let exp = time_claim(claims, "exp")
-        .ok_or_else(|| Error::Validation("the ID token has no `exp`".into()))?;
-    if exp + SKEW_SECS < want.now {
-        return Err(Error::Validation("the ID token has expired".into()));
-    }
-    for name in ["nbf", "iat"] {
-        if time_claim(claims, name).is_some_and(|t| t > want.now + SKEW_SECS) {
-            return Err(Error::Validation(format!(
-                "the ID token is not valid yet (`{name}` in the future)"
-            )));
-        }
-    }
+    check_lifetime(claims, want.now, SKEW_SECS, TokenKind::Id)?;
     if let Some(expected) = want.nonce {
         if s("nonce") != Some(expected) {
             return Err(Error::Validation(

@@ -66,6 +66,7 @@ mod secret;
 mod state;
 #[doc(hidden)]
 pub mod untrusted_input;
+pub mod web_api;
 pub mod web_sign_in;
 
 pub use app::{ConfidentialClientApplication, ConfidentialClientApplicationBuilder};

@@ -69,3 +69,39 @@ secret_type!(
     /// A signed client assertion (JWT) or a user assertion for on-behalf-of.
     Assertion
 );
+
+/// What a web API takes as the user's token for on-behalf-of: a `&str`, a `String`, an
+/// [`Assertion`] or a `web_api::ValidatedCaller`.
+///
+/// ```
+/// use msal_runtime::web_api::UserAssertion;
+/// assert_eq!("eyJ...".user_assertion(), "eyJ...");
+/// ```
+pub trait UserAssertion {
+    /// The token, as sent to the authority.
+    fn user_assertion(&self) -> &str;
+}
+
+impl UserAssertion for str {
+    fn user_assertion(&self) -> &str {
+        self
+    }
+}
+
+impl UserAssertion for String {
+    fn user_assertion(&self) -> &str {
+        self
+    }
+}
+
+impl UserAssertion for Assertion {
+    fn user_assertion(&self) -> &str {
+        self.secret()
+    }
+}
+
+impl<T: UserAssertion + ?Sized> UserAssertion for &T {
+    fn user_assertion(&self) -> &str {
+        (**self).user_assertion()
+    }
+}

@@ -57,13 +57,15 @@ pub(crate) struct AppState {
     /// The host's aliases (`authority::aliases`), resolved on first need.
     pub(crate) aliases: OnceCell<Vec<String>>,
     inflight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
-    jwks: tokio::sync::Mutex<Option<(Instant, Arc<Jwks>)>>,
+    /// The signing keys, and when an unknown `kid` last made us fetch them again.
+    jwks: tokio::sync::Mutex<Option<(Option<Instant>, Arc<Jwks>)>>,
     used_flows: Mutex<VecDeque<String>>,
 }
 
 /// How many redeemed auth-code flow states are remembered to refuse replays.
 const USED_FLOWS_KEPT: usize = 4096;
-/// A JWKS is fetched again for an unknown key id at most this often.
+/// A JWKS is fetched again for an unknown key id at most this often (the first fetch does
+/// not count: a key rolled over since then is picked up at once).
 const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(300);
 
 /// Holds a single-flight slot; dropping it lets the next caller in. It owns what it
@@ -132,22 +134,29 @@ impl AppState {
     }
 
     /// The authority's signing keys, fetched on first use and again (rate-limited) when an
-    /// ID token names a key we do not have (key rollover).
+    /// ID token or a web API's incoming access token names a key we do not have (key
+    /// rollover).
     pub(crate) async fn jwks(
         &self,
         meta: &AuthorityMetadata,
         kid: Option<&str>,
     ) -> Result<Arc<Jwks>> {
         let mut slot = self.jwks.lock().await;
-        if let Some((fetched, jwks)) = slot.as_ref() {
-            if jwks.has_kid(kid) || fetched.elapsed() < JWKS_REFETCH_AFTER {
+        let refetch = slot.is_some();
+        if let Some((refetched, jwks)) = slot.as_ref() {
+            if jwks.has_kid(kid) || refetched.is_some_and(|t| t.elapsed() < JWKS_REFETCH_AFTER) {
                 return Ok(jwks.clone());
             }
+        }
+        // A failed refetch counts too: a token naming a bogus `kid` cannot make every
+        // request fetch the keys.
+        if let Some((refetched, _)) = slot.as_mut() {
+            *refetched = Some(Instant::now());
         }
         let url = meta.jwks_uri.as_deref().ok_or_else(|| Error::Discovery {
             url: self.authority.openid_configuration_url(),
             status: None,
-            detail: "the authority advertises no jwks_uri, so ID tokens cannot be verified".into(),
+            detail: "the authority advertises no jwks_uri, so tokens cannot be verified".into(),
         })?;
         let resp = self
             .http
@@ -163,7 +172,7 @@ impl AppState {
                 )
             })?;
         let jwks = Arc::new(Jwks::parse(&doc)?);
-        *slot = Some((Instant::now(), jwks.clone()));
+        *slot = Some((refetch.then(Instant::now), jwks.clone()));
         Ok(jwks)
     }
 

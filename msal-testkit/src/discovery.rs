@@ -143,7 +143,9 @@ pub(crate) fn jwks(shared: &Shared, req: &Req, ep: &Endpoint) -> Reply {
         &shared.global_base(req),
         resolved.tid.as_deref().unwrap_or("{tenantid}"),
     );
-    Reply::json(200, &json!({ "keys": [shared.key.jwk(&issuer)] }))
+    let mut keys = vec![shared.key.jwk(&issuer)];
+    keys.extend(shared.lock().extra_keys.iter().map(|k| k.jwk(&issuer)));
+    Reply::json(200, &json!({ "keys": keys }))
 }
 
 /// `GET /common/discovery/instance?authorization_endpoint=..&api-version=..`.

@@ -545,6 +545,49 @@ impl TestAuthority {
         Ok(issuer.user_token(&user, &tid, audience, &scopes.join(" ")))
     }
 
+    /// The `iss` of the v2 tokens this authority issues for tenant `tid`
+    /// (`{base}/{tid}/v2.0`, on the global host). Its v1 form is `{base}/{tid}/`.
+    pub fn issuer(&self, tid: &str) -> String {
+        let req = self.synthetic_request();
+        let ep = discovery::Endpoint::Aad {
+            tenant: DEFAULT_TENANT_ID.into(),
+        };
+        ep.issuer(&self.shared.global_base(&req), tid)
+    }
+
+    /// Signs any claims as an RS256 JWT with the authority's published key: tokens with
+    /// chosen `aud`, `iss`, `tid`, `scp`, `roles`, `exp`, `nbf` for validation tests.
+    pub fn sign_token(&self, claims: &Value) -> String {
+        self.shared.key.sign(claims)
+    }
+
+    /// Signs claims with a key the authority does not publish (a forged token whose `kid`
+    /// the JWKS never has).
+    pub fn sign_token_with_unpublished_key(&self, claims: &Value) -> String {
+        self.shared.wrong_key().sign(claims)
+    }
+
+    /// Publishes one more signing key in the JWKS (key rollover) and returns its `kid`;
+    /// sign with it through [`sign_token_with_key`](Self::sign_token_with_key). Generating
+    /// the key takes a moment (RSA).
+    pub fn publish_new_signing_key(&self) -> String {
+        let key = Arc::new(tokens::SigningKey::generate("msal-testkit rolled-over key"));
+        let kid = key.kid.clone();
+        self.shared.lock().extra_keys.push(key);
+        kid
+    }
+
+    /// Signs claims with a key added by [`publish_new_signing_key`](Self::publish_new_signing_key).
+    pub fn sign_token_with_key(&self, kid: &str, claims: &Value) -> Result<String, String> {
+        let s = self.shared.lock();
+        let key = s
+            .extra_keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| format!("no published key {kid:?}"))?;
+        Ok(key.sign(claims))
+    }
+
     fn synthetic_request(&self) -> wire::Req {
         let authority = self
             .base_url

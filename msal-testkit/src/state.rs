@@ -88,6 +88,8 @@ pub(crate) struct State {
     pub sign_in_once: Option<String>,
     pub next_authorize_error: Option<String>,
     pub id_tokens_with_wrong_key: bool,
+    /// Signing keys published in the JWKS besides the main one (key rollover tests).
+    pub extra_keys: Vec<Arc<SigningKey>>,
     pub id_token_nonce_override: Option<String>,
     /// Show a sign-in page at the authorization endpoint instead of scripted sign-in.
     pub sign_in_page: bool,
@@ -119,6 +121,7 @@ impl State {
             sign_in_once: None,
             next_authorize_error: None,
             id_tokens_with_wrong_key: false,
+            extra_keys: Vec::new(),
             id_token_nonce_override: None,
             sign_in_page: false,
             sign_in_pages: Default::default(),

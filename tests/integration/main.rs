@@ -25,4 +25,5 @@ mod peer_caches;
 mod python_interop;
 mod relocation;
 mod user_flows;
+mod web_api;
 mod web_app_browser;

@@ -1,6 +1,7 @@
 //! Unit tests: one case per rule (with the position of the offending token), plus
 //! profiles, environment overrides, the model, rendering and the reference file.
 
+mod accepts;
 mod model;
 mod overlays;
 mod render;

@@ -1147,6 +1147,11 @@ fn every_code_is_exercised_by_a_test() {
         Code::EmptyCachePath,
         Code::InvalidRedisUrl,
         Code::InvalidCacheSource,
+        // tests/accepts.rs
+        Code::InvalidAccepted,
+        Code::DuplicateAccepted,
+        Code::EmptyAccepts,
+        Code::AcceptsWithoutClientId,
     ];
     assert_eq!(tested.len(), Code::ALL.len());
     for c in Code::ALL {
