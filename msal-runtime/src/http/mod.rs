@@ -1,5 +1,14 @@
-//! The HTTP layer: one reqwest client per application, size-limited bodies, typed
-//! transport errors, MSAL's library headers, bounded retries and client-side throttling.
+//! The HTTP layer: one reqwest client per process and TLS setting (shared by every
+//! application built with those settings), size-limited bodies, typed transport errors,
+//! MSAL's library headers, bounded retries and client-side throttling.
+//!
+//! Building a reqwest client with native-tls builds an OpenSSL context, which parses the
+//! system CA bundle twice (OpenSSL's default verify paths, then native-tls's own probe of
+//! the same file), even when only a custom bundle is trusted: tens of milliseconds. The
+//! built clients are therefore kept in a process-wide table keyed by what shapes the
+//! connector (trust roots, proxy, connect timeout); a further application with the same
+//! settings reuses the client, its TLS context and its pool of warm connections. The
+//! overall timeout is applied per request, so it does not split the table.
 
 pub(crate) mod telemetry;
 mod throttle;
@@ -8,7 +17,9 @@ pub(crate) use telemetry::Telemetry;
 pub(crate) use throttle::Throttle;
 
 use crate::error::{strip_query, Error, HttpErrorKind, Result};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// Largest response body accepted from an authority (token responses are a few KiB).
@@ -45,6 +56,33 @@ pub(crate) struct HttpResponse {
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
+    /// The bound on each whole exchange; `None` for a caller's own client (its settings).
+    timeout: Option<Duration>,
+}
+
+/// What the connector of a built client depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    roots: RootsKey,
+    proxy: Option<String>,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RootsKey {
+    System,
+    Disabled,
+    /// The content of a CA bundle (a changed file gets a new client).
+    Bundle(Vec<u8>),
+}
+
+/// More distinct settings than this in one process (tests with a CA each) start the table
+/// afresh; clients already handed out live on in their applications.
+const MAX_SHARED_CLIENTS: usize = 64;
+
+fn shared_clients() -> &'static Mutex<HashMap<ClientKey, reqwest::Client>> {
+    static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    CLIENTS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Options for the default client.
@@ -56,53 +94,53 @@ pub(crate) struct ClientOptions {
 
 impl HttpClient {
     pub(crate) fn from_client(client: reqwest::Client) -> Self {
-        HttpClient { client }
+        HttpClient {
+            client,
+            timeout: None,
+        }
     }
 
+    /// The process-wide client for these settings, built on first use.
     pub(crate) fn build(opts: ClientOptions) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            // Never follow redirects from a token endpoint (a redirect would resend secrets).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(opts.timeout)
-            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = &opts.proxy {
-            let p = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
-            builder = builder.proxy(p);
-        }
-        match &opts.verify {
-            Verify::System => {}
+        let roots = match &opts.verify {
+            Verify::System => RootsKey::System,
             Verify::Disabled => {
                 tracing::warn!("TLS certificate verification is disabled");
-                builder = builder.danger_accept_invalid_certs(true);
+                RootsKey::Disabled
             }
-            Verify::CaBundle(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    Error::config(
-                        "verify",
-                        format!("cannot read CA bundle {}: {e}", path.display()),
-                    )
-                })?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    Error::config(
-                        "verify",
-                        format!("CA bundle {} is not PEM: {e}", path.display()),
-                    )
-                })?;
-                if certs.is_empty() {
-                    return Err(Error::config(
-                        "verify",
-                        format!("CA bundle {} holds no certificate", path.display()),
-                    ));
-                }
-                builder = builder.tls_certs_only(certs);
-            }
+            Verify::CaBundle(path) => RootsKey::Bundle(std::fs::read(path).map_err(|e| {
+                Error::config(
+                    "verify",
+                    format!("cannot read CA bundle {}: {e}", path.display()),
+                )
+            })?),
+        };
+        if let Some(proxy) = &opts.proxy {
+            reqwest::Proxy::all(proxy)
+                .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
         }
-        let client = builder.build().map_err(|e| {
-            Error::config("http_client", format!("cannot build the HTTP client: {e}"))
-        })?;
-        Ok(HttpClient { client })
+        let key = ClientKey {
+            roots,
+            proxy: opts.proxy,
+            connect_timeout: opts.timeout.min(Duration::from_secs(10)),
+        };
+        // Held while building: concurrent first builds wait for the one, not build twice.
+        let mut table = shared_clients().lock().unwrap_or_else(|p| p.into_inner());
+        let client = match table.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = new_client(&key, &opts.verify)?;
+                if table.len() >= MAX_SHARED_CLIENTS {
+                    table.clear();
+                }
+                table.insert(key, c.clone());
+                c
+            }
+        };
+        Ok(HttpClient {
+            client,
+            timeout: Some(opts.timeout),
+        })
     }
 
     /// A GET with the given headers.
@@ -129,6 +167,10 @@ impl HttpClient {
     }
 
     async fn execute(&self, url: &str, req: reqwest::RequestBuilder) -> Result<HttpResponse> {
+        let req = match self.timeout {
+            Some(t) => req.timeout(t),
+            None => req,
+        };
         let mut resp = req.send().await.map_err(|e| transport_error(url, e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -161,6 +203,43 @@ impl HttpClient {
             body,
         })
     }
+}
+
+/// A new reqwest client for these settings (`verify` names the bundle in errors).
+fn new_client(key: &ClientKey, verify: &Verify) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        // Never follow redirects from a token endpoint (a redirect would resend secrets).
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(key.connect_timeout)
+        .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
+    if let Some(proxy) = &key.proxy {
+        let p = reqwest::Proxy::all(proxy)
+            .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
+        builder = builder.proxy(p);
+    }
+    let shown = match verify {
+        Verify::CaBundle(path) => path.display().to_string(),
+        _ => String::new(),
+    };
+    match &key.roots {
+        RootsKey::System => {}
+        RootsKey::Disabled => builder = builder.danger_accept_invalid_certs(true),
+        RootsKey::Bundle(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                Error::config("verify", format!("CA bundle {shown} is not PEM: {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::config(
+                    "verify",
+                    format!("CA bundle {shown} holds no certificate"),
+                ));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| Error::config("http_client", format!("cannot build the HTTP client: {e}")))
 }
 
 pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
