@@ -92,6 +92,9 @@ fn run(python: Option<PathBuf>, json_out: Option<PathBuf>) -> BoxResult<()> {
     }
     let table = render(&rust, &py, python.is_some());
     println!("{table}");
+    if let Some(p) = rust.get("first_app_tls_profile") {
+        println!("first app of a process, TLS set-up (medians, ms): {p}");
+    }
     if let Some(path) = json_out {
         let doc = json!({ "rust": rust, "python": py, "machine": machine() });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
@@ -167,6 +170,24 @@ fn rust_rows(
     }
     out.insert("construct_first_ms".into(), median(construct).into());
     out.insert("first_token_first_ms".into(), median(first).into());
+    let mut probes: Vec<Value> = Vec::new();
+    for _ in 0..FRESH_PROCESS_REPS {
+        probes.push(run_child(&[
+            "tls-probe",
+            &env.authority,
+            &path_str(&env.ca),
+        ])?);
+    }
+    let mut profile = Map::new();
+    for key in probes[0]
+        .as_object()
+        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let v: Vec<f64> = probes.iter().filter_map(|p| p[&key].as_f64()).collect();
+        profile.insert(key, median(v).into());
+    }
+    out.insert("first_app_tls_profile".into(), Value::Object(profile));
 
     rt.block_on(async {
         // One raw POST on a warm connection.
@@ -503,10 +524,48 @@ fn child(args: &[String]) -> BoxResult<()> {
             }
             Ok::<_, Box<dyn std::error::Error>>(json!({ "ok": 100 }))
         })?,
+        "tls-probe" => tls_probe(&ca)?,
         other => return Err(format!("unknown child mode {other}").into()),
     };
     println!("{out}");
     Ok(())
+}
+
+/// Where the construction of the first app of a process goes: one OpenSSL context with
+/// the default verify paths (what `SslConnector::builder` does), then reqwest clients
+/// (native-tls: that context plus native-tls's own load of the same bundle) with the
+/// system roots and with only a custom bundle, then a second identical client.
+fn tls_probe(ca: &Path) -> BoxResult<Value> {
+    let s = Instant::now();
+    let ctx = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
+    let openssl_default_paths = ms(s.elapsed());
+    drop(ctx);
+    let s = Instant::now();
+    let ctx = openssl::ssl::SslContext::builder(openssl::ssl::SslMethod::tls())?;
+    let openssl_bare = ms(s.elapsed());
+    drop(ctx);
+    let s = Instant::now();
+    let c = reqwest::Client::builder().build()?;
+    let reqwest_system = ms(s.elapsed());
+    drop(c);
+    let pem = std::fs::read(ca)?;
+    let s = Instant::now();
+    let c = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
+        .build()?;
+    let reqwest_bundle = ms(s.elapsed());
+    drop(c);
+    let s = Instant::now();
+    let c = reqwest::Client::builder().build()?;
+    let reqwest_again = ms(s.elapsed());
+    drop(c);
+    Ok(json!({
+        "openssl_context_with_default_paths_ms": openssl_default_paths,
+        "openssl_bare_context_ms": openssl_bare,
+        "reqwest_client_system_roots_ms": reqwest_system,
+        "reqwest_client_bundle_only_ms": reqwest_bundle,
+        "reqwest_client_again_ms": reqwest_again,
+    }))
 }
 
 /// This process's resident set, MiB (Linux; NaN elsewhere).

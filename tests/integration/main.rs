@@ -19,6 +19,7 @@ mod examples_run;
 mod managed_identity;
 mod oidc_provider;
 mod peer_caches;
+mod perf_edge;
 mod python_interop;
 mod relocation;
 mod user_flows;

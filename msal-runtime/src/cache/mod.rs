@@ -311,6 +311,27 @@ impl TokenCache {
         }
     }
 
+    /// Like [`lookup`](Self::lookup), but reads a shared back-end even where the copy in
+    /// memory counts as current (a fleet lease just taken: the previous holder may have
+    /// written the entry a moment ago).
+    pub(crate) async fn lookup_uncached<R>(
+        &self,
+        shards: &[String],
+        f: impl FnOnce(&mut CacheData) -> R,
+    ) -> Result<R> {
+        match &self.inner.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => {
+                if let Err(e) = r.load_uncached(&self.inner.data, shards).await {
+                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                }
+                let mut data = self.write();
+                Ok(f(&mut data))
+            }
+            _ => self.lookup(shards, f).await,
+        }
+    }
+
     /// Looks something up in the given shards (and purges expired entries met on the way).
     pub(crate) async fn lookup<R>(
         &self,

@@ -113,6 +113,18 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Reads these shards from Redis even when the copy in memory counts as current.
+    pub(crate) async fn load_uncached(
+        &self,
+        data: &RwLock<CacheData>,
+        shards: &[String],
+    ) -> Result<()> {
+        let ticket = self.tracker.before_read(&self.validity);
+        self.read_shards(data, shards).await?;
+        self.tracker.after_read(&self.validity, ticket, shards);
+        Ok(())
+    }
+
     async fn read_shards(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();

@@ -114,6 +114,16 @@ impl AppState {
                                 }
                             }
                             lease => {
+                                // The previous holder may have written it just before
+                                // letting go of the lease this process now holds.
+                                if matches!(lease, FleetLease::Mine(Some(_))) {
+                                    if let Ok(CacheVerdict::Fresh(e) | CacheVerdict::Aging(e)) =
+                                        self.cache.lookup_uncached(&shards, &lookup).await
+                                    {
+                                        self.cache.release_lease(lease).await;
+                                        return Ok(self.cache_hit(&e));
+                                    }
+                                }
                                 let fetched = self
                                     .fetch_for_client(scopes, &meta, reason, claims_challenge)
                                     .await;

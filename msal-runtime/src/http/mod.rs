@@ -271,3 +271,71 @@ pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
         source: Some(Box::new(e.without_url())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries_with_proxy(proxy: &str) -> usize {
+        shared_clients()
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.proxy.as_deref() == Some(proxy))
+            .count()
+    }
+
+    fn opts(proxy: &str, timeout_secs: u64) -> ClientOptions {
+        ClientOptions {
+            timeout: Duration::from_secs(timeout_secs),
+            proxy: Some(proxy.to_string()),
+            verify: Verify::Disabled,
+        }
+    }
+
+    #[test]
+    fn apps_with_the_same_tls_settings_share_one_client() {
+        let proxy = "http://127.0.0.1:9/shared-client-test";
+        let a = HttpClient::build(opts(proxy, 30)).unwrap();
+        let b = HttpClient::build(opts(proxy, 30)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 1);
+        // The overall timeout is applied per request: it does not split the table ...
+        let c = HttpClient::build(opts(proxy, 60)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 1);
+        assert_eq!(c.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(a.timeout, Some(Duration::from_secs(30)));
+        // ... a connect timeout under 10 s does.
+        HttpClient::build(opts(proxy, 3)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 2);
+        drop((a, b));
+    }
+
+    #[test]
+    fn a_missing_or_empty_bundle_is_a_config_error_every_time() {
+        let dir = std::env::temp_dir().join(format!("msal-http-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        for path in [dir.join("missing.pem"), empty] {
+            for _ in 0..2 {
+                let err = HttpClient::build(ClientOptions {
+                    timeout: Duration::from_secs(5),
+                    proxy: None,
+                    verify: Verify::CaBundle(path.clone()),
+                })
+                .unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::InvalidConfig {
+                            field: "verify",
+                            ..
+                        }
+                    ),
+                    "{err:?}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
