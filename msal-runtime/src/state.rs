@@ -168,7 +168,23 @@ impl AppState {
                     instance_discovery: self.opts.instance_discovery,
                     instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
                 };
-                discovery.resolve(&self.authority).await.map(Arc::new)
+                // Further apps of the process on the same client and settings reuse it.
+                let key = format!(
+                    "{}|{}|{}|{}",
+                    self.authority.as_str(),
+                    self.opts.validate_authority,
+                    self.opts.instance_discovery,
+                    self.opts
+                        .instance_discovery_endpoint
+                        .as_deref()
+                        .unwrap_or("")
+                );
+                if let Some(m) = self.http.shared_metadata(&key) {
+                    return Ok(m);
+                }
+                let m = Arc::new(discovery.resolve(&self.authority).await?);
+                self.http.share_metadata(key, m.clone());
+                Ok(m)
             })
             .await
             .cloned()

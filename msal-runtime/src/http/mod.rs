@@ -7,8 +7,9 @@
 //! the same file), even when only a custom bundle is trusted: tens of milliseconds. The
 //! built clients are therefore kept in a process-wide table keyed by what shapes the
 //! connector (trust roots, proxy, connect timeout); a further application with the same
-//! settings reuses the client, its TLS context and its pool of warm connections. The
-//! overall timeout is applied per request, so it does not split the table.
+//! settings reuses the client, its TLS context and its pool of warm connections, and the
+//! authority metadata discovered through it (for an hour). The overall timeout is applied
+//! per request, so it does not split the table.
 
 pub(crate) mod telemetry;
 mod throttle;
@@ -16,11 +17,12 @@ mod throttle;
 pub(crate) use telemetry::Telemetry;
 pub(crate) use throttle::Throttle;
 
+use crate::authority::AuthorityMetadata;
 use crate::error::{strip_query, Error, HttpErrorKind, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Largest response body accepted from an authority (token responses are a few KiB).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -58,6 +60,18 @@ pub(crate) struct HttpClient {
     client: reqwest::Client,
     /// The bound on each whole exchange; `None` for a caller's own client (its settings).
     timeout: Option<Duration>,
+    /// What every app on this process-wide client shares; `None` for a caller's client.
+    shared: Option<Arc<Shared>>,
+}
+
+/// Authority metadata is trusted this long by further apps of the process.
+const METADATA_SHARED_FOR: Duration = Duration::from_secs(3600);
+
+/// State shared by the apps of one process-wide client.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Discovered authority metadata by authority and discovery settings.
+    metadata: Mutex<HashMap<String, (Instant, Arc<AuthorityMetadata>)>>,
 }
 
 /// What the connector of a built client depends on.
@@ -80,8 +94,10 @@ enum RootsKey {
 /// afresh; clients already handed out live on in their applications.
 const MAX_SHARED_CLIENTS: usize = 64;
 
-fn shared_clients() -> &'static Mutex<HashMap<ClientKey, reqwest::Client>> {
-    static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+type ClientTable = Mutex<HashMap<ClientKey, (reqwest::Client, Arc<Shared>)>>;
+
+fn shared_clients() -> &'static ClientTable {
+    static CLIENTS: OnceLock<ClientTable> = OnceLock::new();
     CLIENTS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -97,6 +113,29 @@ impl HttpClient {
         HttpClient {
             client,
             timeout: None,
+            shared: None,
+        }
+    }
+
+    /// Authority metadata another app of this process discovered with the same client
+    /// and settings (`key`), if recent.
+    pub(crate) fn shared_metadata(&self, key: &str) -> Option<Arc<AuthorityMetadata>> {
+        let shared = self.shared.as_ref()?;
+        let table = shared.metadata.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < METADATA_SHARED_FOR)
+            .map(|(_, m)| m.clone())
+    }
+
+    /// Offers discovered metadata to the further apps of this process.
+    pub(crate) fn share_metadata(&self, key: String, metadata: Arc<AuthorityMetadata>) {
+        if let Some(shared) = &self.shared {
+            let mut table = shared.metadata.lock().unwrap_or_else(|p| p.into_inner());
+            if table.len() >= 1024 {
+                table.clear();
+            }
+            table.insert(key, (Instant::now(), metadata));
         }
     }
 
@@ -126,20 +165,22 @@ impl HttpClient {
         };
         // Held while building: concurrent first builds wait for the one, not build twice.
         let mut table = shared_clients().lock().unwrap_or_else(|p| p.into_inner());
-        let client = match table.get(&key) {
-            Some(c) => c.clone(),
+        let (client, shared) = match table.get(&key) {
+            Some((c, s)) => (c.clone(), s.clone()),
             None => {
                 let c = new_client(&key, &opts.verify)?;
+                let s = Arc::new(Shared::default());
                 if table.len() >= MAX_SHARED_CLIENTS {
                     table.clear();
                 }
-                table.insert(key, c.clone());
-                c
+                table.insert(key, (c.clone(), s.clone()));
+                (c, s)
             }
         };
         Ok(HttpClient {
             client,
             timeout: Some(opts.timeout),
+            shared: Some(shared),
         })
     }
 
