@@ -158,7 +158,8 @@ impl AppState {
         Ok(jwks)
     }
 
-    /// The authority's endpoints, discovered on first use and kept for the app's life.
+    /// The authority's endpoints, discovered on first use (or taken from another app of
+    /// the process on the same client and settings) and kept for the app's life.
     pub(crate) async fn metadata(&self) -> Result<Arc<AuthorityMetadata>> {
         self.metadata
             .get_or_try_init(|| async {
