@@ -59,6 +59,7 @@ pub(crate) enum FleetLease {
     /// This process: with the lease's name and token when there is one to release.
     Mine(Option<(String, String)>),
     /// Another process holds the lease: wait for its entry.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Theirs,
 }
 
@@ -283,6 +284,7 @@ impl TokenCache {
     /// Across processes sharing a Redis cache: whether this process is to fetch the token
     /// named `name` (it took the lease, or there is no lease to take: memory and file
     /// caches, Redis unreachable) or another process is fetching it.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) async fn fleet_lease(&self, name: &str) -> FleetLease {
         match &self.inner.backend {
             #[cfg(feature = "redis")]
