@@ -176,7 +176,8 @@ impl AppState {
         Ok(jwks)
     }
 
-    /// The authority's endpoints, discovered on first use and kept for the app's life.
+    /// The authority's endpoints, discovered on first use (or taken from another app of
+    /// the process on the same client and settings) and kept for the app's life.
     pub(crate) async fn metadata(&self) -> Result<Arc<AuthorityMetadata>> {
         self.metadata
             .get_or_try_init(|| async {
@@ -187,7 +188,23 @@ impl AppState {
                     instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
                     http_cache: self.opts.http_cache.as_ref(),
                 };
-                discovery.resolve(&self.authority).await.map(Arc::new)
+                // Further apps of the process on the same client and settings reuse it.
+                let key = format!(
+                    "{}|{}|{}|{}",
+                    self.authority.as_str(),
+                    self.opts.validate_authority,
+                    self.opts.instance_discovery,
+                    self.opts
+                        .instance_discovery_endpoint
+                        .as_deref()
+                        .unwrap_or("")
+                );
+                if let Some(m) = self.http.shared_metadata(&key) {
+                    return Ok(m);
+                }
+                let m = Arc::new(discovery.resolve(&self.authority).await?);
+                self.http.share_metadata(key, m.clone());
+                Ok(m)
             })
             .await
             .cloned()

@@ -181,6 +181,8 @@ async fn a_corrupt_cache_file_is_set_aside_and_tokens_are_still_served() {
     // Something (a crashed editor, a full disk, another program) leaves garbage behind.
     let garbage = b"{\"AccessToken\": {\"k\": tru";
     std::fs::write(&path, garbage).unwrap();
+    // A write by another process is looked at by calls 100 ms or more after it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
 
     let t2 = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
     assert_eq!(

@@ -22,6 +22,7 @@ mod monorepo;
 mod oidc_provider;
 mod parity;
 mod peer_caches;
+mod perf_edge;
 mod python_interop;
 mod relocation;
 mod user_flows;

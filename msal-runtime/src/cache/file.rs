@@ -15,14 +15,67 @@
 //! with coarse timestamps give two quick writes the same time), from a digest of the
 //! content: the "racily clean" problem that git's index solves the same way. Writers
 //! always re-read under the lock.
+//!
+//! A look-up does not stat the file every time: after a check, the copy in memory is
+//! trusted for [`FRESH_FOR`] (a hit then costs two atomic loads, no trip to the blocking
+//! pool, no system call), so another process's write is seen by every call made
+//! [`FRESH_FOR`] or more after it. Handles on one path in one process tell each other of
+//! their writes through a shared generation counter, so those are seen at once.
 
 use super::store::CacheData;
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
+
+/// How long the copy in memory is trusted without looking at the file: a write by another
+/// process is seen by any call that follows it by this much or more (less than the 100 ms
+/// promised).
+pub(crate) const FRESH_FOR: Duration = Duration::from_millis(50);
+
+/// Monotonic nanoseconds since the first use in this process (0 means "never").
+fn mono_nanos() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
+/// The write counter shared by every handle on `path` in this process.
+fn generation_of(path: &Path) -> Arc<AtomicU64> {
+    static GENERATIONS: OnceLock<Mutex<HashMap<PathBuf, Arc<AtomicU64>>>> = OnceLock::new();
+    let mut table = GENERATIONS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    table
+        .entry(path.to_path_buf())
+        .or_insert_with(|| Arc::new(AtomicU64::new(0)))
+        .clone()
+}
+
+/// The name one file goes by in this process's generation table: its directory resolved
+/// (symbolic links, `..`), so that two spellings of one path share a counter.
+fn identity_of(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            fs::canonicalize(dir)
+                .map(|d| d.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
 
 /// Modification times this close to (or after) the moment we looked are not trusted to
 /// tell versions apart: covers 1 s (HFS+, ext3) and 2 s (FAT) timestamp resolutions.
@@ -62,6 +115,12 @@ pub(crate) struct FileStore {
     seen: Mutex<Option<Seen>>,
     /// Serializes this handle's writers before they compete for the lock file.
     writers: Mutex<()>,
+    /// Writes made through any handle on this file in this process.
+    generation: Arc<AtomicU64>,
+    /// The generation our copy reflects.
+    seen_generation: AtomicU64,
+    /// When (see [`mono_nanos`]) the last look at the file began; 0: never.
+    checked_at: AtomicU64,
 }
 
 /// The lock held by a writer of this handle, released on drop.
@@ -81,10 +140,29 @@ impl FileStore {
         }
         Ok(FileStore {
             lock_path: lock_path_of(&path),
+            generation: generation_of(&identity_of(&path)),
             path,
             seen: Mutex::new(None),
             writers: Mutex::new(()),
+            seen_generation: AtomicU64::new(0),
+            checked_at: AtomicU64::new(0),
         })
+    }
+
+    /// Whether the copy in memory may be used without looking at the file: checked less
+    /// than [`FRESH_FOR`] ago and no handle of this process wrote since.
+    pub(crate) fn is_fresh(&self) -> bool {
+        let checked = self.checked_at.load(Ordering::Acquire);
+        checked != 0
+            && self.generation.load(Ordering::Acquire)
+                == self.seen_generation.load(Ordering::Acquire)
+            && mono_nanos().saturating_sub(checked) < FRESH_FOR.as_nanos() as u64
+    }
+
+    /// Records a look at the file that began at `at` with the shared counter at `generation`.
+    fn mark_checked(&self, generation: u64, at: u64) {
+        self.seen_generation.store(generation, Ordering::Release);
+        self.checked_at.store(at, Ordering::Release);
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -124,21 +202,44 @@ impl FileStore {
     /// `locked`: the caller holds the advisory lock (then the file is always read).
     fn reload(&self, data: &RwLock<CacheData>, locked: bool) -> Result<()> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Taken before the stat: a write after this point is looked for again next time.
+        let generation = self.generation.load(Ordering::Acquire);
+        let began = mono_nanos();
+        let out = self.reload_seen(&mut seen, data, locked)?;
+        if out {
+            self.mark_checked(generation, began);
+            return Ok(());
+        }
+        // Only judge the file under the lock: MSAL Python rewrites it in place, so a read
+        // without the lock may catch half of a good version.
+        drop(seen);
+        let _lock = self.lock()?;
+        self.reload(data, true)
+    }
+
+    /// One look at the file; false when it did not parse without the lock held (then the
+    /// caller looks again under the lock).
+    fn reload_seen(
+        &self,
+        seen: &mut Option<Seen>,
+        data: &RwLock<CacheData>,
+        locked: bool,
+    ) -> Result<bool> {
         let looked_at = SystemTime::now();
         let Some(stamp) = self.stamp()? else {
             // No file (yet, or someone deleted it): keep what we hold.
-            return Ok(());
+            return Ok(true);
         };
         if !locked {
             if let Some(s) = &*seen {
                 if s.stamp == stamp && s.stamp_is_conclusive() {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
         }
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
             Err(e) => {
                 return Err(Error::cache(format!(
                     "cannot read {}: {e}",
@@ -153,7 +254,7 @@ impl FileStore {
                 digest,
                 at: looked_at,
             });
-            return Ok(());
+            return Ok(true);
         }
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|_| "the cache is not UTF-8 text".to_string())
@@ -176,20 +277,14 @@ impl FileStore {
                     digest,
                     at: looked_at,
                 });
-                Ok(())
+                Ok(true)
             }
             Err(reason) if locked => {
                 self.set_aside(&reason);
                 *seen = None;
-                Ok(())
+                Ok(true)
             }
-            Err(_) => {
-                // Only judge the file under the lock: MSAL Python rewrites it in place, so
-                // a read without the lock may catch half of a good version.
-                drop(seen);
-                let _lock = self.lock()?;
-                self.reload(data, true)
-            }
+            Err(_) => Ok(false),
         }
     }
 
@@ -237,12 +332,16 @@ impl FileStore {
         };
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let looked_at = SystemTime::now();
+        let began = mono_nanos();
         self.write_atomically(text.as_bytes())?;
+        // Other handles of this process look at the file on their next call.
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         *seen = self.stamp()?.map(|stamp| Seen {
             stamp,
             digest: openssl::sha::sha256(text.as_bytes()),
             at: looked_at,
         });
+        self.mark_checked(generation, began);
         Ok(out)
     }
 

@@ -55,6 +55,16 @@ enum Backend {
     Redis(Box<redis::RedisStore>),
 }
 
+/// Who fetches a missing token in a fleet sharing a cache (see [`TokenCache::fleet_lease`]).
+#[derive(Debug)]
+pub(crate) enum FleetLease {
+    /// This process: with the lease's name and token when there is one to release.
+    Mine(Option<(String, String)>),
+    /// Another process holds the lease: wait for its entry.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Theirs,
+}
+
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = self.read();
@@ -242,6 +252,8 @@ impl TokenCache {
     pub(crate) async fn load(&self, shards: &[String]) -> Result<()> {
         match &self.inner.backend {
             Backend::Memory => Ok(()),
+            // Looked at less than `file::FRESH_FOR` ago: no trip to the blocking pool.
+            Backend::File(fs) if fs.is_fresh() => Ok(()),
             Backend::File(_) => {
                 let inner = self.inner.clone();
                 tokio::task::spawn_blocking(move || match &inner.backend {
@@ -295,6 +307,59 @@ impl TokenCache {
                 Ok(())
             }
             _ => self.load(&[]).await,
+        }
+    }
+
+    /// Across processes sharing a Redis cache: whether this process is to fetch the token
+    /// named `name` (it took the lease, or there is no lease to take: memory and file
+    /// caches, Redis unreachable) or another process is fetching it.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) async fn fleet_lease(&self, name: &str) -> FleetLease {
+        match &self.inner.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => match r.try_lease(name).await {
+                Ok(Some(token)) => FleetLease::Mine(Some((name.to_string(), token))),
+                Ok(None) => FleetLease::Theirs,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no fleet lease; fetching");
+                    FleetLease::Mine(None)
+                }
+            },
+            _ => FleetLease::Mine(None),
+        }
+    }
+
+    /// Lets go of a lease taken with [`fleet_lease`](Self::fleet_lease).
+    pub(crate) async fn release_lease(&self, lease: FleetLease) {
+        match (&self.inner.backend, lease) {
+            #[cfg(feature = "redis")]
+            (Backend::Redis(r), FleetLease::Mine(Some((name, token)))) => {
+                if let Err(e) = r.release_lease(&name, &token).await {
+                    tracing::debug!(error = %e, "the fleet lease expires on its own");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Like [`lookup`](Self::lookup), but reads a shared back-end even where the copy in
+    /// memory counts as current (a fleet lease just taken: the previous holder may have
+    /// written the entry a moment ago).
+    pub(crate) async fn lookup_uncached<R>(
+        &self,
+        shards: &[String],
+        f: impl FnOnce(&mut CacheData) -> R,
+    ) -> Result<R> {
+        match &self.inner.backend {
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => {
+                if let Err(e) = r.load_uncached(&self.inner.data, shards).await {
+                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                }
+                let mut data = self.write();
+                Ok(f(&mut data))
+            }
+            _ => self.lookup(shards, f).await,
         }
     }
 

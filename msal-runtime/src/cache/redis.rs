@@ -5,14 +5,21 @@
 //! incoming assertion. A look-up reads only its shard (one `HGETALL`); a change writes
 //! only the entries it touched. Each instance keeps what it read in memory, so a Redis
 //! outage degrades to a per-instance cache (with a warning) instead of failing requests.
+//!
+//! A shard read while Redis tracks the prefix for this process (RESP3 client-side caching,
+//! see [`tracking`]) is served from memory until Redis says it changed: a hit then makes
+//! no round trip.
+
+mod tracking;
 
 use super::store::{shard, CacheData, Change, ACCOUNT};
 use crate::error::{Error, Result};
 use redis::aio::ConnectionManager;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::OnceCell;
+use tracking::{Tracker, Validity};
 
 /// Extra life given to a shard of access tokens past its latest expiry.
 const AT_SHARD_GRACE_SECS: i64 = 600;
@@ -25,6 +32,10 @@ pub(crate) struct RedisStore {
     conn: OnceCell<ConnectionManager>,
     /// What each loaded shard held, to notice entries other instances removed.
     known: Mutex<HashMap<String, HashSet<(String, String)>>>,
+    /// This process's tracking connection for the URL and prefix.
+    tracker: Arc<Tracker>,
+    /// The shards this instance holds as Redis has them.
+    validity: Arc<Validity>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -56,11 +67,15 @@ impl RedisStore {
                 "the Redis URL is not valid (expected redis://host:port/db or rediss://...)",
             )
         })?;
+        let tracker = Tracker::shared(url, &client, prefix);
+        let validity = tracker.register();
         Ok(RedisStore {
             client,
             prefix: prefix.to_string(),
             conn: OnceCell::new(),
             known: Mutex::new(HashMap::new()),
+            tracker,
+            validity,
         })
     }
 
@@ -94,6 +109,28 @@ impl RedisStore {
 
     /// Brings these shards from Redis into memory.
     pub(crate) async fn load(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
+        if self.tracker.fresh(&self.validity, shards) {
+            return Ok(());
+        }
+        let ticket = self.tracker.before_read(&self.validity);
+        self.read_shards(data, shards).await?;
+        self.tracker.after_read(&self.validity, ticket, shards);
+        Ok(())
+    }
+
+    /// Reads these shards from Redis even when the copy in memory counts as current.
+    pub(crate) async fn load_uncached(
+        &self,
+        data: &RwLock<CacheData>,
+        shards: &[String],
+    ) -> Result<()> {
+        let ticket = self.tracker.before_read(&self.validity);
+        self.read_shards(data, shards).await?;
+        self.tracker.after_read(&self.validity, ticket, shards);
+        Ok(())
+    }
+
+    async fn read_shards(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         for s in shards {
@@ -238,6 +275,12 @@ impl RedisStore {
         .await;
         match written {
             Ok(()) => {
+                let mut touched: Vec<String> = learned.iter().map(|(s, _, _)| s.clone()).collect();
+                touched.sort_unstable();
+                touched.dedup();
+                // Every cache of this process on these shards reads them again (the
+                // server's invalidation reaches the other processes).
+                self.tracker.invalidate(&touched);
                 self.learn(learned);
                 Ok(())
             }
@@ -269,6 +312,50 @@ impl RedisStore {
         self.flush(data, pending).await
     }
 }
+
+/// How long a fleet lease lives unless released: a holder that dies lets another process
+/// fetch after this long.
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(10);
+
+impl RedisStore {
+    /// Takes the fleet lease `name` (`SET NX PX`): `Ok(Some(token))` when this process is
+    /// to fetch, `Ok(None)` when another holds it.
+    pub(crate) async fn try_lease(&self, name: &str) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.lease_key(name))
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(LEASE_TTL.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| Error::cache(format!("Redis lease failed: {}", e.category())))?;
+        Ok(set.map(|_| token))
+    }
+
+    /// Lets go of a lease this process holds (only if it still holds it).
+    pub(crate) async fn release_lease(&self, name: &str, token: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        redis::cmd("EVAL")
+            .arg(RELEASE_LEASE)
+            .arg(1)
+            .arg(self.lease_key(name))
+            .arg(token)
+            .exec_async(&mut conn)
+            .await
+            .map_err(|e| Error::cache(format!("Redis lease release failed: {}", e.category())))
+    }
+
+    fn lease_key(&self, name: &str) -> String {
+        format!("{}lease:{name}", self.prefix)
+    }
+}
+
+/// `DEL key` if it still holds our token.
+const RELEASE_LEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// `EXPIRE key secs` unless the key already lives at least that long.
 const EXTEND_TTL: &str = "local t = redis.call('TTL', KEYS[1]) \

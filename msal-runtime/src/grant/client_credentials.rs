@@ -8,11 +8,20 @@ use crate::authority::AuthorityMetadata;
 use std::sync::Arc;
 
 use crate::cache::store::{shard, AtQuery, CacheData};
+use crate::cache::FleetLease;
 use crate::error::Result;
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
 use crate::scope::Scopes;
 use crate::state::AppState;
+
+/// How long a process waits for another process's fetch (fleet lease) before fetching
+/// itself: longer than a lease lives, so a dead holder's lease has expired by then and one
+/// waiter has taken it over.
+const FLEET_WAIT: std::time::Duration = std::time::Duration::from_secs(12);
+/// How often a waiting process looks for the entry (a look-up served from memory until
+/// Redis reports a change).
+const FLEET_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Per-call options of [`acquire_token_for_client_with`](crate::ConfidentialClientApplication::acquire_token_for_client_with).
 ///
@@ -162,12 +171,47 @@ impl AppState {
                     self.refresh_for_client_in_background(scopes, &ext, &flight_key);
                     return Ok(self.cache_hit(&e));
                 }
-                CacheVerdict::Miss(reason) => {
-                    let fetched = self
-                        .fetch_for_client(scopes, &meta, reason, claims_challenge, &ext)
-                        .await;
-                    drop(guard);
-                    return fetched;
+                CacheVerdict::Miss(mut reason) => {
+                    // A fleet sharing Redis: one process fetches, the others wait for its
+                    // entry (a dead holder's lease expires and one waiter takes over).
+                    let lease_name = format!(
+                        "{}|{}|{}",
+                        shards[0],
+                        scopes.target(),
+                        ext_key.unwrap_or_default()
+                    );
+                    let give_up = std::time::Instant::now() + FLEET_WAIT;
+                    loop {
+                        match self.cache.fleet_lease(&lease_name).await {
+                            FleetLease::Theirs if std::time::Instant::now() < give_up => {
+                                tokio::time::sleep(FLEET_POLL).await;
+                                match self.cache.lookup(&shards, &lookup).await? {
+                                    CacheVerdict::Fresh(e) | CacheVerdict::Aging(e) => {
+                                        return Ok(self.cache_hit(&e));
+                                    }
+                                    CacheVerdict::Miss(r) => reason = r,
+                                }
+                            }
+                            lease => {
+                                // The previous holder may have written it just before
+                                // letting go of the lease this process now holds.
+                                if matches!(lease, FleetLease::Mine(Some(_))) {
+                                    if let Ok(CacheVerdict::Fresh(e) | CacheVerdict::Aging(e)) =
+                                        self.cache.lookup_uncached(&shards, &lookup).await
+                                    {
+                                        self.cache.release_lease(lease).await;
+                                        return Ok(self.cache_hit(&e));
+                                    }
+                                }
+                                let fetched = self
+                                    .fetch_for_client(scopes, &meta, reason, claims_challenge, &ext)
+                                    .await;
+                                self.cache.release_lease(lease).await;
+                                drop(guard);
+                                return fetched;
+                            }
+                        }
+                    }
                 }
             }
         };

@@ -1,5 +1,15 @@
-//! The HTTP layer: one reqwest client per application, size-limited bodies, typed
-//! transport errors, MSAL's library headers, bounded retries and client-side throttling.
+//! The HTTP layer: one reqwest client per process and TLS setting (shared by every
+//! application built with those settings), size-limited bodies, typed transport errors,
+//! MSAL's library headers, bounded retries and client-side throttling.
+//!
+//! Building a reqwest client with native-tls builds an OpenSSL context, which parses the
+//! system CA bundle twice (OpenSSL's default verify paths, then native-tls's own probe of
+//! the same file), even when only a custom bundle is trusted: tens of milliseconds. The
+//! built clients are therefore kept in a process-wide table keyed by what shapes the
+//! connector (trust roots, proxy, connect timeout); a further application with the same
+//! settings reuses the client, its TLS context and its pool of warm connections, and the
+//! authority metadata discovered through it (for an hour). The overall timeout is applied
+//! per request, so it does not split the table.
 
 pub(crate) mod state;
 pub(crate) mod telemetry;
@@ -9,9 +19,12 @@ pub use state::{HttpCache, HttpStateStore, StoreFuture};
 pub(crate) use telemetry::Telemetry;
 pub(crate) use throttle::Throttle;
 
+use crate::authority::AuthorityMetadata;
 use crate::error::{strip_query, Error, HttpErrorKind, Result};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Largest response body accepted from an authority (token responses are a few KiB).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -48,6 +61,47 @@ pub(crate) struct HttpResponse {
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
+    /// The bound on each whole exchange; `None` for a caller's own client (its settings).
+    timeout: Option<Duration>,
+    /// What every app on this process-wide client shares; `None` for a caller's client.
+    shared: Option<Arc<Shared>>,
+}
+
+/// Authority metadata is trusted this long by further apps of the process.
+const METADATA_SHARED_FOR: Duration = Duration::from_secs(3600);
+
+/// State shared by the apps of one process-wide client.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Discovered authority metadata by authority and discovery settings.
+    metadata: Mutex<HashMap<String, (Instant, Arc<AuthorityMetadata>)>>,
+}
+
+/// What the connector of a built client depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    roots: RootsKey,
+    proxy: Option<String>,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RootsKey {
+    System,
+    Disabled,
+    /// The content of a CA bundle (a changed file gets a new client).
+    Bundle(Vec<u8>),
+}
+
+/// More distinct settings than this in one process (tests with a CA each) start the table
+/// afresh; clients already handed out live on in their applications.
+const MAX_SHARED_CLIENTS: usize = 64;
+
+type ClientTable = Mutex<HashMap<ClientKey, (reqwest::Client, Arc<Shared>)>>;
+
+fn shared_clients() -> &'static ClientTable {
+    static CLIENTS: OnceLock<ClientTable> = OnceLock::new();
+    CLIENTS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Options for the default client.
@@ -59,60 +113,78 @@ pub(crate) struct ClientOptions {
 
 impl HttpClient {
     pub(crate) fn from_client(client: reqwest::Client) -> Self {
-        HttpClient { client }
+        HttpClient {
+            client,
+            timeout: None,
+            shared: None,
+        }
     }
 
-    pub(crate) fn build(opts: ClientOptions) -> Result<Self> {
-        let builder = reqwest::Client::builder()
-            // Never follow redirects from a token endpoint (a redirect would resend secrets).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(opts.timeout)
-            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
-        // The back-end of this crate's TLS feature, named explicitly: another crate of the
-        // build may turn on reqwest's other one. `native-tls` wins when both are on, as in
-        // reqwest.
-        #[cfg(feature = "native-tls")]
-        let mut builder = builder.tls_backend_native();
-        #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
-        let mut builder = builder.tls_backend_rustls();
-        if let Some(proxy) = &opts.proxy {
-            let p = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
-            builder = builder.proxy(p);
+    /// Authority metadata another app of this process discovered with the same client
+    /// and settings (`key`), if recent.
+    pub(crate) fn shared_metadata(&self, key: &str) -> Option<Arc<AuthorityMetadata>> {
+        let shared = self.shared.as_ref()?;
+        let table = shared.metadata.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < METADATA_SHARED_FOR)
+            .map(|(_, m)| m.clone())
+    }
+
+    /// Offers discovered metadata to the further apps of this process.
+    pub(crate) fn share_metadata(&self, key: String, metadata: Arc<AuthorityMetadata>) {
+        if let Some(shared) = &self.shared {
+            let mut table = shared.metadata.lock().unwrap_or_else(|p| p.into_inner());
+            if table.len() >= 1024 {
+                table.clear();
+            }
+            table.insert(key, (Instant::now(), metadata));
         }
-        match &opts.verify {
-            Verify::System => {}
+    }
+
+    /// The process-wide client for these settings, built on first use.
+    pub(crate) fn build(opts: ClientOptions) -> Result<Self> {
+        let roots = match &opts.verify {
+            Verify::System => RootsKey::System,
             Verify::Disabled => {
                 tracing::warn!("TLS certificate verification is disabled");
-                builder = builder.danger_accept_invalid_certs(true);
+                RootsKey::Disabled
             }
-            Verify::CaBundle(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    Error::config(
-                        "verify",
-                        format!("cannot read CA bundle {}: {e}", path.display()),
-                    )
-                })?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    Error::config(
-                        "verify",
-                        format!("CA bundle {} is not PEM: {e}", path.display()),
-                    )
-                })?;
-                if certs.is_empty() {
-                    return Err(Error::config(
-                        "verify",
-                        format!("CA bundle {} holds no certificate", path.display()),
-                    ));
-                }
-                builder = builder.tls_certs_only(certs);
-            }
+            Verify::CaBundle(path) => RootsKey::Bundle(std::fs::read(path).map_err(|e| {
+                Error::config(
+                    "verify",
+                    format!("cannot read CA bundle {}: {e}", path.display()),
+                )
+            })?),
+        };
+        if let Some(proxy) = &opts.proxy {
+            reqwest::Proxy::all(proxy)
+                .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
         }
-        let client = builder.build().map_err(|e| {
-            Error::config("http_client", format!("cannot build the HTTP client: {e}"))
-        })?;
-        Ok(HttpClient { client })
+        let key = ClientKey {
+            roots,
+            proxy: opts.proxy,
+            connect_timeout: opts.timeout.min(Duration::from_secs(10)),
+        };
+        // Held while building: concurrent first builds wait for the one, not build twice.
+        let mut table = shared_clients().lock().unwrap_or_else(|p| p.into_inner());
+        let (client, shared) = match table.get(&key) {
+            Some((c, s)) => (c.clone(), s.clone()),
+            None => {
+                let c = new_client(&key, &opts.verify)?;
+                let s = Arc::new(Shared::default());
+                if table.len() >= MAX_SHARED_CLIENTS {
+                    table.clear();
+                }
+                table.insert(key, (c.clone(), s.clone()));
+                (c, s)
+            }
+        };
+        Ok(HttpClient {
+            client,
+            timeout: Some(opts.timeout),
+            shared: Some(shared),
+        })
     }
 
     /// A GET with the given headers.
@@ -139,6 +211,10 @@ impl HttpClient {
     }
 
     async fn execute(&self, url: &str, req: reqwest::RequestBuilder) -> Result<HttpResponse> {
+        let req = match self.timeout {
+            Some(t) => req.timeout(t),
+            None => req,
+        };
         let mut resp = req.send().await.map_err(|e| transport_error(url, e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -173,6 +249,50 @@ impl HttpClient {
     }
 }
 
+/// A new reqwest client for these settings (`verify` names the bundle in errors).
+fn new_client(key: &ClientKey, verify: &Verify) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        // Never follow redirects from a token endpoint (a redirect would resend secrets).
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(key.connect_timeout)
+        .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
+    // The back-end of this crate's TLS feature, named explicitly: another crate of the
+    // build may turn on reqwest's other one. `native-tls` wins when both are on, as in
+    // reqwest.
+    #[cfg(feature = "native-tls")]
+    let mut builder = builder.tls_backend_native();
+    #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+    let mut builder = builder.tls_backend_rustls();
+    if let Some(proxy) = &key.proxy {
+        let p = reqwest::Proxy::all(proxy)
+            .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
+        builder = builder.proxy(p);
+    }
+    let shown = match verify {
+        Verify::CaBundle(path) => path.display().to_string(),
+        _ => String::new(),
+    };
+    match &key.roots {
+        RootsKey::System => {}
+        RootsKey::Disabled => builder = builder.danger_accept_invalid_certs(true),
+        RootsKey::Bundle(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                Error::config("verify", format!("CA bundle {shown} is not PEM: {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::config(
+                    "verify",
+                    format!("CA bundle {shown} holds no certificate"),
+                ));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| Error::config("http_client", format!("cannot build the HTTP client: {e}")))
+}
+
 pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout
@@ -200,5 +320,73 @@ pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {
         detail,
         // reqwest's error names the URL without its query (`without_url` drops it all).
         source: Some(Box::new(e.without_url())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries_with_proxy(proxy: &str) -> usize {
+        shared_clients()
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.proxy.as_deref() == Some(proxy))
+            .count()
+    }
+
+    fn opts(proxy: &str, timeout_secs: u64) -> ClientOptions {
+        ClientOptions {
+            timeout: Duration::from_secs(timeout_secs),
+            proxy: Some(proxy.to_string()),
+            verify: Verify::Disabled,
+        }
+    }
+
+    #[test]
+    fn apps_with_the_same_tls_settings_share_one_client() {
+        let proxy = "http://127.0.0.1:9/shared-client-test";
+        let a = HttpClient::build(opts(proxy, 30)).unwrap();
+        let b = HttpClient::build(opts(proxy, 30)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 1);
+        // The overall timeout is applied per request: it does not split the table ...
+        let c = HttpClient::build(opts(proxy, 60)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 1);
+        assert_eq!(c.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(a.timeout, Some(Duration::from_secs(30)));
+        // ... a connect timeout under 10 s does.
+        HttpClient::build(opts(proxy, 3)).unwrap();
+        assert_eq!(entries_with_proxy(proxy), 2);
+        drop((a, b));
+    }
+
+    #[test]
+    fn a_missing_or_empty_bundle_is_a_config_error_every_time() {
+        let dir = std::env::temp_dir().join(format!("msal-http-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        for path in [dir.join("missing.pem"), empty] {
+            for _ in 0..2 {
+                let err = HttpClient::build(ClientOptions {
+                    timeout: Duration::from_secs(5),
+                    proxy: None,
+                    verify: Verify::CaBundle(path.clone()),
+                })
+                .unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::InvalidConfig {
+                            field: "verify",
+                            ..
+                        }
+                    ),
+                    "{err:?}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
