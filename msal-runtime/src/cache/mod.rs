@@ -269,16 +269,27 @@ impl TokenCache {
         }
     }
 
-    /// Looks something up in the given shards (and purges expired entries met on the way).
+    /// Looks something up in the given shards, under the shared (read) lock: readers
+    /// never wait for one another.
     pub(crate) async fn lookup<R>(
         &self,
         shards: &[String],
-        f: impl FnOnce(&mut CacheData) -> R,
+        f: impl FnOnce(&CacheData) -> R,
     ) -> Result<R> {
         self.load(shards).await?;
-        let mut data = self.write();
-        let out = f(&mut data);
+        let data = self.read();
+        let out = f(&data);
         Ok(out)
+    }
+
+    /// A look-up with nothing to load first: `Some` for an in-memory cache (under the read
+    /// lock, without awaiting anything), `None` for a back-end that must be consulted
+    /// (use [`lookup`](Self::lookup)).
+    pub(crate) fn lookup_in_memory<R>(&self, f: impl FnOnce(&CacheData) -> R) -> Option<R> {
+        match self.inner.backend {
+            Backend::Memory => Some(f(&self.read())),
+            _ => None,
+        }
     }
 
     /// Applies a change and persists it.
@@ -287,6 +298,12 @@ impl TokenCache {
         f: impl FnOnce(&mut CacheData) -> R + Send + 'static,
     ) -> Result<R> {
         self.inner.changed.store(true, Ordering::Relaxed);
+        // Every write also removes the access tokens that have expired (reads never do).
+        let f = move |data: &mut CacheData| {
+            let out = f(data);
+            data.purge_expired(CacheData::now());
+            out
+        };
         match &self.inner.backend {
             Backend::Memory => Ok(f(&mut self.write())),
             Backend::File(_) => {

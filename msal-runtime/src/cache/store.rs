@@ -3,10 +3,15 @@
 
 use super::key;
 use super::model::*;
+use crate::result::token_type_of;
+use crate::scope::{ScopeList, Scopes};
+use crate::secret::AccessToken;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 pub(crate) const AT: &str = "AccessToken";
 pub(crate) const RT: &str = "RefreshToken";
@@ -24,27 +29,97 @@ pub(crate) const EXPIRY_MARGIN_SECS: u64 = 300;
 /// Longer values are clamped, so a hostile or broken number cannot cache a token forever.
 pub(crate) const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
-/// `(home_account_id or "", environment, client_id, realm)`, lower-cased.
-type Partition = (String, String, String, String);
+/// A hash map with a fast (seeded) hash, for maps looked up on every cache hit.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
-fn owner(home_account_id: Option<&str>, user_assertion_hash: Option<&str>) -> String {
-    match user_assertion_hash {
-        Some(h) => format!("obo:{h}"),
-        None => home_account_id.unwrap_or_default().to_lowercase(),
+/// The access tokens one look-up considers: owner (the home account id, or `obo:` and
+/// the assertion hash), environment, client id and realm, lower-cased and joined. Build
+/// it once per application (or per call) and look up with it as often as needed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Partition(Box<str>);
+
+impl Partition {
+    pub(crate) fn new(
+        home_account_id: Option<&str>,
+        user_assertion_hash: Option<&str>,
+        environment: &str,
+        client_id: &str,
+        realm: &str,
+    ) -> Self {
+        // On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
+        let owner: Cow<'_, str> = match user_assertion_hash {
+            Some(h) => format!("obo:{h}").into(),
+            None => home_account_id.unwrap_or_default().to_lowercase().into(),
+        };
+        let parts = [
+            owner,
+            environment.to_lowercase().into(),
+            client_id.to_lowercase().into(),
+            realm.to_lowercase().into(),
+        ];
+        Partition(parts.join("\u{1f}").into_boxed_str())
+    }
+
+    fn of(e: &AccessTokenEntry) -> Self {
+        Partition::new(
+            e.home_account_id.as_deref(),
+            e.user_assertion_hash.as_deref(),
+            &e.environment,
+            &e.client_id,
+            &e.realm,
+        )
     }
 }
 
-fn partition_of(e: &AccessTokenEntry) -> Partition {
-    (
-        owner(
-            e.home_account_id.as_deref(),
-            e.user_assertion_hash.as_deref(),
-        ),
-        e.environment.to_lowercase(),
-        e.client_id.to_lowercase(),
-        e.realm.to_lowercase(),
-    )
+/// What a cache hit serves: the entry's own token, shared (a clone is a few reference
+/// counts, no allocation), and the entry's times.
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    pub token: AccessToken,
+    pub token_type: Cow<'static, str>,
+    pub scopes: Scopes,
+    pub realm: Arc<str>,
+    pub cached_at: u64,
+    pub expires_on: u64,
+    pub extended_expires_on: Option<u64>,
+    pub refresh_on: Option<u64>,
+}
+
+/// One access token of a partition, as look-ups see it.
+struct AtSlot {
+    key: Arc<str>,
+    hit: CachedToken,
+    /// Entries with an extended key belong to requests that carried extra parameters.
+    ext: bool,
+    user_assertion_hash: Option<Box<str>>,
+}
+
+impl AtSlot {
+    fn of(key: Arc<str>, e: &AccessTokenEntry) -> Self {
+        AtSlot {
+            key,
+            hit: CachedToken {
+                token: e.secret.clone(),
+                token_type: token_type_of(e.token_type.as_deref()),
+                scopes: Scopes::from_target(&e.target),
+                realm: e.realm.as_str().into(),
+                cached_at: e.cached_at,
+                expires_on: e.expires_on,
+                extended_expires_on: e.extended_expires_on,
+                refresh_on: e.refresh_on,
+            },
+            ext: e.ext_cache_key.is_some(),
+            user_assertion_hash: e.user_assertion_hash.as_deref().map(Into::into),
+        }
+    }
+}
+
+impl std::fmt::Debug for AtSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtSlot")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an access-token look-up asks for.
@@ -70,9 +145,9 @@ mod erased {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct CacheData {
-    pub(crate) access_tokens: HashMap<String, AccessTokenEntry>,
+    pub(crate) access_tokens: FastMap<Arc<str>, AccessTokenEntry>,
     pub(crate) refresh_tokens: HashMap<String, RefreshTokenEntry>,
     pub(crate) id_tokens: HashMap<String, IdTokenEntry>,
     pub(crate) accounts: HashMap<String, AccountEntry>,
@@ -83,7 +158,10 @@ pub(crate) struct CacheData {
     /// `target` list, float or negative times, a missing `realm`, `null` fields): written
     /// back as they were until this library changes the entry.
     raw: HashMap<(&'static str, String), Value>,
-    at_index: HashMap<Partition, HashSet<String>>,
+    at_index: FastMap<Partition, Vec<AtSlot>>,
+    /// Access tokens by expiry, so the expired ones are removed on writes without a scan
+    /// (and never by a read).
+    at_expiry: BTreeSet<(u64, Arc<str>)>,
     /// Entries written or removed since the last flush, when a shared back-end must
     /// write them through (off otherwise).
     pub(crate) track_changes: bool,
@@ -160,13 +238,26 @@ impl CacheData {
             entry.user_assertion_hash.as_deref(),
         );
         self.raw.remove(&(AT, k.clone()));
-        self.at_index
-            .entry(partition_of(&entry))
-            .or_default()
-            .insert(k.clone());
         self.note(AT, &k, || at_shard(&entry));
-        self.access_tokens.insert(k.clone(), entry);
+        self.insert_at_with_key(k.clone(), entry);
         k
+    }
+
+    /// Removes the access tokens that have expired, in every partition (recorded as changes
+    /// for shared back-ends), oldest first, stopping at the first one still valid. Every
+    /// write calls it ([`TokenCache::modify`](super::TokenCache)), so the cost is one look
+    /// at the earliest expiry unless something is due; reads never do.
+    pub(crate) fn purge_expired(&mut self, now: u64) {
+        while let Some((expires_on, k)) = self.at_expiry.first() {
+            if *expires_on >= now {
+                break;
+            }
+            let k = k.clone();
+            if self.remove_access_token(&k).is_none() {
+                // Not in the map (cannot happen): drop the stale index entry all the same.
+                self.at_expiry.pop_first();
+            }
+        }
     }
 
     fn note(&mut self, section: &'static str, key: &str, shard: impl FnOnce() -> String) {
@@ -235,7 +326,7 @@ impl CacheData {
                 .access_tokens
                 .iter()
                 .filter(|(_, v)| pick(*v))
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| k.to_string())
                 .collect(),
             RT => self
                 .refresh_tokens
@@ -327,11 +418,31 @@ impl CacheData {
     }
 
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
+        let k: Arc<str> = k.into();
+        // A replaced entry leaves the indexes first.
+        self.unindex_access_token(&k);
+        let slot = AtSlot::of(k.clone(), &entry);
+        self.at_expiry.insert((entry.expires_on, k.clone()));
         self.at_index
-            .entry(partition_of(&entry))
+            .entry(Partition::of(&entry))
             .or_default()
-            .insert(k.clone());
+            .push(slot);
         self.access_tokens.insert(k, entry);
+    }
+
+    /// Takes an entry out of the look-up and expiry indexes (the map keeps it).
+    fn unindex_access_token(&mut self, k: &str) {
+        let Some(entry) = self.access_tokens.get(k) else {
+            return;
+        };
+        let p = Partition::of(entry);
+        self.at_expiry.remove(&(entry.expires_on, Arc::from(k)));
+        if let Some(slots) = self.at_index.get_mut(&p) {
+            slots.retain(|s| &*s.key != k);
+            if slots.is_empty() {
+                self.at_index.remove(&p);
+            }
+        }
     }
 
     pub(crate) fn remove_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
@@ -341,73 +452,73 @@ impl CacheData {
     }
 
     fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
+        self.unindex_access_token(k);
         let entry = self.access_tokens.remove(k)?;
         self.raw.remove(&(AT, k.to_string()));
-        let p = partition_of(&entry);
-        if let Some(set) = self.at_index.get_mut(&p) {
-            set.remove(k);
-            if set.is_empty() {
-                self.at_index.remove(&p);
-            }
-        }
         Some(entry)
     }
 
-    /// The best access token for the query whose scopes cover the request, even if it
-    /// is close to expiry (the caller decides); expired entries of the partition are purged.
-    pub(crate) fn find_access_token(
-        &mut self,
-        q: &AtQuery<'_>,
+    /// The best access token of partition `p` whose scopes cover `scopes`, even if it is
+    /// close to expiry (the caller decides); expired entries are skipped (writes purge
+    /// them). Allocates nothing: a hit is served from what this returns.
+    pub(crate) fn find_hit(
+        &self,
+        p: &Partition,
+        scopes: ScopeList<'_>,
+        user_assertion_hash: Option<&str>,
         now: u64,
-    ) -> Option<AccessTokenEntry> {
-        let p = (
-            owner(q.home_account_id, q.user_assertion_hash),
-            q.environment.to_lowercase(),
-            q.client_id.to_lowercase(),
-            q.realm.to_lowercase(),
-        );
-        let keys = self.at_index.get(&p)?;
-        let wanted: Vec<String> = q.scopes.iter().map(|s| s.to_lowercase()).collect();
-        let mut expired = Vec::new();
-        let mut best: Option<(&str, &AccessTokenEntry)> = None;
-        for k in keys {
-            let Some(e) = self.access_tokens.get(k) else {
-                continue;
-            };
-            if e.expires_on < now {
-                expired.push(k.clone());
-                continue;
-            }
-            // Entries with an extended key belong to requests that carried extra parameters.
-            if e.ext_cache_key.is_some()
-                || e.user_assertion_hash.as_deref() != q.user_assertion_hash
+    ) -> Option<&CachedToken> {
+        self.find_slot(p, scopes, user_assertion_hash, now)
+            .map(|s| &s.hit)
+    }
+
+    fn find_slot(
+        &self,
+        p: &Partition,
+        scopes: ScopeList<'_>,
+        user_assertion_hash: Option<&str>,
+        now: u64,
+    ) -> Option<&AtSlot> {
+        let mut best: Option<&AtSlot> = None;
+        for slot in self.at_index.get(p)? {
+            let e = &slot.hit;
+            if e.expires_on < now
+                || slot.ext
+                || slot.user_assertion_hash.as_deref() != user_assertion_hash
+                || !scopes.covered_by(&e.scopes)
             {
                 continue;
             }
-            let have: HashSet<String> =
-                e.target.split_whitespace().map(str::to_lowercase).collect();
-            if !wanted.iter().all(|s| have.contains(s)) {
-                continue;
-            }
             // The longest-lived wins; between equals, the lower-case key (see `key::rank`).
-            let better = best.is_none_or(|(bk, b)| {
-                (Reverse(e.expires_on), key::rank(k)) < (Reverse(b.expires_on), key::rank(bk))
+            let better = best.is_none_or(|b| {
+                (Reverse(e.expires_on), key::rank(&slot.key))
+                    < (Reverse(b.hit.expires_on), key::rank(&b.key))
             });
             if better {
-                best = Some((k, e));
+                best = Some(slot);
             }
         }
-        let found = best.map(|(_, e)| e.clone());
-        for k in expired {
-            self.remove_access_token(&k);
-        }
-        found
+        best
+    }
+
+    /// The best access token for the query whose scopes cover the request, even if it
+    /// is close to expiry (the caller decides). Expired entries are skipped; writes purge them.
+    pub(crate) fn find_access_token(&self, q: &AtQuery<'_>, now: u64) -> Option<AccessTokenEntry> {
+        let p = Partition::new(
+            q.home_account_id,
+            q.user_assertion_hash,
+            q.environment,
+            q.client_id,
+            q.realm,
+        );
+        let slot = self.find_slot(&p, ScopeList::Strs(&q.scopes), q.user_assertion_hash, now)?;
+        self.access_tokens.get(&slot.key).cloned()
     }
 
     /// Like [`find_access_token`](Self::find_access_token), under any of `environments`
     /// (a host and its aliases): the longest-lived match.
     pub(crate) fn find_access_token_among(
-        &mut self,
+        &self,
         q: &AtQuery<'_>,
         environments: &[String],
         now: u64,
@@ -471,7 +582,7 @@ impl CacheData {
                     && e.client_id.eq_ignore_ascii_case(client_id)
                     && e.environment.eq_ignore_ascii_case(environment)
             })
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_string())
             .collect();
         for k in &doomed {
             self.remove_access_token(k);
@@ -526,9 +637,14 @@ impl CacheData {
             }
             Some(Value::Object(out))
         };
-        fn values<T: serde::Serialize>(map: &HashMap<String, T>) -> Vec<(String, Value)> {
+        fn values<K: AsRef<str>, T: serde::Serialize, S>(
+            map: &HashMap<K, T, S>,
+        ) -> Vec<(String, Value)> {
             map.iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+                .map(|(k, v)| {
+                    let k = k.as_ref().to_string();
+                    (k, serde_json::to_value(v).unwrap_or(Value::Null))
+                })
                 .collect()
         }
         for name in SECTIONS {
@@ -634,7 +750,7 @@ mod tests {
     pub(crate) fn app_token(realm: &str, target: &str, expires_on: u64) -> AccessTokenEntry {
         AccessTokenEntry {
             credential_type: "AccessToken".into(),
-            secret: format!("at-{realm}-{target}"),
+            secret: format!("at-{realm}-{target}").into(),
             home_account_id: None,
             environment: "login.microsoftonline.com".into(),
             client_id: "cid".into(),
@@ -691,13 +807,50 @@ mod tests {
     }
 
     #[test]
-    fn expired_entries_are_purged_on_lookup() {
-        let mut d = CacheData::default();
+    fn expired_entries_are_purged_by_writes_in_every_partition_not_by_reads() {
+        let mut d = CacheData {
+            track_changes: true,
+            ..Default::default()
+        };
         d.insert_access_token(app_token("t1", "s", 5));
+        d.insert_access_token(app_token("t2", "s", 7));
+        d.insert_access_token(app_token("t3", "s", 50));
+        d.dirty.clear();
         let scopes = vec!["s".to_string()];
+        // A read skips the expired entry and leaves it.
         assert!(d.find_access_token(&q("t1", &scopes), 10).is_none());
-        assert!(d.access_tokens.is_empty());
-        assert!(d.at_index.is_empty());
+        assert_eq!(d.access_tokens.len(), 3);
+        // A write removes what expired, whatever the partition, and records the removals.
+        d.purge_expired(10);
+        assert_eq!(d.access_tokens.len(), 1);
+        assert_eq!(d.at_index.len(), 1);
+        assert_eq!(d.at_expiry.len(), 1);
+        assert_eq!(d.dirty.len(), 2);
+        assert!(d.find_access_token(&q("t3", &scopes), 10).is_some());
+        // Replacing an entry re-indexes it by its new expiry.
+        d.insert_access_token(app_token("t3", "s", 100));
+        assert_eq!(d.at_expiry.len(), 1);
+        d.purge_expired(60);
+        assert_eq!(d.access_tokens.len(), 1);
+        d.purge_expired(101);
+        assert!(d.access_tokens.is_empty() && d.at_index.is_empty() && d.at_expiry.is_empty());
+    }
+
+    #[test]
+    fn a_hit_shares_the_entry_token() {
+        let mut d = CacheData::default();
+        d.insert_access_token(app_token("t1", "A b", 10_000));
+        let p = Partition::new(None, None, "login.microsoftonline.com", "CID", "T1");
+        let scopes = ["B"];
+        let hit = d
+            .find_hit(&p, ScopeList::Strs(&scopes), None, 0)
+            .expect("a hit, letter case aside");
+        let entry = d.access_tokens.values().next().unwrap();
+        assert!(std::ptr::eq(hit.token.secret(), entry.secret.secret()));
+        assert!(d.find_hit(&p, ScopeList::Strs(&["c"]), None, 0).is_none());
+        assert!(d
+            .find_hit(&p, ScopeList::Strs(&scopes), Some("h"), 0)
+            .is_none());
     }
 
     #[test]

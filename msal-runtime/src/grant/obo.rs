@@ -159,8 +159,8 @@ impl AppState {
         meta: &'a AuthorityMetadata,
         hash: &'a str,
         user_scopes: &'a [String],
-    ) -> impl Fn(&mut CacheData) -> CacheVerdict + 'a {
-        move |c: &mut CacheData| {
+    ) -> impl Fn(&CacheData) -> CacheVerdict + 'a {
+        move |c: &CacheData| {
             let q = AtQuery {
                 home_account_id: None,
                 environment: self.authority.host(),

@@ -202,9 +202,8 @@ impl AppState {
                 scopes: &user_scopes,
                 user_assertion_hash: None,
             };
-            let find = |c: &mut CacheData| {
-                judge(c.find_access_token(&q, CacheData::now()), CacheData::now())
-            };
+            let find =
+                |c: &CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
             // Another refresh finished between the caller's look-up and this task.
             let shards = state.user_shards(&account);
             if matches!(
@@ -249,7 +248,7 @@ impl AppState {
             user_assertion_hash: None,
         };
         let find =
-            |c: &mut CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
+            |c: &CacheData| judge(c.find_access_token(&q, CacheData::now()), CacheData::now());
         let flight_key = silent_flight_key(env, account, user_scopes);
         let (mut verdict, flight) = self
             .lookup_or_join_flight(&self.user_shards(account), find, &flight_key)
