@@ -615,61 +615,17 @@ impl CacheData {
         }
     }
 
+    /// The whole cache as MSAL's JSON (four-space indentation, like MSAL Python's
+    /// `json.dumps(indent=4)`), written straight from the entries: sections in MSAL
+    /// Python's order, entries sorted by key, each as another library wrote it when
+    /// reading normalized something, entries and sections this library cannot read as
+    /// they were.
     pub(crate) fn serialize(&self) -> String {
-        let mut root = Map::new();
-        let raw = &self.raw;
-        let section = |name: &'static str, map: &dyn Fn() -> Vec<(String, Value)>| {
-            let unparsed = self.unparsed.get(name);
-            let mut entries = map();
-            if entries.is_empty() && unparsed.is_none() {
-                return None;
-            }
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out = Map::new();
-            for (k, v) in entries {
-                let v = raw.get(&(name, k.clone())).cloned().unwrap_or(v);
-                out.insert(k, v);
-            }
-            if let Some(Value::Object(kept)) = unparsed {
-                for (k, v) in kept {
-                    out.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            Some(Value::Object(out))
-        };
-        fn values<K: AsRef<str>, T: serde::Serialize, S>(
-            map: &HashMap<K, T, S>,
-        ) -> Vec<(String, Value)> {
-            map.iter()
-                .map(|(k, v)| {
-                    let k = k.as_ref().to_string();
-                    (k, serde_json::to_value(v).unwrap_or(Value::Null))
-                })
-                .collect()
-        }
-        for name in SECTIONS {
-            let value = match name {
-                AT => section(AT, &|| values(&self.access_tokens)),
-                RT => section(RT, &|| values(&self.refresh_tokens)),
-                IDT => section(IDT, &|| values(&self.id_tokens)),
-                ACCOUNT => section(ACCOUNT, &|| values(&self.accounts)),
-                _ => section(APP_METADATA, &|| values(&self.app_metadata)),
-            };
-            if let Some(v) = value {
-                root.insert(name.to_string(), v);
-            }
-        }
-        for (k, v) in &self.unparsed {
-            if !SECTIONS.contains(&k.as_str()) {
-                root.insert(k.clone(), v.clone());
-            }
-        }
-        // Four-space indentation, like MSAL Python's json.dumps(indent=4).
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(self.access_tokens.len() * 2048 + 4096);
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        serde::Serialize::serialize(&Value::Object(root), &mut ser)
-            .expect("serializing a JSON value to memory cannot fail");
+        serde::Serialize::serialize(&out::Root(self), &mut ser)
+            .expect("serializing to memory cannot fail");
         String::from_utf8(buf).expect("serde_json writes UTF-8")
     }
 
@@ -694,47 +650,239 @@ impl CacheData {
             let mut rejected = Map::new();
             let section = section_name(&name);
             for (k, v) in entries {
-                // `Some(normalized)` when the entry fits the schema.
-                fn parse<'v, T: Deserialize<'v> + serde::Serialize>(
-                    v: &'v Value,
-                ) -> Option<(T, Value)> {
-                    let e = T::deserialize(v).ok()?;
-                    let back = serde_json::to_value(&e).ok()?;
-                    Some((e, back))
+                fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
+                    T::deserialize(v).ok()
                 }
-                let back = match section {
-                    Some(AT) => parse::<AccessTokenEntry>(&v).map(|(e, b)| {
-                        data.insert_at_with_key(k.clone(), e);
-                        b
-                    }),
-                    Some(RT) => parse::<RefreshTokenEntry>(&v).map(|(e, b)| {
-                        data.refresh_tokens.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(IDT) => parse::<IdTokenEntry>(&v).map(|(e, b)| {
-                        data.id_tokens.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(ACCOUNT) => parse::<AccountEntry>(&v).map(|(e, b)| {
-                        data.accounts.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(_) => parse::<AppMetadataEntry>(&v).map(|(e, b)| {
-                        data.app_metadata.insert(k.clone(), e);
-                        b
-                    }),
-                    None => None,
+                // Whether the entry would be written back exactly as read, when it parses.
+                let fits = section.is_some_and(|s| canonical::fits(s, &v));
+                let parsed = match section {
+                    Some(AT) => parse::<AccessTokenEntry>(&v)
+                        .map(|e| data.insert_at_with_key(k.clone(), e))
+                        .is_some(),
+                    Some(RT) => parse::<RefreshTokenEntry>(&v)
+                        .map(|e| data.refresh_tokens.insert(k.clone(), e))
+                        .is_some(),
+                    Some(IDT) => parse::<IdTokenEntry>(&v)
+                        .map(|e| data.id_tokens.insert(k.clone(), e))
+                        .is_some(),
+                    Some(ACCOUNT) => parse::<AccountEntry>(&v)
+                        .map(|e| data.accounts.insert(k.clone(), e))
+                        .is_some(),
+                    Some(_) => parse::<AppMetadataEntry>(&v)
+                        .map(|e| data.app_metadata.insert(k.clone(), e))
+                        .is_some(),
+                    None => false,
                 };
-                match (back, section) {
-                    (None, _) | (_, None) => drop(rejected.insert(k, v)),
-                    (Some(back), Some(s)) if back != v => drop(data.raw.insert((s, k), v)),
-                    (Some(_), Some(_)) => {}
+                match section {
+                    Some(s) if parsed && !fits => drop(data.raw.insert((s, k), v)),
+                    Some(_) if parsed => {}
+                    _ => drop(rejected.insert(k, v)),
                 }
             }
             // Known sections are kept even when empty, so they come back out.
             data.unparsed.insert(name, Value::Object(rejected));
         }
         Ok(data)
+    }
+}
+
+/// Whether an entry that parses would be written back exactly as it was read (so its
+/// original needs no keeping): every field this library knows is in the form it writes.
+/// Unknown fields always come back as they were.
+mod canonical {
+    use super::*;
+
+    #[derive(Clone, Copy)]
+    enum F {
+        /// Always written, a string (`String`, or `#[serde(default)] String`).
+        Str,
+        /// Always written, a string or `null` (`Option<String>` without skipping).
+        StrOrNull,
+        /// Written when set (`Option<String>`, skipped when `None`).
+        OptStr,
+        /// Always written, epoch seconds as a decimal string.
+        Epoch,
+        /// Written when set, epoch seconds as a decimal string.
+        OptEpoch,
+    }
+    use F::*;
+
+    const AT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("client_id", Str),
+        ("target", Str),
+        ("realm", Str),
+        ("token_type", OptStr),
+        ("cached_at", Epoch),
+        ("expires_on", Epoch),
+        ("extended_expires_on", OptEpoch),
+        ("refresh_on", OptEpoch),
+        ("key_id", OptStr),
+        ("ext_cache_key", OptStr),
+        ("user_assertion_hash", OptStr),
+    ];
+    const RT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("client_id", Str),
+        ("target", OptStr),
+        ("last_modification_time", OptEpoch),
+        ("family_id", OptStr),
+        ("user_assertion_hash", OptStr),
+    ];
+    const IDT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("realm", Str),
+        ("client_id", Str),
+    ];
+    const ACCOUNT_FIELDS: &[(&str, F)] = &[
+        ("home_account_id", Str),
+        ("environment", Str),
+        ("realm", Str),
+        ("local_account_id", Str),
+        ("username", Str),
+        ("authority_type", Str),
+        ("account_source", OptStr),
+    ];
+    const APP_METADATA_FIELDS: &[(&str, F)] = &[
+        ("client_id", Str),
+        ("environment", Str),
+        ("family_id", OptStr),
+    ];
+
+    /// Epoch seconds as this library writes them: decimal digits of a `u64`, no sign,
+    /// no leading zero, nothing else.
+    fn epoch(v: &Value) -> bool {
+        match v {
+            Value::String(s) => {
+                !s.is_empty()
+                    && s.bytes().all(|b| b.is_ascii_digit())
+                    && (s.len() == 1 || !s.starts_with('0'))
+                    && s.parse::<u64>().is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn fits(section: &str, v: &Value) -> bool {
+        let Value::Object(m) = v else {
+            return false;
+        };
+        let fields = match section {
+            AT => AT_FIELDS,
+            RT => RT_FIELDS,
+            IDT => IDT_FIELDS,
+            ACCOUNT => ACCOUNT_FIELDS,
+            _ => APP_METADATA_FIELDS,
+        };
+        fields
+            .iter()
+            .all(|(name, kind)| match (kind, m.get(*name)) {
+                (Str, Some(Value::String(_))) => true,
+                (StrOrNull, Some(Value::String(_) | Value::Null)) => true,
+                (OptStr, None | Some(Value::String(_))) => true,
+                (Epoch, Some(t)) => epoch(t),
+                (OptEpoch, None) => true,
+                (OptEpoch, Some(t)) => epoch(t),
+                _ => false,
+            })
+    }
+}
+
+/// The serialized form, written without building a JSON tree first.
+mod out {
+    use super::*;
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    pub(super) struct Root<'a>(pub &'a CacheData);
+
+    struct Section<'a, K, T, H> {
+        name: &'static str,
+        map: &'a HashMap<K, T, H>,
+        data: &'a CacheData,
+    }
+
+    impl<K, T, H> Section<'_, K, T, H> {
+        /// Whether the section is written at all: it has entries, or was read (even empty).
+        fn present(&self) -> bool {
+            !self.map.is_empty() || self.data.unparsed.contains_key(self.name)
+        }
+    }
+
+    impl<K, T, H> Serialize for Section<'_, K, T, H>
+    where
+        K: std::borrow::Borrow<str> + Eq + std::hash::Hash,
+        T: Serialize,
+        H: std::hash::BuildHasher,
+    {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut entries: Vec<(&str, &T)> =
+                self.map.iter().map(|(k, v)| (k.borrow(), v)).collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let raw = &self.data.raw;
+            let mut m = s.serialize_map(None)?;
+            for (k, v) in entries {
+                let as_read = if raw.is_empty() {
+                    None
+                } else {
+                    raw.get(&(self.name, k.to_string()))
+                };
+                match as_read {
+                    Some(r) => m.serialize_entry(k, r)?,
+                    None => m.serialize_entry(k, v)?,
+                }
+            }
+            if let Some(Value::Object(kept)) = self.data.unparsed.get(self.name) {
+                for (k, v) in kept {
+                    if !self.map.contains_key(k.as_str()) {
+                        m.serialize_entry(k, v)?;
+                    }
+                }
+            }
+            m.end()
+        }
+    }
+
+    impl Serialize for Root<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let d = self.0;
+            let mut m = s.serialize_map(None)?;
+            macro_rules! section {
+                ($name:expr, $map:expr) => {{
+                    let sec = Section {
+                        name: $name,
+                        map: $map,
+                        data: d,
+                    };
+                    if sec.present() {
+                        m.serialize_entry($name, &sec)?;
+                    }
+                }};
+            }
+            for name in SECTIONS {
+                match name {
+                    AT => section!(AT, &d.access_tokens),
+                    RT => section!(RT, &d.refresh_tokens),
+                    IDT => section!(IDT, &d.id_tokens),
+                    ACCOUNT => section!(ACCOUNT, &d.accounts),
+                    _ => section!(APP_METADATA, &d.app_metadata),
+                }
+            }
+            for (k, v) in &d.unparsed {
+                if !SECTIONS.contains(&k.as_str()) {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+            m.end()
+        }
     }
 }
 
@@ -878,6 +1026,63 @@ mod tests {
         assert!(out.contains(&format!("\"{k}\"")));
         assert!(out.contains("\"expires_on\": \"99\""));
         assert!(out.contains("\"x_vendor\""));
+    }
+
+    /// `canonical::fits` agrees with the definition it stands for: the entry, parsed and
+    /// written back, is the same JSON.
+    #[test]
+    fn canonical_check_agrees_with_a_round_trip() {
+        use serde_json::json;
+        let at = json!({"credential_type": "AccessToken", "secret": "s", "home_account_id": null,
+            "environment": "e", "client_id": "c", "target": "a b", "realm": "r", "token_type": "Bearer",
+            "cached_at": "1", "expires_on": "99", "extended_expires_on": "99", "x_vendor": [1, {"a": null}]});
+        let mut cases = vec![at.clone()];
+        let variants: Vec<(&str, Option<Value>)> = vec![
+            ("expires_on", Some(json!(99))),
+            ("expires_on", Some(json!("099"))),
+            ("expires_on", Some(json!("99.0"))),
+            ("expires_on", Some(json!(" 99"))),
+            ("expires_on", Some(json!("0"))),
+            ("extended_expires_on", Some(json!("-62135596800"))),
+            ("extended_expires_on", Some(json!(""))),
+            ("extended_expires_on", Some(Value::Null)),
+            ("extended_expires_on", None),
+            ("target", Some(json!(["b", "a"]))),
+            ("realm", None),
+            ("token_type", Some(Value::Null)),
+            ("token_type", None),
+            ("home_account_id", None),
+            ("home_account_id", Some(json!("u.t"))),
+            ("key_id", Some(json!("k"))),
+            ("cached_at", Some(json!("99999999999999999999"))),
+        ];
+        for (field, value) in variants {
+            let mut v = at.clone();
+            match value {
+                Some(x) => drop(v.as_object_mut().unwrap().insert(field.into(), x)),
+                None => drop(v.as_object_mut().unwrap().shift_remove(field)),
+            }
+            cases.push(v);
+        }
+        for v in cases {
+            let Ok(e) = AccessTokenEntry::deserialize(&v) else {
+                continue;
+            };
+            let same = serde_json::to_value(&e).unwrap() == v;
+            assert_eq!(canonical::fits(AT, &v), same, "{v}");
+        }
+        let account = json!({"home_account_id": "u.t", "environment": "e", "realm": "t",
+            "local_account_id": "o", "username": "n", "authority_type": "MSSTS"});
+        let mut no_username = account.clone();
+        no_username
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("username");
+        for v in [account, no_username] {
+            let e = AccountEntry::deserialize(&v).unwrap();
+            let same = serde_json::to_value(&e).unwrap() == v;
+            assert_eq!(canonical::fits(ACCOUNT, &v), same, "{v}");
+        }
     }
 
     #[test]
