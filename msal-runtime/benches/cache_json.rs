@@ -11,14 +11,14 @@ fn main() {
 
 #[divan::bench(args = [10_000, 100_000], sample_count = 10, sample_size = 1)]
 fn deserialize(bencher: divan::Bencher<'_, '_>, tokens: usize) {
-    let text = common::cache_json(tokens, "login.microsoftonline.com");
+    let text = common::cache_json(common::size(tokens), "login.microsoftonline.com");
     let cache = TokenCache::new();
     bencher.bench_local(|| cache.deserialize(&text).expect("parses"));
 }
 
 #[divan::bench(args = [10_000, 100_000], sample_count = 10, sample_size = 1)]
 fn serialize(bencher: divan::Bencher<'_, '_>, tokens: usize) {
-    let text = common::cache_json(tokens, "login.microsoftonline.com");
+    let text = common::cache_json(common::size(tokens), "login.microsoftonline.com");
     let cache = TokenCache::new();
     cache.deserialize(&text).expect("parses");
     drop(text);

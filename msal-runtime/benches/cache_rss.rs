@@ -8,7 +8,6 @@ mod common;
 use msal_runtime::TokenCache;
 
 const FIXTURE_VAR: &str = "MSAL_BENCH_RSS_FIXTURE";
-const TOKENS: usize = 100_000;
 
 fn status(field: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -30,30 +29,32 @@ fn report(step: &str) {
 }
 
 /// The child: loads the fixture as an application would (read the file, deserialize).
-fn load(path: &str) {
+fn load(path: &str, tokens: usize) {
     report("child start");
     let cache = TokenCache::new();
     {
         let text = std::fs::read_to_string(path).expect("the fixture is read");
         cache.deserialize(&text).expect("parses");
     }
-    report(&format!("{TOKENS} tokens loaded (text dropped)"));
+    report(&format!("{tokens} tokens loaded (text dropped)"));
     let held = cache.access_tokens().len();
-    assert_eq!(held, TOKENS);
+    assert_eq!(held, tokens);
 }
 
 fn main() {
+    let tokens = common::size(100_000);
     if let Ok(path) = std::env::var(FIXTURE_VAR) {
-        return load(&path);
+        return load(&path, tokens);
     }
     let path = std::env::temp_dir().join(format!("msal-bench-rss-{}.json", std::process::id()));
-    let text = common::cache_json(TOKENS, "login.microsoftonline.com");
+    let text = common::cache_json(tokens, "login.microsoftonline.com");
     println!(
-        "fixture: {TOKENS} tokens, {:.1} MB",
+        "fixture: {tokens} tokens, {:.1} MB",
         text.len() as f64 / 1e6
     );
     std::fs::write(&path, text).expect("the fixture is written");
     let status = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .args(std::env::args().skip(1))
         .env(FIXTURE_VAR, &path)
         .status();
     let _ = std::fs::remove_file(&path);

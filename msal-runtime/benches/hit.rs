@@ -15,7 +15,7 @@ fn main() {
 #[divan::bench(args = [1, 100_000])]
 fn hit_typed(bencher: divan::Bencher<'_, '_>, tenants: usize) {
     let rt = runtime();
-    let (_auth, app) = app_with_tenants(&rt, tenants);
+    let (_auth, app) = app_with_tenants(&rt, size(tenants));
     let scopes = Scopes::new([GRAPH]).expect("a scope");
     bencher.bench_local(|| run(&rt, app.acquire_token_for_client(&scopes)).expect("a hit"));
 }
@@ -23,7 +23,7 @@ fn hit_typed(bencher: divan::Bencher<'_, '_>, tenants: usize) {
 #[divan::bench(args = [1, 100_000])]
 fn hit_dynamic(bencher: divan::Bencher<'_, '_>, tenants: usize) {
     let rt = runtime();
-    let (_auth, app) = app_with_tenants(&rt, tenants);
+    let (_auth, app) = app_with_tenants(&rt, size(tenants));
     bencher.bench_local(|| run(&rt, app.acquire_token_for_client(&[GRAPH])).expect("a hit"));
 }
 
@@ -42,7 +42,7 @@ fn hits_80k_by_tasks(bencher: divan::Bencher<'_, '_>, tasks: usize) {
                 .map(|_| {
                     let (app, scopes) = (app.clone(), scopes.clone());
                     tokio::spawn(async move {
-                        for _ in 0..HITS / tasks {
+                        for _ in 0..size(HITS) / tasks {
                             app.acquire_token_for_client(&scopes).await.expect("a hit");
                         }
                     })

@@ -12,6 +12,16 @@ pub const CLIENT_ID: &str = "a0b1c2d3-0000-4000-8000-00000000c11e";
 pub const SECRET: &str = "s3cr3t-value-for-benches";
 pub const GRAPH: &str = "https://graph.microsoft.com/.default";
 
+/// Under `cargo bench` the sizes asked; under `cargo test` (which builds and runs each
+/// benchmark once, so they cannot rot) at most 1,000, to keep the test suite quick.
+pub fn size(n: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        n
+    } else {
+        n.min(1_000)
+    }
+}
+
 /// A multi-thread runtime with two workers (the machine the targets were set on).
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
