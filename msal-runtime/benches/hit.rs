@@ -12,18 +12,20 @@ fn main() {
     divan::main();
 }
 
-#[divan::bench(args = [1, 100_000])]
+#[divan::bench(args = [1, 100_000], sample_size = 1000)]
 fn hit_typed(bencher: divan::Bencher<'_, '_>, tenants: usize) {
     let rt = runtime();
     let (_auth, app) = app_with_tenants(&rt, size(tenants));
     let scopes = Scopes::new([GRAPH]).expect("a scope");
+    let _enter = rt.enter();
     bencher.bench_local(|| run(&rt, app.acquire_token_for_client(&scopes)).expect("a hit"));
 }
 
-#[divan::bench(args = [1, 100_000])]
+#[divan::bench(args = [1, 100_000], sample_size = 1000)]
 fn hit_dynamic(bencher: divan::Bencher<'_, '_>, tenants: usize) {
     let rt = runtime();
     let (_auth, app) = app_with_tenants(&rt, size(tenants));
+    let _enter = rt.enter();
     bencher.bench_local(|| run(&rt, app.acquire_token_for_client(&[GRAPH])).expect("a hit"));
 }
 

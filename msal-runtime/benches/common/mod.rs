@@ -63,8 +63,8 @@ pub fn app_with_tenants(
 }
 
 /// Polls `f` once (a cache hit completes without waiting); drives it on `rt` otherwise.
+/// Call it inside `rt.enter()` (a call that leaves starts its deadline timer).
 pub fn run<F: Future>(rt: &tokio::runtime::Runtime, f: F) -> F::Output {
-    let _enter = rt.enter();
     let mut f = pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(v) => v,

@@ -636,53 +636,154 @@ impl CacheData {
         if text.trim().is_empty() {
             return Ok(CacheData::default());
         }
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| format!("the cache is not valid JSON ({e})"))?;
-        let Value::Object(root) = root else {
-            return Err("the cache is not a JSON object".into());
-        };
+        // Streamed: each entry is parsed on its own (as a small JSON value, then typed) and
+        // dropped, never the whole file as one tree.
         let mut data = CacheData::default();
-        for (name, value) in root {
-            let Value::Object(entries) = value else {
-                data.unparsed.insert(name, value);
-                continue;
-            };
-            let mut rejected = Map::new();
-            let section = section_name(&name);
-            for (k, v) in entries {
-                fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
-                    T::deserialize(v).ok()
-                }
-                // Whether the entry would be written back exactly as read, when it parses.
-                let fits = section.is_some_and(|s| canonical::fits(s, &v));
-                let parsed = match section {
-                    Some(AT) => parse::<AccessTokenEntry>(&v)
-                        .map(|e| data.insert_at_with_key(k.clone(), e))
-                        .is_some(),
-                    Some(RT) => parse::<RefreshTokenEntry>(&v)
-                        .map(|e| data.refresh_tokens.insert(k.clone(), e))
-                        .is_some(),
-                    Some(IDT) => parse::<IdTokenEntry>(&v)
-                        .map(|e| data.id_tokens.insert(k.clone(), e))
-                        .is_some(),
-                    Some(ACCOUNT) => parse::<AccountEntry>(&v)
-                        .map(|e| data.accounts.insert(k.clone(), e))
-                        .is_some(),
-                    Some(_) => parse::<AppMetadataEntry>(&v)
-                        .map(|e| data.app_metadata.insert(k.clone(), e))
-                        .is_some(),
-                    None => false,
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde::Deserializer::deserialize_any(&mut de, read::Root(&mut data)).map_err(|e| {
+            if e.is_data() {
+                "the cache is not a JSON object".to_string()
+            } else {
+                format!("the cache is not valid JSON ({e})")
+            }
+        })?;
+        de.end()
+            .map_err(|e| format!("the cache is not valid JSON ({e})"))?;
+        Ok(data)
+    }
+
+    /// Stores one entry of a known section: typed when it fits the schema (its original
+    /// kept when reading normalized something), in `rejected` verbatim otherwise.
+    fn read_entry(
+        &mut self,
+        section: &'static str,
+        k: String,
+        v: Value,
+        rejected: &mut Map<String, Value>,
+    ) {
+        fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
+            T::deserialize(v).ok()
+        }
+        // Whether the entry would be written back exactly as read, when it parses.
+        let fits = canonical::fits(section, &v);
+        let parsed = match section {
+            AT => parse::<AccessTokenEntry>(&v)
+                .map(|e| self.insert_at_with_key(k.clone(), e))
+                .is_some(),
+            RT => parse::<RefreshTokenEntry>(&v)
+                .map(|e| self.refresh_tokens.insert(k.clone(), e))
+                .is_some(),
+            IDT => parse::<IdTokenEntry>(&v)
+                .map(|e| self.id_tokens.insert(k.clone(), e))
+                .is_some(),
+            ACCOUNT => parse::<AccountEntry>(&v)
+                .map(|e| self.accounts.insert(k.clone(), e))
+                .is_some(),
+            _ => parse::<AppMetadataEntry>(&v)
+                .map(|e| self.app_metadata.insert(k.clone(), e))
+                .is_some(),
+        };
+        match (parsed, fits) {
+            (true, false) => drop(self.raw.insert((section, k), v)),
+            (true, true) => {}
+            (false, _) => drop(rejected.insert(k, v)),
+        }
+    }
+}
+
+/// The streaming reader of a serialized cache.
+mod read {
+    use super::*;
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    pub(super) struct Root<'a>(pub &'a mut CacheData);
+
+    impl<'de> Visitor<'de> for Root<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(name) = map.next_key::<String>()? {
+                let kept = match section_name(&name) {
+                    Some(section) => map.next_value_seed(Section {
+                        data: &mut *self.0,
+                        section,
+                    })?,
+                    None => map.next_value::<Value>()?,
                 };
-                match section {
-                    Some(s) if parsed && !fits => drop(data.raw.insert((s, k), v)),
-                    Some(_) if parsed => {}
-                    _ => drop(rejected.insert(k, v)),
-                }
+                self.0.unparsed.insert(name, kept);
+            }
+            Ok(())
+        }
+    }
+
+    /// A known section: its entries are stored as they are read; what is left to keep
+    /// verbatim (the entries that do not fit, or the whole value when it is not an
+    /// object) is returned.
+    struct Section<'a> {
+        data: &'a mut CacheData,
+        section: &'static str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Section<'_> {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Section<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut rejected = Map::new();
+            while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                self.data.read_entry(self.section, k, v, &mut rejected);
             }
             // Known sections are kept even when empty, so they come back out.
-            data.unparsed.insert(name, Value::Object(rejected));
+            Ok(Value::Object(rejected))
         }
-        Ok(data)
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(v) = seq.next_element::<Value>()? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
     }
 }
 
