@@ -20,6 +20,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# `--all-targets` also builds the benchmarks (msal-runtime/benches) and runs each once.
 echo "== cargo test"
 cargo test --workspace --all-targets
 echo "== doc tests"
