@@ -25,6 +25,7 @@ cargo fmt --all -- --check
 # checked to compile on their own.
 echo "== cargo clippy (all features)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# `--all-targets` also builds the benchmarks (msal-runtime/benches) and runs each once.
 echo "== cargo test (all features)"
 cargo test --workspace --all-targets --all-features
 echo "== doc tests"

@@ -91,7 +91,7 @@ pub use managed_identity::{
     ManagedIdentityTokenOptions, RetryPolicy, FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID,
 };
 pub use result::{Account, AuthenticationResult, RawResponse, TokenSource};
-pub use scope::{IntoScopes, Scopes};
+pub use scope::{IntoScopes, ScopeList, ScopeStrs, Scopes};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
 pub use web_sign_in::{
     AuthResponse, FlowCookie, FlowError, FlowLimits, PendingFlow, PendingFlows, SignOutScope,

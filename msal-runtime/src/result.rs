@@ -1,7 +1,9 @@
 //! What a successful acquisition returns.
 
+use crate::scope::Scopes;
 use crate::secret::{AccessToken, RefreshToken};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -50,6 +52,10 @@ pub struct Account {
 
 /// A token and what is known about it.
 ///
+/// A token served from the cache shares its storage with the cache entry: the access
+/// token, the scopes and the tenant are reference-counted, so a cache hit allocates
+/// nothing.
+///
 /// `Debug` never shows the access token or the raw ID token, and lists only the names
 /// of the ID token's claims (their values are personal data).
 ///
@@ -64,15 +70,16 @@ pub struct AuthenticationResult {
     /// The access token.
     pub access_token: AccessToken,
     /// Usually `Bearer`.
-    pub token_type: String,
+    pub token_type: Cow<'static, str>,
     /// Expiry, epoch seconds.
     pub expires_on: u64,
     /// Entra's extended expiry, epoch seconds, when known.
     pub ext_expires_on: Option<u64>,
     /// When the library will refresh it proactively, epoch seconds, when the server said.
     pub refresh_on: Option<u64>,
-    /// The scopes the token carries.
-    pub scopes: Vec<String>,
+    /// The scopes the token carries (a slice of strings through `Deref`); empty when
+    /// the server named none.
+    pub scopes: Scopes,
     /// The claims of the ID token (user flows only).
     pub id_token_claims: Option<Map<String, Value>>,
     /// The raw ID token (user flows only).
@@ -84,7 +91,7 @@ pub struct AuthenticationResult {
     /// The correlation id of the request that issued it (None when served from cache).
     pub correlation_id: Option<String>,
     /// The tenant that issued the token.
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<Arc<str>>,
     /// The token endpoint's answer, every field as it came (`refresh_token`, `scope`,
     /// `client_info`, `foci`, ...): what MSAL Python returns as the result dictionary.
     /// `None` when the token was served from the cache (MSAL Python's cache hits carry
@@ -158,6 +165,14 @@ impl fmt::Debug for RawResponse {
         f.debug_struct("RawResponse")
             .field("fields", &self.0.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// `Bearer` without an allocation; another token type as given.
+pub(crate) fn token_type_of(t: Option<&str>) -> Cow<'static, str> {
+    match t {
+        None | Some("Bearer") => Cow::Borrowed("Bearer"),
+        Some(other) => Cow::Owned(other.to_string()),
     }
 }
 

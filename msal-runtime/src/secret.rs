@@ -1,18 +1,23 @@
 //! Newtypes for secrets and tokens, so they cannot be mixed up or printed by accident.
+//!
+//! A value is kept once, behind a reference count: a clone (an access token served from the
+//! cache, handed to several tasks) shares the same storage, and the storage is zeroized when
+//! the last clone is dropped.
 
 use std::fmt;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
-        pub struct $name(Zeroizing<String>);
+        pub struct $name(Arc<Zeroizing<String>>);
 
         impl $name {
             /// Wraps a secret value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(Zeroizing::new(value.into()))
+                Self(Arc::new(Zeroizing::new(value.into())))
             }
 
             /// The secret itself. Call this only where the value leaves the process
@@ -39,6 +44,45 @@ macro_rules! secret_type {
                 Self::new(value)
             }
         }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0) || self.secret() == other.secret()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.secret() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.secret() == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.secret() == other
+            }
+        }
+
+        /// Written as the plain string (the cache file is where secrets are stored).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.secret())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self::new)
+            }
+        }
     };
 }
 
@@ -52,12 +96,17 @@ secret_type!(
     ClientSecret
 );
 secret_type!(
-    /// An access token. Redacted in `Debug`, zeroized on drop.
+    /// An access token. Redacted in `Debug`, zeroized when the last clone is dropped.
+    /// Clones share one copy of the token: a token served from the cache is the cache
+    /// entry's own, not a copy.
     ///
     /// ```
     /// let t = msal_runtime::AccessToken::new("eyJ0eXAi...");
     /// assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
     /// assert_eq!(t.secret(), "eyJ0eXAi...");
+    /// let shared = t.clone();
+    /// assert!(std::ptr::eq(shared.secret(), t.secret()));
+    /// assert_eq!(shared, "eyJ0eXAi...");
     /// ```
     AccessToken
 );

@@ -5,6 +5,7 @@
 use crate::authority::{
     AliasDiscovery, Authority, AuthorityMetadata, Discovery, Region, RegionResolver,
 };
+use crate::cache::store::Partition;
 use crate::cache::TokenCache;
 use crate::credential::{AssertionCache, ClientCredential};
 use crate::error::{Error, Result};
@@ -53,6 +54,9 @@ pub(crate) struct AppState {
     pub throttle: Throttle,
     pub opts: AppOptions,
     metadata: OnceCell<Arc<AuthorityMetadata>>,
+    /// The cache partition of this app's own app-only tokens (host, client id, the
+    /// discovered tenant), built once the tenant is known: a cache hit looks up with it.
+    pub(crate) client_partition: std::sync::OnceLock<Partition>,
     region: OnceCell<Option<String>>,
     /// The host's aliases (`authority::aliases`), resolved on first need.
     pub(crate) aliases: OnceCell<Vec<String>>,
@@ -112,6 +116,7 @@ impl AppState {
             },
             opts,
             metadata: OnceCell::new(),
+            client_partition: std::sync::OnceLock::new(),
             region: OnceCell::new(),
             aliases: OnceCell::new(),
             inflight: Arc::new(Mutex::new(HashMap::new())),

@@ -365,7 +365,7 @@ async fn a_rewrite_with_the_same_size_and_time_is_not_missed() {
         .unwrap()
         .access_tokens()
         .into_iter()
-        .map(|e| e.secret)
+        .map(|e| e.secret.secret().to_string())
         .collect();
     assert_eq!(on_disk.len(), 2);
     assert!(on_disk.contains(&new.access_token.secret().to_string()));

@@ -553,7 +553,7 @@ impl Bench {
         let mut ats: Vec<String> = cache
             .access_tokens()
             .into_iter()
-            .map(|e| e.secret)
+            .map(|e| e.secret.secret().to_string())
             .collect();
         let mut rts: Vec<String> = cache
             .refresh_tokens()

@@ -374,7 +374,7 @@ async fn sign_in_redeems_the_code_with_the_verifier_and_caches_the_user() {
     assert_eq!(idc["nonce"], sha256_hex(flow.nonce()).as_str());
     assert_eq!(idc["aud"], CLIENT_ID);
     assert_eq!(t.tenant_id.as_deref(), Some(w.auth.tenant_id()));
-    let mut scopes = t.scopes.clone();
+    let mut scopes = t.scopes.to_vec();
     scopes.sort();
     assert_eq!(scopes, ["User.Read", "openid", "profile"]);
 
@@ -2208,7 +2208,7 @@ async fn no_token_or_secret_appears_in_debug_or_display_of_anything_returned() {
     // The cache and its entries.
     let cache = app.token_cache();
     for e in cache.access_tokens() {
-        secrets.push(e.secret.clone());
+        secrets.push(e.secret.secret().to_string());
         debug(&mut printed, &e);
     }
     for e in cache.refresh_tokens() {

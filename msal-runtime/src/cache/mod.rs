@@ -348,7 +348,7 @@ impl TokenCache {
     pub(crate) async fn lookup_uncached<R>(
         &self,
         shards: &[String],
-        f: impl FnOnce(&mut CacheData) -> R,
+        f: impl FnOnce(&CacheData) -> R,
     ) -> Result<R> {
         match &self.inner.backend {
             #[cfg(feature = "redis")]
@@ -356,23 +356,34 @@ impl TokenCache {
                 if let Err(e) = r.load_uncached(&self.inner.data, shards).await {
                     tracing::warn!(error = %e, "token cache: using the in-memory copy");
                 }
-                let mut data = self.write();
-                Ok(f(&mut data))
+                let data = self.read();
+                Ok(f(&data))
             }
             _ => self.lookup(shards, f).await,
         }
     }
 
-    /// Looks something up in the given shards (and purges expired entries met on the way).
+    /// Looks something up in the given shards, under the shared (read) lock: readers
+    /// never wait for one another.
     pub(crate) async fn lookup<R>(
         &self,
         shards: &[String],
-        f: impl FnOnce(&mut CacheData) -> R,
+        f: impl FnOnce(&CacheData) -> R,
     ) -> Result<R> {
         self.load(shards).await?;
-        let mut data = self.write();
-        let out = f(&mut data);
+        let data = self.read();
+        let out = f(&data);
         Ok(out)
+    }
+
+    /// A look-up with nothing to load first: `Some` for an in-memory cache (under the read
+    /// lock, without awaiting anything), `None` for a back-end that must be consulted
+    /// (use [`lookup`](Self::lookup)).
+    pub(crate) fn lookup_in_memory<R>(&self, f: impl FnOnce(&CacheData) -> R) -> Option<R> {
+        match self.inner.backend {
+            Backend::Memory => Some(f(&self.read())),
+            _ => None,
+        }
     }
 
     /// Applies a change and persists it.
@@ -381,6 +392,12 @@ impl TokenCache {
         f: impl FnOnce(&mut CacheData) -> R + Send + 'static,
     ) -> Result<R> {
         self.inner.changed.store(true, Ordering::Relaxed);
+        // Every write also removes the access tokens that have expired (reads never do).
+        let f = move |data: &mut CacheData| {
+            let out = f(data);
+            data.purge_expired(CacheData::now());
+            out
+        };
         match &self.inner.backend {
             Backend::Memory => Ok(f(&mut self.write())),
             Backend::File(_) => {

@@ -121,8 +121,9 @@ mod target {
 pub struct AccessTokenEntry {
     /// Always `AccessToken`.
     pub credential_type: String,
-    /// The access token itself.
-    pub secret: String,
+    /// The access token itself (written as a string; shared with the tokens the cache
+    /// serves, not copied).
+    pub secret: crate::secret::AccessToken,
     /// `{uid}.{utid}` of the user; JSON `null` for app-only tokens.
     pub home_account_id: Option<String>,
     /// The authority host (the global one, even for regional requests).

@@ -3,10 +3,15 @@
 
 use super::key;
 use super::model::*;
+use crate::result::token_type_of;
+use crate::scope::{ScopeList, Scopes};
+use crate::secret::AccessToken;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 pub(crate) const AT: &str = "AccessToken";
 pub(crate) const RT: &str = "RefreshToken";
@@ -24,27 +29,98 @@ pub(crate) const EXPIRY_MARGIN_SECS: u64 = 300;
 /// Longer values are clamped, so a hostile or broken number cannot cache a token forever.
 pub(crate) const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
-/// `(home_account_id or "", environment, client_id, realm)`, lower-cased.
-type Partition = (String, String, String, String);
+/// A hash map with a fast (seeded) hash, for maps looked up on every cache hit.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
-fn owner(home_account_id: Option<&str>, user_assertion_hash: Option<&str>) -> String {
-    match user_assertion_hash {
-        Some(h) => format!("obo:{h}"),
-        None => home_account_id.unwrap_or_default().to_lowercase(),
+/// The access tokens one look-up considers: owner (the home account id, or `obo:` and
+/// the assertion hash), environment, client id and realm, lower-cased and joined. Build
+/// it once per application (or per call) and look up with it as often as needed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Partition(Box<str>);
+
+impl Partition {
+    pub(crate) fn new(
+        home_account_id: Option<&str>,
+        user_assertion_hash: Option<&str>,
+        environment: &str,
+        client_id: &str,
+        realm: &str,
+    ) -> Self {
+        // On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
+        let owner: Cow<'_, str> = match user_assertion_hash {
+            Some(h) => format!("obo:{h}").into(),
+            None => home_account_id.unwrap_or_default().to_lowercase().into(),
+        };
+        let parts = [
+            owner,
+            environment.to_lowercase().into(),
+            client_id.to_lowercase().into(),
+            realm.to_lowercase().into(),
+        ];
+        Partition(parts.join("\u{1f}").into_boxed_str())
+    }
+
+    fn of(e: &AccessTokenEntry) -> Self {
+        Partition::new(
+            e.home_account_id.as_deref(),
+            e.user_assertion_hash.as_deref(),
+            &e.environment,
+            &e.client_id,
+            &e.realm,
+        )
     }
 }
 
-fn partition_of(e: &AccessTokenEntry) -> Partition {
-    (
-        owner(
-            e.home_account_id.as_deref(),
-            e.user_assertion_hash.as_deref(),
-        ),
-        e.environment.to_lowercase(),
-        e.client_id.to_lowercase(),
-        e.realm.to_lowercase(),
-    )
+/// What a cache hit serves: the entry's own token, shared (a clone is a few reference
+/// counts, no allocation), and the entry's times.
+#[derive(Clone)]
+pub(crate) struct CachedToken {
+    pub token: AccessToken,
+    pub token_type: Cow<'static, str>,
+    pub scopes: Scopes,
+    pub realm: Arc<str>,
+    pub cached_at: u64,
+    pub expires_on: u64,
+    pub extended_expires_on: Option<u64>,
+    pub refresh_on: Option<u64>,
+}
+
+/// One access token of a partition, as look-ups see it.
+struct AtSlot {
+    key: Arc<str>,
+    hit: CachedToken,
+    /// Entries with an extended key belong to requests that carried the same extra
+    /// parameters (MSAL's hashed `ext_cache_key`).
+    ext_cache_key: Option<Box<str>>,
+    user_assertion_hash: Option<Box<str>>,
+}
+
+impl AtSlot {
+    fn of(key: Arc<str>, e: &AccessTokenEntry) -> Self {
+        AtSlot {
+            key,
+            hit: CachedToken {
+                token: e.secret.clone(),
+                token_type: token_type_of(e.token_type.as_deref()),
+                scopes: Scopes::from_target(&e.target),
+                realm: e.realm.as_str().into(),
+                cached_at: e.cached_at,
+                expires_on: e.expires_on,
+                extended_expires_on: e.extended_expires_on,
+                refresh_on: e.refresh_on,
+            },
+            ext_cache_key: e.ext_cache_key.as_deref().map(Box::from),
+            user_assertion_hash: e.user_assertion_hash.as_deref().map(Into::into),
+        }
+    }
+}
+
+impl std::fmt::Debug for AtSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtSlot")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an access-token look-up asks for.
@@ -70,9 +146,9 @@ mod erased {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct CacheData {
-    pub(crate) access_tokens: HashMap<String, AccessTokenEntry>,
+    pub(crate) access_tokens: FastMap<Arc<str>, AccessTokenEntry>,
     pub(crate) refresh_tokens: HashMap<String, RefreshTokenEntry>,
     pub(crate) id_tokens: HashMap<String, IdTokenEntry>,
     pub(crate) accounts: HashMap<String, AccountEntry>,
@@ -83,7 +159,10 @@ pub(crate) struct CacheData {
     /// `target` list, float or negative times, a missing `realm`, `null` fields): written
     /// back as they were until this library changes the entry.
     raw: HashMap<(&'static str, String), Value>,
-    at_index: HashMap<Partition, HashSet<String>>,
+    at_index: FastMap<Partition, Vec<AtSlot>>,
+    /// Access tokens by expiry, so the expired ones are removed on writes without a scan
+    /// (and never by a read).
+    at_expiry: BTreeSet<(u64, Arc<str>)>,
     /// Entries written or removed since the last flush, when a shared back-end must
     /// write them through (off otherwise).
     pub(crate) track_changes: bool,
@@ -160,13 +239,26 @@ impl CacheData {
             entry.user_assertion_hash.as_deref(),
         );
         self.raw.remove(&(AT, k.clone()));
-        self.at_index
-            .entry(partition_of(&entry))
-            .or_default()
-            .insert(k.clone());
         self.note(AT, &k, || at_shard(&entry));
-        self.access_tokens.insert(k.clone(), entry);
+        self.insert_at_with_key(k.clone(), entry);
         k
+    }
+
+    /// Removes the access tokens that have expired, in every partition (recorded as changes
+    /// for shared back-ends), oldest first, stopping at the first one still valid. Every
+    /// write calls it ([`TokenCache::modify`](super::TokenCache)), so the cost is one look
+    /// at the earliest expiry unless something is due; reads never do.
+    pub(crate) fn purge_expired(&mut self, now: u64) {
+        while let Some((expires_on, k)) = self.at_expiry.first() {
+            if *expires_on >= now {
+                break;
+            }
+            let k = k.clone();
+            if self.remove_access_token(&k).is_none() {
+                // Not in the map (cannot happen): drop the stale index entry all the same.
+                self.at_expiry.pop_first();
+            }
+        }
     }
 
     fn note(&mut self, section: &'static str, key: &str, shard: impl FnOnce() -> String) {
@@ -235,7 +327,7 @@ impl CacheData {
                 .access_tokens
                 .iter()
                 .filter(|(_, v)| pick(*v))
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| k.to_string())
                 .collect(),
             RT => self
                 .refresh_tokens
@@ -327,11 +419,31 @@ impl CacheData {
     }
 
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
+        let k: Arc<str> = k.into();
+        // A replaced entry leaves the indexes first.
+        self.unindex_access_token(&k);
+        let slot = AtSlot::of(k.clone(), &entry);
+        self.at_expiry.insert((entry.expires_on, k.clone()));
         self.at_index
-            .entry(partition_of(&entry))
+            .entry(Partition::of(&entry))
             .or_default()
-            .insert(k.clone());
+            .push(slot);
         self.access_tokens.insert(k, entry);
+    }
+
+    /// Takes an entry out of the look-up and expiry indexes (the map keeps it).
+    fn unindex_access_token(&mut self, k: &str) {
+        let Some(entry) = self.access_tokens.get(k) else {
+            return;
+        };
+        let p = Partition::of(entry);
+        self.at_expiry.remove(&(entry.expires_on, Arc::from(k)));
+        if let Some(slots) = self.at_index.get_mut(&p) {
+            slots.retain(|s| &*s.key != k);
+            if slots.is_empty() {
+                self.at_index.remove(&p);
+            }
+        }
     }
 
     pub(crate) fn remove_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
@@ -341,84 +453,105 @@ impl CacheData {
     }
 
     fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
+        self.unindex_access_token(k);
         let entry = self.access_tokens.remove(k)?;
         self.raw.remove(&(AT, k.to_string()));
-        let p = partition_of(&entry);
-        if let Some(set) = self.at_index.get_mut(&p) {
-            set.remove(k);
-            if set.is_empty() {
-                self.at_index.remove(&p);
-            }
-        }
         Some(entry)
     }
 
-    /// The best access token for the query whose scopes cover the request, even if it
-    /// is close to expiry (the caller decides); expired entries of the partition are purged.
-    pub(crate) fn find_access_token(
-        &mut self,
-        q: &AtQuery<'_>,
+    /// The best access token of partition `p` whose scopes cover `scopes`, even if it is
+    /// close to expiry (the caller decides); expired entries are skipped (writes purge
+    /// them). Allocates nothing: a hit is served from what this returns.
+    pub(crate) fn find_hit(
+        &self,
+        p: &Partition,
+        scopes: ScopeList<'_>,
+        user_assertion_hash: Option<&str>,
         now: u64,
-    ) -> Option<AccessTokenEntry> {
+    ) -> Option<&CachedToken> {
+        self.find_hit_ext(p, scopes, user_assertion_hash, None, now)
+    }
+
+    /// [`find_hit`](Self::find_hit) among the entries of one extended cache key (`None`:
+    /// plain entries only).
+    pub(crate) fn find_hit_ext(
+        &self,
+        p: &Partition,
+        scopes: ScopeList<'_>,
+        user_assertion_hash: Option<&str>,
+        ext_cache_key: Option<&str>,
+        now: u64,
+    ) -> Option<&CachedToken> {
+        self.find_slot(p, scopes, user_assertion_hash, ext_cache_key, now)
+            .map(|s| &s.hit)
+    }
+
+    fn find_slot(
+        &self,
+        p: &Partition,
+        scopes: ScopeList<'_>,
+        user_assertion_hash: Option<&str>,
+        ext_cache_key: Option<&str>,
+        now: u64,
+    ) -> Option<&AtSlot> {
+        let mut best: Option<&AtSlot> = None;
+        for slot in self.at_index.get(p)? {
+            let e = &slot.hit;
+            // Entries with an extended key belong to requests that carried the same extras.
+            if e.expires_on < now
+                || slot.ext_cache_key.as_deref() != ext_cache_key
+                || slot.user_assertion_hash.as_deref() != user_assertion_hash
+                || !scopes.covered_by(&e.scopes)
+            {
+                continue;
+            }
+            // The longest-lived wins; between equals, the lower-case key (see `key::rank`).
+            let better = best.is_none_or(|b| {
+                (Reverse(e.expires_on), key::rank(&slot.key))
+                    < (Reverse(b.hit.expires_on), key::rank(&b.key))
+            });
+            if better {
+                best = Some(slot);
+            }
+        }
+        best
+    }
+
+    /// The best access token for the query whose scopes cover the request, even if it
+    /// is close to expiry (the caller decides). Expired entries are skipped; writes purge them.
+    pub(crate) fn find_access_token(&self, q: &AtQuery<'_>, now: u64) -> Option<AccessTokenEntry> {
         self.find_access_token_ext(q, None, now)
     }
 
     /// [`find_access_token`](Self::find_access_token) among the entries of one extended
-    /// cache key (`None`: plain entries only, as before).
+    /// cache key (`None`: plain entries only).
     pub(crate) fn find_access_token_ext(
-        &mut self,
+        &self,
         q: &AtQuery<'_>,
         ext_cache_key: Option<&str>,
         now: u64,
     ) -> Option<AccessTokenEntry> {
-        let p = (
-            owner(q.home_account_id, q.user_assertion_hash),
-            q.environment.to_lowercase(),
-            q.client_id.to_lowercase(),
-            q.realm.to_lowercase(),
+        let p = Partition::new(
+            q.home_account_id,
+            q.user_assertion_hash,
+            q.environment,
+            q.client_id,
+            q.realm,
         );
-        let keys = self.at_index.get(&p)?;
-        let wanted: Vec<String> = q.scopes.iter().map(|s| s.to_lowercase()).collect();
-        let mut expired = Vec::new();
-        let mut best: Option<(&str, &AccessTokenEntry)> = None;
-        for k in keys {
-            let Some(e) = self.access_tokens.get(k) else {
-                continue;
-            };
-            if e.expires_on < now {
-                expired.push(k.clone());
-                continue;
-            }
-            // Entries with an extended key belong to requests that carried the same extras.
-            if e.ext_cache_key.as_deref() != ext_cache_key
-                || e.user_assertion_hash.as_deref() != q.user_assertion_hash
-            {
-                continue;
-            }
-            let have: HashSet<String> =
-                e.target.split_whitespace().map(str::to_lowercase).collect();
-            if !wanted.iter().all(|s| have.contains(s)) {
-                continue;
-            }
-            // The longest-lived wins; between equals, the lower-case key (see `key::rank`).
-            let better = best.is_none_or(|(bk, b)| {
-                (Reverse(e.expires_on), key::rank(k)) < (Reverse(b.expires_on), key::rank(bk))
-            });
-            if better {
-                best = Some((k, e));
-            }
-        }
-        let found = best.map(|(_, e)| e.clone());
-        for k in expired {
-            self.remove_access_token(&k);
-        }
-        found
+        let slot = self.find_slot(
+            &p,
+            ScopeList::Strs(&q.scopes),
+            q.user_assertion_hash,
+            ext_cache_key,
+            now,
+        )?;
+        self.access_tokens.get(&slot.key).cloned()
     }
 
     /// Like [`find_access_token`](Self::find_access_token), under any of `environments`
     /// (a host and its aliases): the longest-lived match.
     pub(crate) fn find_access_token_among(
-        &mut self,
+        &self,
         q: &AtQuery<'_>,
         environments: &[String],
         now: u64,
@@ -482,7 +615,7 @@ impl CacheData {
                     && e.client_id.eq_ignore_ascii_case(client_id)
                     && e.environment.eq_ignore_ascii_case(environment)
             })
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_string())
             .collect();
         for k in &doomed {
             self.remove_access_token(k);
@@ -515,56 +648,17 @@ impl CacheData {
         }
     }
 
+    /// The whole cache as MSAL's JSON (four-space indentation, like MSAL Python's
+    /// `json.dumps(indent=4)`), written straight from the entries: sections in MSAL
+    /// Python's order, entries sorted by key, each as another library wrote it when
+    /// reading normalized something, entries and sections this library cannot read as
+    /// they were.
     pub(crate) fn serialize(&self) -> String {
-        let mut root = Map::new();
-        let raw = &self.raw;
-        let section = |name: &'static str, map: &dyn Fn() -> Vec<(String, Value)>| {
-            let unparsed = self.unparsed.get(name);
-            let mut entries = map();
-            if entries.is_empty() && unparsed.is_none() {
-                return None;
-            }
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut out = Map::new();
-            for (k, v) in entries {
-                let v = raw.get(&(name, k.clone())).cloned().unwrap_or(v);
-                out.insert(k, v);
-            }
-            if let Some(Value::Object(kept)) = unparsed {
-                for (k, v) in kept {
-                    out.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            Some(Value::Object(out))
-        };
-        fn values<T: serde::Serialize>(map: &HashMap<String, T>) -> Vec<(String, Value)> {
-            map.iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
-                .collect()
-        }
-        for name in SECTIONS {
-            let value = match name {
-                AT => section(AT, &|| values(&self.access_tokens)),
-                RT => section(RT, &|| values(&self.refresh_tokens)),
-                IDT => section(IDT, &|| values(&self.id_tokens)),
-                ACCOUNT => section(ACCOUNT, &|| values(&self.accounts)),
-                _ => section(APP_METADATA, &|| values(&self.app_metadata)),
-            };
-            if let Some(v) = value {
-                root.insert(name.to_string(), v);
-            }
-        }
-        for (k, v) in &self.unparsed {
-            if !SECTIONS.contains(&k.as_str()) {
-                root.insert(k.clone(), v.clone());
-            }
-        }
-        // Four-space indentation, like MSAL Python's json.dumps(indent=4).
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(self.access_tokens.len() * 2048 + 4096);
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        serde::Serialize::serialize(&Value::Object(root), &mut ser)
-            .expect("serializing a JSON value to memory cannot fail");
+        serde::Serialize::serialize(&out::Root(self), &mut ser)
+            .expect("serializing to memory cannot fail");
         String::from_utf8(buf).expect("serde_json writes UTF-8")
     }
 
@@ -575,61 +669,354 @@ impl CacheData {
         if text.trim().is_empty() {
             return Ok(CacheData::default());
         }
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| format!("the cache is not valid JSON ({e})"))?;
-        let Value::Object(root) = root else {
-            return Err("the cache is not a JSON object".into());
-        };
+        // Streamed: each entry is parsed on its own (as a small JSON value, then typed) and
+        // dropped, never the whole file as one tree.
         let mut data = CacheData::default();
-        for (name, value) in root {
-            let Value::Object(entries) = value else {
-                data.unparsed.insert(name, value);
-                continue;
-            };
-            let mut rejected = Map::new();
-            let section = section_name(&name);
-            for (k, v) in entries {
-                // `Some(normalized)` when the entry fits the schema.
-                fn parse<'v, T: Deserialize<'v> + serde::Serialize>(
-                    v: &'v Value,
-                ) -> Option<(T, Value)> {
-                    let e = T::deserialize(v).ok()?;
-                    let back = serde_json::to_value(&e).ok()?;
-                    Some((e, back))
-                }
-                let back = match section {
-                    Some(AT) => parse::<AccessTokenEntry>(&v).map(|(e, b)| {
-                        data.insert_at_with_key(k.clone(), e);
-                        b
-                    }),
-                    Some(RT) => parse::<RefreshTokenEntry>(&v).map(|(e, b)| {
-                        data.refresh_tokens.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(IDT) => parse::<IdTokenEntry>(&v).map(|(e, b)| {
-                        data.id_tokens.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(ACCOUNT) => parse::<AccountEntry>(&v).map(|(e, b)| {
-                        data.accounts.insert(k.clone(), e);
-                        b
-                    }),
-                    Some(_) => parse::<AppMetadataEntry>(&v).map(|(e, b)| {
-                        data.app_metadata.insert(k.clone(), e);
-                        b
-                    }),
-                    None => None,
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde::Deserializer::deserialize_any(&mut de, read::Root(&mut data)).map_err(|e| {
+            if e.is_data() {
+                "the cache is not a JSON object".to_string()
+            } else {
+                format!("the cache is not valid JSON ({e})")
+            }
+        })?;
+        de.end()
+            .map_err(|e| format!("the cache is not valid JSON ({e})"))?;
+        Ok(data)
+    }
+
+    /// Stores one entry of a known section: typed when it fits the schema (its original
+    /// kept when reading normalized something), in `rejected` verbatim otherwise.
+    fn read_entry(
+        &mut self,
+        section: &'static str,
+        k: String,
+        v: Value,
+        rejected: &mut Map<String, Value>,
+    ) {
+        fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
+            T::deserialize(v).ok()
+        }
+        // Whether the entry would be written back exactly as read, when it parses.
+        let fits = canonical::fits(section, &v);
+        let parsed = match section {
+            AT => parse::<AccessTokenEntry>(&v)
+                .map(|e| self.insert_at_with_key(k.clone(), e))
+                .is_some(),
+            RT => parse::<RefreshTokenEntry>(&v)
+                .map(|e| self.refresh_tokens.insert(k.clone(), e))
+                .is_some(),
+            IDT => parse::<IdTokenEntry>(&v)
+                .map(|e| self.id_tokens.insert(k.clone(), e))
+                .is_some(),
+            ACCOUNT => parse::<AccountEntry>(&v)
+                .map(|e| self.accounts.insert(k.clone(), e))
+                .is_some(),
+            _ => parse::<AppMetadataEntry>(&v)
+                .map(|e| self.app_metadata.insert(k.clone(), e))
+                .is_some(),
+        };
+        match (parsed, fits) {
+            (true, false) => drop(self.raw.insert((section, k), v)),
+            (true, true) => {}
+            (false, _) => drop(rejected.insert(k, v)),
+        }
+    }
+}
+
+/// The streaming reader of a serialized cache.
+mod read {
+    use super::*;
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    pub(super) struct Root<'a>(pub &'a mut CacheData);
+
+    impl<'de> Visitor<'de> for Root<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(name) = map.next_key::<String>()? {
+                let kept = match section_name(&name) {
+                    Some(section) => map.next_value_seed(Section {
+                        data: &mut *self.0,
+                        section,
+                    })?,
+                    None => map.next_value::<Value>()?,
                 };
-                match (back, section) {
-                    (None, _) | (_, None) => drop(rejected.insert(k, v)),
-                    (Some(back), Some(s)) if back != v => drop(data.raw.insert((s, k), v)),
-                    (Some(_), Some(_)) => {}
-                }
+                self.0.unparsed.insert(name, kept);
+            }
+            Ok(())
+        }
+    }
+
+    /// A known section: its entries are stored as they are read; what is left to keep
+    /// verbatim (the entries that do not fit, or the whole value when it is not an
+    /// object) is returned.
+    struct Section<'a> {
+        data: &'a mut CacheData,
+        section: &'static str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Section<'_> {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Section<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut rejected = Map::new();
+            while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                self.data.read_entry(self.section, k, v, &mut rejected);
             }
             // Known sections are kept even when empty, so they come back out.
-            data.unparsed.insert(name, Value::Object(rejected));
+            Ok(Value::Object(rejected))
         }
-        Ok(data)
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(v) = seq.next_element::<Value>()? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+    }
+}
+
+/// Whether an entry that parses would be written back exactly as it was read (so its
+/// original needs no keeping): every field this library knows is in the form it writes.
+/// Unknown fields always come back as they were.
+mod canonical {
+    use super::*;
+
+    #[derive(Clone, Copy)]
+    enum F {
+        /// Always written, a string (`String`, or `#[serde(default)] String`).
+        Str,
+        /// Always written, a string or `null` (`Option<String>` without skipping).
+        StrOrNull,
+        /// Written when set (`Option<String>`, skipped when `None`).
+        OptStr,
+        /// Always written, epoch seconds as a decimal string.
+        Epoch,
+        /// Written when set, epoch seconds as a decimal string.
+        OptEpoch,
+    }
+    use F::*;
+
+    const AT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("client_id", Str),
+        ("target", Str),
+        ("realm", Str),
+        ("token_type", OptStr),
+        ("cached_at", Epoch),
+        ("expires_on", Epoch),
+        ("extended_expires_on", OptEpoch),
+        ("refresh_on", OptEpoch),
+        ("key_id", OptStr),
+        ("ext_cache_key", OptStr),
+        ("user_assertion_hash", OptStr),
+    ];
+    const RT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("client_id", Str),
+        ("target", OptStr),
+        ("last_modification_time", OptEpoch),
+        ("family_id", OptStr),
+        ("user_assertion_hash", OptStr),
+    ];
+    const IDT_FIELDS: &[(&str, F)] = &[
+        ("credential_type", Str),
+        ("secret", Str),
+        ("home_account_id", StrOrNull),
+        ("environment", Str),
+        ("realm", Str),
+        ("client_id", Str),
+    ];
+    const ACCOUNT_FIELDS: &[(&str, F)] = &[
+        ("home_account_id", Str),
+        ("environment", Str),
+        ("realm", Str),
+        ("local_account_id", Str),
+        ("username", Str),
+        ("authority_type", Str),
+        ("account_source", OptStr),
+    ];
+    const APP_METADATA_FIELDS: &[(&str, F)] = &[
+        ("client_id", Str),
+        ("environment", Str),
+        ("family_id", OptStr),
+    ];
+
+    /// Epoch seconds as this library writes them: decimal digits of a `u64`, no sign,
+    /// no leading zero, nothing else.
+    fn epoch(v: &Value) -> bool {
+        match v {
+            Value::String(s) => {
+                !s.is_empty()
+                    && s.bytes().all(|b| b.is_ascii_digit())
+                    && (s.len() == 1 || !s.starts_with('0'))
+                    && s.parse::<u64>().is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn fits(section: &str, v: &Value) -> bool {
+        let Value::Object(m) = v else {
+            return false;
+        };
+        let fields = match section {
+            AT => AT_FIELDS,
+            RT => RT_FIELDS,
+            IDT => IDT_FIELDS,
+            ACCOUNT => ACCOUNT_FIELDS,
+            _ => APP_METADATA_FIELDS,
+        };
+        fields
+            .iter()
+            .all(|(name, kind)| match (kind, m.get(*name)) {
+                (Str, Some(Value::String(_))) => true,
+                (StrOrNull, Some(Value::String(_) | Value::Null)) => true,
+                (OptStr, None | Some(Value::String(_))) => true,
+                (Epoch, Some(t)) => epoch(t),
+                (OptEpoch, None) => true,
+                (OptEpoch, Some(t)) => epoch(t),
+                _ => false,
+            })
+    }
+}
+
+/// The serialized form, written without building a JSON tree first.
+mod out {
+    use super::*;
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    pub(super) struct Root<'a>(pub &'a CacheData);
+
+    struct Section<'a, K, T, H> {
+        name: &'static str,
+        map: &'a HashMap<K, T, H>,
+        data: &'a CacheData,
+    }
+
+    impl<K, T, H> Section<'_, K, T, H> {
+        /// Whether the section is written at all: it has entries, or was read (even empty).
+        fn present(&self) -> bool {
+            !self.map.is_empty() || self.data.unparsed.contains_key(self.name)
+        }
+    }
+
+    impl<K, T, H> Serialize for Section<'_, K, T, H>
+    where
+        K: std::borrow::Borrow<str> + Eq + std::hash::Hash,
+        T: Serialize,
+        H: std::hash::BuildHasher,
+    {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut entries: Vec<(&str, &T)> =
+                self.map.iter().map(|(k, v)| (k.borrow(), v)).collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let raw = &self.data.raw;
+            let mut m = s.serialize_map(None)?;
+            for (k, v) in entries {
+                let as_read = if raw.is_empty() {
+                    None
+                } else {
+                    raw.get(&(self.name, k.to_string()))
+                };
+                match as_read {
+                    Some(r) => m.serialize_entry(k, r)?,
+                    None => m.serialize_entry(k, v)?,
+                }
+            }
+            if let Some(Value::Object(kept)) = self.data.unparsed.get(self.name) {
+                for (k, v) in kept {
+                    if !self.map.contains_key(k.as_str()) {
+                        m.serialize_entry(k, v)?;
+                    }
+                }
+            }
+            m.end()
+        }
+    }
+
+    impl Serialize for Root<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let d = self.0;
+            let mut m = s.serialize_map(None)?;
+            macro_rules! section {
+                ($name:expr, $map:expr) => {{
+                    let sec = Section {
+                        name: $name,
+                        map: $map,
+                        data: d,
+                    };
+                    if sec.present() {
+                        m.serialize_entry($name, &sec)?;
+                    }
+                }};
+            }
+            for name in SECTIONS {
+                match name {
+                    AT => section!(AT, &d.access_tokens),
+                    RT => section!(RT, &d.refresh_tokens),
+                    IDT => section!(IDT, &d.id_tokens),
+                    ACCOUNT => section!(ACCOUNT, &d.accounts),
+                    _ => section!(APP_METADATA, &d.app_metadata),
+                }
+            }
+            for (k, v) in &d.unparsed {
+                if !SECTIONS.contains(&k.as_str()) {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+            m.end()
+        }
     }
 }
 
@@ -645,7 +1032,7 @@ mod tests {
     pub(crate) fn app_token(realm: &str, target: &str, expires_on: u64) -> AccessTokenEntry {
         AccessTokenEntry {
             credential_type: "AccessToken".into(),
-            secret: format!("at-{realm}-{target}"),
+            secret: format!("at-{realm}-{target}").into(),
             home_account_id: None,
             environment: "login.microsoftonline.com".into(),
             client_id: "cid".into(),
@@ -702,13 +1089,50 @@ mod tests {
     }
 
     #[test]
-    fn expired_entries_are_purged_on_lookup() {
-        let mut d = CacheData::default();
+    fn expired_entries_are_purged_by_writes_in_every_partition_not_by_reads() {
+        let mut d = CacheData {
+            track_changes: true,
+            ..Default::default()
+        };
         d.insert_access_token(app_token("t1", "s", 5));
+        d.insert_access_token(app_token("t2", "s", 7));
+        d.insert_access_token(app_token("t3", "s", 50));
+        d.dirty.clear();
         let scopes = vec!["s".to_string()];
+        // A read skips the expired entry and leaves it.
         assert!(d.find_access_token(&q("t1", &scopes), 10).is_none());
-        assert!(d.access_tokens.is_empty());
-        assert!(d.at_index.is_empty());
+        assert_eq!(d.access_tokens.len(), 3);
+        // A write removes what expired, whatever the partition, and records the removals.
+        d.purge_expired(10);
+        assert_eq!(d.access_tokens.len(), 1);
+        assert_eq!(d.at_index.len(), 1);
+        assert_eq!(d.at_expiry.len(), 1);
+        assert_eq!(d.dirty.len(), 2);
+        assert!(d.find_access_token(&q("t3", &scopes), 10).is_some());
+        // Replacing an entry re-indexes it by its new expiry.
+        d.insert_access_token(app_token("t3", "s", 100));
+        assert_eq!(d.at_expiry.len(), 1);
+        d.purge_expired(60);
+        assert_eq!(d.access_tokens.len(), 1);
+        d.purge_expired(101);
+        assert!(d.access_tokens.is_empty() && d.at_index.is_empty() && d.at_expiry.is_empty());
+    }
+
+    #[test]
+    fn a_hit_shares_the_entry_token() {
+        let mut d = CacheData::default();
+        d.insert_access_token(app_token("t1", "A b", 10_000));
+        let p = Partition::new(None, None, "login.microsoftonline.com", "CID", "T1");
+        let scopes = ["B"];
+        let hit = d
+            .find_hit(&p, ScopeList::Strs(&scopes), None, 0)
+            .expect("a hit, letter case aside");
+        let entry = d.access_tokens.values().next().unwrap();
+        assert!(std::ptr::eq(hit.token.secret(), entry.secret.secret()));
+        assert!(d.find_hit(&p, ScopeList::Strs(&["c"]), None, 0).is_none());
+        assert!(d
+            .find_hit(&p, ScopeList::Strs(&scopes), Some("h"), 0)
+            .is_none());
     }
 
     #[test]
@@ -736,6 +1160,63 @@ mod tests {
         assert!(out.contains(&format!("\"{k}\"")));
         assert!(out.contains("\"expires_on\": \"99\""));
         assert!(out.contains("\"x_vendor\""));
+    }
+
+    /// `canonical::fits` agrees with the definition it stands for: the entry, parsed and
+    /// written back, is the same JSON.
+    #[test]
+    fn canonical_check_agrees_with_a_round_trip() {
+        use serde_json::json;
+        let at = json!({"credential_type": "AccessToken", "secret": "s", "home_account_id": null,
+            "environment": "e", "client_id": "c", "target": "a b", "realm": "r", "token_type": "Bearer",
+            "cached_at": "1", "expires_on": "99", "extended_expires_on": "99", "x_vendor": [1, {"a": null}]});
+        let mut cases = vec![at.clone()];
+        let variants: Vec<(&str, Option<Value>)> = vec![
+            ("expires_on", Some(json!(99))),
+            ("expires_on", Some(json!("099"))),
+            ("expires_on", Some(json!("99.0"))),
+            ("expires_on", Some(json!(" 99"))),
+            ("expires_on", Some(json!("0"))),
+            ("extended_expires_on", Some(json!("-62135596800"))),
+            ("extended_expires_on", Some(json!(""))),
+            ("extended_expires_on", Some(Value::Null)),
+            ("extended_expires_on", None),
+            ("target", Some(json!(["b", "a"]))),
+            ("realm", None),
+            ("token_type", Some(Value::Null)),
+            ("token_type", None),
+            ("home_account_id", None),
+            ("home_account_id", Some(json!("u.t"))),
+            ("key_id", Some(json!("k"))),
+            ("cached_at", Some(json!("99999999999999999999"))),
+        ];
+        for (field, value) in variants {
+            let mut v = at.clone();
+            match value {
+                Some(x) => drop(v.as_object_mut().unwrap().insert(field.into(), x)),
+                None => drop(v.as_object_mut().unwrap().shift_remove(field)),
+            }
+            cases.push(v);
+        }
+        for v in cases {
+            let Ok(e) = AccessTokenEntry::deserialize(&v) else {
+                continue;
+            };
+            let same = serde_json::to_value(&e).unwrap() == v;
+            assert_eq!(canonical::fits(AT, &v), same, "{v}");
+        }
+        let account = json!({"home_account_id": "u.t", "environment": "e", "realm": "t",
+            "local_account_id": "o", "username": "n", "authority_type": "MSSTS"});
+        let mut no_username = account.clone();
+        no_username
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("username");
+        for v in [account, no_username] {
+            let e = AccountEntry::deserialize(&v).unwrap();
+            let same = serde_json::to_value(&e).unwrap() == v;
+            assert_eq!(canonical::fits(ACCOUNT, &v), same, "{v}");
+        }
     }
 
     #[test]

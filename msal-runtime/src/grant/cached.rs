@@ -3,11 +3,12 @@
 //! into a cache entry.
 
 use super::pipeline::Issued;
-use crate::cache::store::{CacheData, EXPIRY_MARGIN_SECS, MAX_TOKEN_LIFETIME_SECS};
+use crate::cache::store::{CacheData, CachedToken, EXPIRY_MARGIN_SECS, MAX_TOKEN_LIFETIME_SECS};
 use crate::cache::{key, AccessTokenEntry};
 use crate::error::Result;
 use crate::http::telemetry::RefreshReason;
-use crate::result::{AuthenticationResult, TokenSource};
+use crate::result::{token_type_of, AuthenticationResult, TokenSource};
+use crate::scope::Scopes;
 use crate::secret::AccessToken;
 use crate::state::{AppState, FlightGuard};
 use serde_json::Map;
@@ -15,29 +16,72 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// How a cached token relates to a request.
-pub(crate) enum CacheVerdict {
+pub(crate) enum CacheVerdict<E = AccessTokenEntry> {
     /// Good to serve.
-    Fresh(AccessTokenEntry),
+    Fresh(E),
     /// Valid, but past `refresh_on`: try to refresh, serve it if that fails.
-    Aging(AccessTokenEntry),
+    Aging(E),
     /// Nothing usable.
     Miss(RefreshReason),
+}
+
+/// The times of a cached access token, whichever form it is in.
+pub(crate) trait Expiring {
+    fn cached_at(&self) -> u64;
+    fn expires_on(&self) -> u64;
+    fn refresh_on(&self) -> Option<u64>;
+}
+
+impl Expiring for AccessTokenEntry {
+    fn cached_at(&self) -> u64 {
+        self.cached_at
+    }
+    fn expires_on(&self) -> u64 {
+        self.expires_on
+    }
+    fn refresh_on(&self) -> Option<u64> {
+        self.refresh_on
+    }
+}
+
+impl Expiring for CachedToken {
+    fn cached_at(&self) -> u64 {
+        self.cached_at
+    }
+    fn expires_on(&self) -> u64 {
+        self.expires_on
+    }
+    fn refresh_on(&self) -> Option<u64> {
+        self.refresh_on
+    }
+}
+
+impl<T: Expiring> Expiring for &T {
+    fn cached_at(&self) -> u64 {
+        (**self).cached_at()
+    }
+    fn expires_on(&self) -> u64 {
+        (**self).expires_on()
+    }
+    fn refresh_on(&self) -> Option<u64> {
+        (**self).refresh_on()
+    }
 }
 
 /// When a cached entry really expires: its `expires_on`, but never more than
 /// [`MAX_TOKEN_LIFETIME_SECS`] after it was cached; `None` for an entry cached in the
 /// future (a broken clock or a doctored file), which is not trusted at all.
-fn effective_expiry(e: &AccessTokenEntry, now: u64) -> Option<u64> {
-    if e.cached_at > now.saturating_add(EXPIRY_MARGIN_SECS) {
+fn effective_expiry(e: &impl Expiring, now: u64) -> Option<u64> {
+    if e.cached_at() > now.saturating_add(EXPIRY_MARGIN_SECS) {
         return None;
     }
     Some(
-        e.expires_on
-            .min(e.cached_at.saturating_add(MAX_TOKEN_LIFETIME_SECS)),
+        e.expires_on()
+            .min(e.cached_at().saturating_add(MAX_TOKEN_LIFETIME_SECS)),
     )
 }
 
-pub(crate) fn judge(found: Option<AccessTokenEntry>, now: u64) -> CacheVerdict {
+pub(crate) fn judge<E: Expiring>(found: Option<E>, now: u64) -> CacheVerdict<E> {
     match found {
         None => CacheVerdict::Miss(RefreshReason::NoCachedToken),
         Some(e)
@@ -46,19 +90,38 @@ pub(crate) fn judge(found: Option<AccessTokenEntry>, now: u64) -> CacheVerdict {
         {
             CacheVerdict::Miss(RefreshReason::Expired)
         }
-        Some(e) if e.refresh_on.is_some_and(|r| r <= now) => CacheVerdict::Aging(e),
+        Some(e) if e.refresh_on().is_some_and(|r| r <= now) => CacheVerdict::Aging(e),
         Some(e) => CacheVerdict::Fresh(e),
     }
 }
 
 pub(crate) fn from_cache(e: &AccessTokenEntry) -> AuthenticationResult {
     AuthenticationResult {
-        access_token: AccessToken::new(e.secret.clone()),
-        token_type: e.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        access_token: e.secret.clone(),
+        token_type: token_type_of(e.token_type.as_deref()),
         expires_on: e.expires_on,
         ext_expires_on: e.extended_expires_on,
         refresh_on: e.refresh_on,
-        scopes: e.target.split_whitespace().map(str::to_string).collect(),
+        scopes: Scopes::from_target(&e.target),
+        id_token_claims: None,
+        id_token: None,
+        account: None,
+        token_source: TokenSource::Cache,
+        correlation_id: None,
+        tenant_id: Some(e.realm.as_str().into()),
+        raw_response: None,
+    }
+}
+
+/// A cache hit, sharing the entry's storage: reference counts only, no allocation.
+pub(crate) fn from_hit(e: &CachedToken) -> AuthenticationResult {
+    AuthenticationResult {
+        access_token: e.token.clone(),
+        token_type: e.token_type.clone(),
+        expires_on: e.expires_on,
+        ext_expires_on: e.extended_expires_on,
+        refresh_on: e.refresh_on,
+        scopes: e.scopes.clone(),
         id_token_claims: None,
         id_token: None,
         account: None,
@@ -86,7 +149,7 @@ pub(crate) fn access_token_entry(
     };
     AccessTokenEntry {
         credential_type: "AccessToken".into(),
-        secret: r.access_token.clone(),
+        secret: AccessToken::new(r.access_token.as_str()),
         home_account_id,
         environment: environment.to_string(),
         client_id: client_id.to_string(),
@@ -121,7 +184,7 @@ impl AppState {
     pub(crate) async fn lookup_or_join_flight(
         &self,
         shards: &[String],
-        find: impl Fn(&mut CacheData) -> CacheVerdict,
+        find: impl Fn(&CacheData) -> CacheVerdict,
         flight_key: &str,
     ) -> Result<(CacheVerdict, Option<FlightGuard>)> {
         let verdict = self.cache.lookup(shards, &find).await?;
@@ -165,8 +228,13 @@ impl AppState {
 
     /// A cache hit, counted for telemetry.
     pub(crate) fn cache_hit(&self, e: &AccessTokenEntry) -> AuthenticationResult {
+        self.counted_hit(from_cache(e))
+    }
+
+    /// A result served from the cache, counted for telemetry.
+    pub(crate) fn counted_hit(&self, r: AuthenticationResult) -> AuthenticationResult {
         self.telemetry.record_cache_hit();
-        from_cache(e)
+        r
     }
 }
 
@@ -235,6 +303,9 @@ mod tests {
         e.cached_at = u64::MAX;
         assert!(matches!(judge(Some(e), now), CacheVerdict::Miss(_)));
         // No overflow near the end of time.
-        assert!(matches!(judge(None, u64::MAX), CacheVerdict::Miss(_)));
+        assert!(matches!(
+            judge::<AccessTokenEntry>(None, u64::MAX),
+            CacheVerdict::Miss(_)
+        ));
     }
 }

@@ -1,18 +1,18 @@
 //! Client credentials: app-only tokens, served from the cache while valid, refreshed
 //! ahead of expiry, one request per missing token however many callers ask at once.
 
-use super::cached::{access_token_entry, from_entry, judge, CacheVerdict};
+use super::cached::{access_token_entry, from_entry, from_hit, judge, CacheVerdict};
 use super::extended::{merge_client_claims, Extensions};
 use super::pipeline::TokenRequest;
 use crate::authority::AuthorityMetadata;
 use std::sync::Arc;
 
-use crate::cache::store::{shard, AtQuery, CacheData};
+use crate::cache::store::{shard, CacheData, Partition};
 use crate::cache::FleetLease;
 use crate::error::Result;
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
-use crate::scope::Scopes;
+use crate::scope::{ScopeList, Scopes};
 use crate::state::AppState;
 
 /// How long a process waits for another process's fetch (fleet lease) before fetching
@@ -108,6 +108,42 @@ impl ForClientOptions {
 }
 
 impl AppState {
+    /// This app's partition of app-only tokens, once discovery has named the tenant.
+    fn client_partition(&self, meta: &AuthorityMetadata) -> &Partition {
+        self.client_partition.get_or_init(|| {
+            Partition::new(
+                None,
+                None,
+                self.authority.host(),
+                &self.client_id,
+                &meta.realm,
+            )
+        })
+    }
+
+    /// A fresh cached app-only token, served at once: no await, no allocation, no
+    /// exclusive lock, one clock read. `None` when the full path must run (discovery not
+    /// done yet, a shared back-end to consult, scopes to reject, a token missing, aging
+    /// or expired).
+    pub(crate) fn client_token_from_memory(
+        &self,
+        scopes: ScopeList<'_>,
+    ) -> Option<AuthenticationResult> {
+        let partition = self.client_partition.get()?;
+        if !scopes.valid() {
+            return None;
+        }
+        let now = CacheData::now();
+        let hit = self.cache.lookup_in_memory(|c| {
+            match judge(c.find_hit(partition, scopes, None, now), now) {
+                CacheVerdict::Fresh(e) => Some(from_hit(e)),
+                _ => None,
+            }
+        })??;
+        self.telemetry.record_cache_hit();
+        Some(hit)
+    }
+
     /// An app-only token. A cached token past its `refresh_on` is served at once while one
     /// background task refreshes it (as MSAL.NET does); only a missing or expired token
     /// makes the caller wait, and then for a single request per token however many
@@ -128,20 +164,16 @@ impl AppState {
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
         let shards = [shard::app(&environment, &self.client_id, &query_realm)];
         let ext_key = ext.ext_cache_key.as_deref();
+        let partition = self.client_partition(&meta);
 
-        let lookup = |cache: &mut CacheData| {
-            let q = AtQuery {
-                home_account_id: None,
-                environment: &environment,
-                client_id: &self.client_id,
-                realm: &query_realm,
-                scopes: scopes.as_slice(),
-                user_assertion_hash: None,
-            };
-            judge(
-                cache.find_access_token_ext(&q, ext_key, CacheData::now()),
-                CacheData::now(),
-            )
+        let lookup = |cache: &CacheData| {
+            let now = CacheData::now();
+            let found = cache.find_hit_ext(partition, ScopeList::Set(scopes), None, ext_key, now);
+            match judge(found, now) {
+                CacheVerdict::Fresh(e) => CacheVerdict::Fresh(from_hit(e)),
+                CacheVerdict::Aging(e) => CacheVerdict::Aging(from_hit(e)),
+                CacheVerdict::Miss(reason) => CacheVerdict::Miss(reason),
+            }
         };
 
         let flight_key = format!(
@@ -155,21 +187,21 @@ impl AppState {
             self.single_flight(&flight_key).await
         } else {
             match self.cache.lookup(&shards, &lookup).await? {
-                CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
-                CacheVerdict::Aging(e) => {
+                CacheVerdict::Fresh(r) => return Ok(self.counted_hit(r)),
+                CacheVerdict::Aging(r) => {
                     self.refresh_for_client_in_background(scopes, &ext, &flight_key);
-                    return Ok(self.cache_hit(&e));
+                    return Ok(self.counted_hit(r));
                 }
                 CacheVerdict::Miss(_) => {}
             }
             let guard = self.single_flight(&flight_key).await;
             // The caller ahead may have fetched it.
             match self.cache.lookup(&shards, &lookup).await? {
-                CacheVerdict::Fresh(e) => return Ok(self.cache_hit(&e)),
-                CacheVerdict::Aging(e) => {
+                CacheVerdict::Fresh(r) => return Ok(self.counted_hit(r)),
+                CacheVerdict::Aging(r) => {
                     drop(guard);
                     self.refresh_for_client_in_background(scopes, &ext, &flight_key);
-                    return Ok(self.cache_hit(&e));
+                    return Ok(self.counted_hit(r));
                 }
                 CacheVerdict::Miss(mut reason) => {
                     // A fleet sharing Redis: one process fetches, the others wait for its
@@ -187,7 +219,7 @@ impl AppState {
                                 tokio::time::sleep(FLEET_POLL).await;
                                 match self.cache.lookup(&shards, &lookup).await? {
                                     CacheVerdict::Fresh(e) | CacheVerdict::Aging(e) => {
-                                        return Ok(self.cache_hit(&e));
+                                        return Ok(self.counted_hit(e));
                                     }
                                     CacheVerdict::Miss(r) => reason = r,
                                 }
@@ -200,7 +232,7 @@ impl AppState {
                                         self.cache.lookup_uncached(&shards, &lookup).await
                                     {
                                         self.cache.release_lease(lease).await;
-                                        return Ok(self.cache_hit(&e));
+                                        return Ok(self.counted_hit(e));
                                     }
                                 }
                                 let fetched = self
@@ -239,29 +271,23 @@ impl AppState {
             let meta = state.metadata().await?;
             let environment = state.authority.host().to_string();
             let shards = [shard::app(&environment, &state.client_id, &meta.realm)];
+            let partition = state.client_partition(&meta);
             let now_aging = state
                 .cache
-                .lookup(&shards, |cache: &mut CacheData| {
-                    let q = AtQuery {
-                        home_account_id: None,
-                        environment: &environment,
-                        client_id: &state.client_id,
-                        realm: &meta.realm,
-                        scopes: scopes.as_slice(),
-                        user_assertion_hash: None,
-                    };
-                    judge(
-                        cache.find_access_token_ext(
-                            &q,
-                            ext.ext_cache_key.as_deref(),
-                            CacheData::now(),
-                        ),
-                        CacheData::now(),
-                    )
+                .lookup(&shards, |cache: &CacheData| {
+                    let now = CacheData::now();
+                    let found = cache.find_hit_ext(
+                        partition,
+                        ScopeList::Set(&scopes),
+                        None,
+                        ext.ext_cache_key.as_deref(),
+                        now,
+                    );
+                    matches!(judge(found, now), CacheVerdict::Aging(_))
                 })
                 .await?;
             // Another refresh finished between the caller's look-up and this task.
-            if !matches!(now_aging, CacheVerdict::Aging(_)) {
+            if !now_aging {
                 return Ok(());
             }
             state

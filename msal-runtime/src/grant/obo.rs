@@ -271,7 +271,7 @@ impl AppState {
         let (cid, hash) = (self.client_id.clone(), hash.to_string());
         self.cache
             .modify(move |c| {
-                if let Some(mut at) = c.access_tokens.get(&at_key).cloned() {
+                if let Some(mut at) = c.access_tokens.get(at_key.as_str()).cloned() {
                     at.user_assertion_hash = None;
                     c.insert_access_token(at);
                 }
@@ -307,8 +307,8 @@ impl AppState {
         hash: &'a str,
         user_scopes: &'a [String],
         ext_cache_key: Option<&'a str>,
-    ) -> impl Fn(&mut CacheData) -> CacheVerdict + 'a {
-        move |c: &mut CacheData| {
+    ) -> impl Fn(&CacheData) -> CacheVerdict + 'a {
+        move |c: &CacheData| {
             let q = AtQuery {
                 home_account_id: None,
                 environment: self.authority.host(),

@@ -236,7 +236,7 @@ impl AppState {
                 user_assertion_hash: None,
             };
             let ext_key = ext.ext_cache_key.as_deref();
-            let find = |c: &mut CacheData| {
+            let find = |c: &CacheData| {
                 judge(
                     c.find_access_token_ext(&q, ext_key, CacheData::now()),
                     CacheData::now(),
@@ -289,7 +289,7 @@ impl AppState {
             user_assertion_hash: None,
         };
         let ext_key = ext.ext_cache_key.as_deref();
-        let find = |c: &mut CacheData| {
+        let find = |c: &CacheData| {
             judge(
                 c.find_access_token_ext(&q, ext_key, CacheData::now()),
                 CacheData::now(),

@@ -111,7 +111,7 @@ impl AppState {
         result.id_token = r.id_token.clone();
         result.id_token_claims = id_token_claims;
         result.raw_response = Some(r.raw.clone());
-        result.tenant_id = claim("tid").or(Some(meta.realm.clone()));
+        result.tenant_id = Some(claim("tid").unwrap_or_else(|| meta.realm.clone()).into());
 
         let write_account = opts.account_source.is_some();
         let used_rt = opts.used_refresh_token;

@@ -1,5 +1,6 @@
 //! `x-client-current-telemetry` and `x-client-last-telemetry`, in MSAL's schema 4.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// API ids MSAL reports in telemetry.
@@ -24,7 +25,6 @@ pub(crate) enum RefreshReason {
 
 #[derive(Debug, Default)]
 struct Last {
-    cache_hits: u64,
     failures: Vec<(u32, String, String)>,
 }
 
@@ -32,6 +32,8 @@ struct Last {
 #[derive(Debug, Default)]
 pub(crate) struct Telemetry {
     last: Mutex<Last>,
+    /// Counted without the lock: every cache hit adds one.
+    cache_hits: AtomicU64,
 }
 
 /// The failure section of the last-request header is capped like MSAL's (350 chars).
@@ -43,7 +45,7 @@ impl Telemetry {
     }
 
     pub(crate) fn record_cache_hit(&self) {
-        self.lock().cache_hits += 1;
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The `x-client-last-telemetry` value for the next request.
@@ -57,7 +59,7 @@ impl Telemetry {
         let errors: Vec<&str> = last.failures.iter().map(|(_, _, e)| e.as_str()).collect();
         format!(
             "4|{}|{}|{}|",
-            last.cache_hits,
+            self.cache_hits.load(Ordering::Relaxed),
             apis.join(","),
             errors.join(",")
         )
@@ -79,6 +81,7 @@ impl Telemetry {
     /// A successful response means the server has seen what we reported.
     pub(crate) fn clear(&self) {
         *self.lock() = Last::default();
+        self.cache_hits.store(0, Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Last> {

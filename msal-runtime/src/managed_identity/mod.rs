@@ -537,7 +537,7 @@ impl ManagedIdentityClient {
         let mut token_sha256_to_refresh = None;
         if let Some(entry) = cached {
             if options.claims_challenge.is_some() {
-                token_sha256_to_refresh = Some(sha256_hex(&entry.secret));
+                token_sha256_to_refresh = Some(sha256_hex(entry.secret.secret()));
             } else if entry.refresh_on.is_none_or(|r| r > now) {
                 return Ok(result_from_entry(&entry, resource, now));
             } else {
@@ -593,7 +593,7 @@ impl ManagedIdentityClient {
             (expires_in >= HALF_LIFE_FROM_SECS as u64).then(|| now.saturating_add(expires_in / 2));
         let entry = AccessTokenEntry {
             credential_type: "AccessToken".into(),
-            secret: token.access_token.clone(),
+            secret: AccessToken::new(token.access_token.as_str()),
             home_account_id: None,
             environment: CACHE_ENVIRONMENT.into(),
             client_id,
@@ -621,11 +621,11 @@ impl ManagedIdentityClient {
         }
         Ok(AuthenticationResult {
             access_token: AccessToken::new(token.access_token),
-            token_type: token.token_type,
+            token_type: token.token_type.into(),
             expires_on,
             ext_expires_on: None,
             refresh_on,
-            scopes: vec![resource.to_string()],
+            scopes: crate::scope::Scopes::from_target(resource),
             id_token_claims: None,
             id_token: None,
             account: None,
@@ -639,12 +639,12 @@ impl ManagedIdentityClient {
 
 fn result_from_entry(entry: &AccessTokenEntry, resource: &str, _now: u64) -> AuthenticationResult {
     AuthenticationResult {
-        access_token: AccessToken::new(entry.secret.clone()),
-        token_type: entry.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        access_token: entry.secret.clone(),
+        token_type: crate::result::token_type_of(entry.token_type.as_deref()),
         expires_on: entry.expires_on,
         ext_expires_on: entry.extended_expires_on,
         refresh_on: entry.refresh_on,
-        scopes: vec![resource.to_string()],
+        scopes: crate::scope::Scopes::from_target(resource),
         id_token_claims: None,
         id_token: None,
         account: None,
