@@ -27,6 +27,18 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Tracing
+//!
+//! Every acquisition runs in one `msal.acquire_token` span (`INFO`) with the fields
+//! `client_id`, `grant`, `tenant`, `scopes`, `outcome` (`cache_hit`, `identity_provider`,
+//! `refreshed`, `no_token`, `failed`), `correlation_id`, `duration_ms`, `error` (a code,
+//! on failure) and, only with
+//! [`enable_pii_log(true)`](ConfidentialClientApplicationBuilder::enable_pii_log),
+//! `account`. Discovery, retries, client-side throttling and cache back-end failures are
+//! events with a `kind` field (`discovery`, `retry`, `throttled`, `regional_fallback`,
+//! `cache_error`). Tokens, secrets and assertions are never recorded. With no subscriber
+//! the span allocates nothing. The full field reference is `docs/observability.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -42,6 +54,7 @@ mod grant;
 mod http;
 mod id_token;
 mod managed_identity;
+mod observability;
 mod result;
 mod scope;
 mod secret;

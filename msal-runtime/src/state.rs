@@ -34,6 +34,8 @@ pub(crate) struct AppOptions {
     pub timeout: Option<Duration>,
     /// Where region settings (`MSAL_FORCE_REGION`, `REGION_NAME`, `MSAL_IMDS_ENDPOINT`) are read.
     pub env: crate::env::EnvLookup,
+    /// Whether tracing may record personal data (`enable_pii_log`).
+    pub enable_pii_log: bool,
 }
 
 /// The shared state behind an application handle.
@@ -168,7 +170,24 @@ impl AppState {
                     instance_discovery: self.opts.instance_discovery,
                     instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
                 };
-                discovery.resolve(&self.authority).await.map(Arc::new)
+                let started = Instant::now();
+                let found = discovery.resolve(&self.authority).await;
+                match &found {
+                    Ok(meta) => tracing::debug!(
+                        kind = "discovery",
+                        authority = self.authority.as_str(),
+                        token_endpoint = meta.token_endpoint.as_str(),
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "authority metadata discovered"
+                    ),
+                    Err(e) => tracing::warn!(
+                        kind = "discovery",
+                        authority = self.authority.as_str(),
+                        error = %e,
+                        "authority discovery failed"
+                    ),
+                }
+                found.map(Arc::new)
             })
             .await
             .cloned()

@@ -8,6 +8,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/capture.rs"]
+mod capture;
+
 /// The web_app example, compiled in once for the two modules that run it in-process.
 #[path = "../../examples/web_app.rs"]
 #[allow(dead_code)]
@@ -17,6 +20,7 @@ mod cache_backends;
 mod client_credentials;
 mod examples_run;
 mod managed_identity;
+mod observability;
 mod oidc_provider;
 mod peer_caches;
 mod python_interop;

@@ -134,7 +134,7 @@ impl AppState {
     /// endpoint, telemetry bookkeeping.
     pub(crate) async fn send_token_request(&self, req: TokenRequest) -> Result<Issued> {
         if let Some(err) = self.throttle.check(&req.throttle_key) {
-            tracing::debug!(error = %err, "request throttled; replaying the last refusal");
+            tracing::info!(kind = "throttled", error = %err, "request throttled; replaying the last refusal");
             return Err(err);
         }
         let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -156,7 +156,7 @@ impl AppState {
             // authority. A fresh assertion or another scope is another request.
             let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
             if let Some(err) = self.throttle.check(&bad_request_key) {
-                tracing::debug!(error = %err, "identical request refused moments ago; replaying the refusal");
+                tracing::info!(kind = "throttled", error = %err, "identical request refused moments ago; replaying the refusal");
                 return Err(err);
             }
             let headers = self.headers(&req, &correlation_id);
@@ -183,13 +183,13 @@ impl AppState {
                         _ => false,
                     };
                     if (transport || server_side) && endpoint != req.global_endpoint {
-                        tracing::warn!(error = %err, "regional endpoint failed; falling back to the global endpoint");
+                        tracing::warn!(kind = "regional_fallback", error = %err, "regional endpoint failed; falling back to the global endpoint");
                         endpoint = req.global_endpoint.clone();
                         continue;
                     }
                     if (transport || server_side) && attempt == 1 {
                         if let Some(wait) = backoff(retry_after) {
-                            tracing::debug!(error = %err, ?wait, "retrying the token request once");
+                            tracing::info!(kind = "retry", error = %err, wait_ms = wait.as_millis() as u64, attempt, "retrying the token request once");
                             tokio::time::sleep(wait).await;
                             continue;
                         }
