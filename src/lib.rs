@@ -79,19 +79,20 @@ pub use msal_macros::msal_app;
 // The engine's public API, listed (not globbed) so that this facade is curated: one type
 // per concept, `reqwest` and the engine's modules linked rather than inlined.
 #[doc(no_inline)]
-pub use msal_runtime::{config, reqwest, web_sign_in};
+pub use msal_runtime::{blocking, config, reqwest, web_sign_in};
 pub use msal_runtime::{
     AccessToken, AccessTokenEntry, Account, AccountEntry, AppMetadataEntry, Assertion,
-    AssertionContext, AuthCodeFlow, AuthCodeFlowOptions, AuthResponse, AuthenticationResult,
-    Authority, AuthorityError, AuthorityKind, AzureCredentialKind, AzureEnvironment, BoxError,
-    Certificate, ClientCredential, ClientSecret, ConfidentialClientApplication,
-    ConfidentialClientApplicationBuilder, EnvLookup, Error, FlowCookie, FlowError, FlowLimits,
-    ForClientOptions, HttpErrorKind, IdTokenEntry, IntoAuthority, IntoScopes, ManagedIdentity,
-    ManagedIdentityClient, ManagedIdentityClientBuilder, ManagedIdentityError,
-    ManagedIdentityErrorKind, ManagedIdentitySource, ManagedIdentityTokenOptions, PendingFlow,
-    PendingFlows, RefreshToken, RefreshTokenEntry, Region, Result, RetryPolicy, Scopes,
-    ServerError, SignOutScope, SilentOptions, TokenCache, TokenSource, Verify,
-    FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
+    AssertionContext, AssertionFuture, AuthCodeFlow, AuthCodeFlowOptions, AuthResponse,
+    AuthenticationResult, Authority, AuthorityError, AuthorityKind, AzureCredentialKind,
+    AzureEnvironment, BoxError, Certificate, ClientCredential, ClientSecret,
+    ConfidentialClientApplication, ConfidentialClientApplicationBuilder, EnvLookup, Error,
+    FlowCookie, FlowError, FlowLimits, ForClientOptions, HttpErrorKind, IdTokenEntry,
+    IntoAuthority, IntoScopes, ManagedIdentity, ManagedIdentityClient,
+    ManagedIdentityClientBuilder, ManagedIdentityError, ManagedIdentityErrorKind,
+    ManagedIdentitySource, ManagedIdentityTokenOptions, PendingFlow, PendingFlows, RefreshToken,
+    RefreshTokenEntry, Region, Result, RetryPolicy, Scopes, ServerError, SignOutScope,
+    SilentOptions, TokenCache, TokenSource, Verify, FORBID_DEFAULT_IMDS_VAR,
+    SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
 };
 
 pub mod scope {

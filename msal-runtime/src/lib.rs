@@ -44,6 +44,7 @@
 
 mod app;
 mod authority;
+pub mod blocking;
 mod cache;
 mod claims;
 pub mod config;
@@ -69,7 +70,8 @@ pub use cache::{
     AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
 };
 pub use credential::{
-    AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
+    AssertionContext, AssertionFuture, AzureCredentialKind, AzureEnvironment, Certificate,
+    ClientCredential,
 };
 pub use error::{BoxError, Error, HttpErrorKind, Result, ServerError};
 pub use grant::{AuthCodeFlow, AuthCodeFlowOptions, ForClientOptions, SilentOptions};

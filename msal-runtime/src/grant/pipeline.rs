@@ -60,7 +60,7 @@ fn backoff(retry_after: Option<u64>) -> Option<Duration> {
 
 impl AppState {
     /// Client authentication fields, in MSAL's order around `client_info`.
-    fn client_auth(&self, aud: &str) -> Result<(Form, Form)> {
+    async fn client_auth(&self, aud: &str) -> Result<(Form, Form)> {
         let use_rs256 = self.authority.kind() == AuthorityKind::Adfs;
         let assertion = match &self.credential {
             ClientCredential::Secret(s) => {
@@ -91,6 +91,19 @@ impl AppState {
                 if a.trim().is_empty() {
                     return Err(Error::credential(
                         "the assertion callback returned an empty assertion",
+                    ));
+                }
+                a
+            }
+            ClientCredential::AsyncAssertionCallback(cb) => {
+                let ctx = AssertionContext {
+                    client_id: self.client_id.clone(),
+                    token_endpoint: aud.to_string(),
+                };
+                let a = cb(ctx).await?;
+                if a.trim().is_empty() {
+                    return Err(Error::credential(
+                        "the async assertion callback returned an empty assertion",
                     ));
                 }
                 a
@@ -142,7 +155,7 @@ impl AppState {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (before, after) = self.client_auth(&req.global_endpoint)?;
+            let (before, after) = self.client_auth(&req.global_endpoint).await?;
             let mut form: Vec<(String, String)> = vec![
                 ("client_id".into(), self.client_id.clone()),
                 ("grant_type".into(), req.grant_type.into()),
