@@ -65,14 +65,14 @@ impl World {
 fn client_credentials_from_the_provider_then_the_cache_from_many_threads() {
     let w = World::start(true);
     let app = w.app(CLIENT_ID, ClientCredential::secret(SECRET));
-    let t = app.acquire_token_for_client(&[GRAPH]).unwrap();
+    let t = app.acquire_token_for_client([GRAPH]).unwrap();
     assert_eq!(t.token_source, TokenSource::IdentityProvider);
     let claims = w.auth.verify_access_token(t.access_token.secret()).unwrap();
     assert_eq!(claims["appid"], CLIENT_ID);
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let app = app.clone();
-            std::thread::spawn(move || app.acquire_token_for_client(&[GRAPH]).unwrap())
+            std::thread::spawn(move || app.acquire_token_for_client([GRAPH]).unwrap())
         })
         .collect();
     for th in threads {
@@ -89,7 +89,7 @@ fn auth_code_silent_refresh_token_and_sign_out() {
     let w = World::start(true);
     let app = w.app(CLIENT_ID, ClientCredential::secret(SECRET));
     let flow = app
-        .initiate_auth_code_flow(&[USER_READ], AuthCodeFlowOptions::new(REDIRECT))
+        .initiate_auth_code_flow([USER_READ], AuthCodeFlowOptions::new(REDIRECT))
         .unwrap();
     // The browser's part, driven on the authority's runtime.
     let response =
@@ -102,13 +102,13 @@ fn auth_code_silent_refresh_token_and_sign_out() {
     let account = app.get_accounts(Some(ALICE)).unwrap().pop().unwrap();
 
     let silent = app
-        .acquire_token_silent(&[USER_READ], &account)
+        .acquire_token_silent([USER_READ], &account)
         .unwrap()
         .unwrap();
     assert_eq!(silent.token_source, TokenSource::Cache);
     let refreshed = app
         .acquire_token_silent_with_error(
-            &[USER_READ],
+            [USER_READ],
             &account,
             SilentOptions::default().force_refresh(true),
         )
@@ -121,7 +121,7 @@ fn auth_code_silent_refresh_token_and_sign_out() {
     let rt = app.token_cache().refresh_tokens()[0].secret.clone();
     let other = w.app(CLIENT_ID, ClientCredential::secret(SECRET));
     let migrated = other
-        .acquire_token_by_refresh_token(&rt, &[USER_READ])
+        .acquire_token_by_refresh_token(&rt, [USER_READ])
         .unwrap();
     assert_eq!(
         w.auth
@@ -135,7 +135,7 @@ fn auth_code_silent_refresh_token_and_sign_out() {
     app.remove_account(&account).unwrap();
     assert!(app.get_accounts(None).unwrap().is_empty());
     assert!(app
-        .acquire_token_silent(&[USER_READ], &account)
+        .acquire_token_silent([USER_READ], &account)
         .unwrap()
         .is_none());
 }
@@ -177,7 +177,7 @@ fn on_behalf_of_with_an_async_assertion_callback() {
         .issue_user_token(ALICE, SPA_ID, CERT_API_URI, &["access_as_user"])
         .unwrap();
     let t = api
-        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .acquire_token_on_behalf_of(&incoming, [GRAPH_USER_READ])
         .unwrap();
     let c = w.auth.verify_access_token(t.access_token.secret()).unwrap();
     assert_eq!(c["preferred_username"], ALICE);
@@ -187,7 +187,7 @@ fn on_behalf_of_with_an_async_assertion_callback() {
     assert!(post.form_value("client_assertion").is_some());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let again = api
-        .acquire_token_on_behalf_of(&incoming, &[GRAPH_USER_READ])
+        .acquire_token_on_behalf_of(&incoming, [GRAPH_USER_READ])
         .unwrap();
     assert_eq!(again.token_source, TokenSource::Cache);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "a cache hit signs nothing");
@@ -207,7 +207,7 @@ async fn async_assertion_callback_in_the_async_api_and_its_failures() {
         .client_credential(async_assertion(&cert, calls.clone()))
         .build()
         .unwrap();
-    app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    app.acquire_token_for_client([GRAPH]).await.unwrap();
     app.acquire_token_for_client(&["https://storage.azure.com/.default"])
         .await
         .unwrap();
@@ -220,7 +220,7 @@ async fn async_assertion_callback_in_the_async_api_and_its_failures() {
         .build()
         .unwrap();
     let err = failing
-        .acquire_token_for_client(&[GRAPH])
+        .acquire_token_for_client([GRAPH])
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Credential { .. }), "{err:?}");
@@ -232,7 +232,7 @@ async fn async_assertion_callback_in_the_async_api_and_its_failures() {
         }))
         .build()
         .unwrap();
-    let err = empty.acquire_token_for_client(&[GRAPH]).await.unwrap_err();
+    let err = empty.acquire_token_for_client([GRAPH]).await.unwrap_err();
     assert!(err.to_string().contains("empty assertion"), "{err}");
     // Neither failure reached the authority.
     assert_eq!(auth.token_requests().len(), 2);
@@ -273,7 +273,7 @@ fn called_inside_a_runtime_it_is_a_typed_error_not_a_panic() {
     let w = World::start(true);
     let app = w.app(CLIENT_ID, ClientCredential::secret(SECRET));
     let err =
-        w.rt.block_on(async { app.acquire_token_for_client(&[GRAPH]) })
+        w.rt.block_on(async { app.acquire_token_for_client([GRAPH]) })
             .unwrap_err();
     assert!(
         matches!(&err, Error::InvalidInput(m) if m.contains("async runtime")),
@@ -281,5 +281,5 @@ fn called_inside_a_runtime_it_is_a_typed_error_not_a_panic() {
     );
     assert!(w.auth.token_requests().is_empty());
     // Outside it works.
-    app.acquire_token_for_client(&[GRAPH]).unwrap();
+    app.acquire_token_for_client([GRAPH]).unwrap();
 }
