@@ -219,10 +219,7 @@ async fn async_assertion_callback_in_the_async_api_and_its_failures() {
         }))
         .build()
         .unwrap();
-    let err = failing
-        .acquire_token_for_client([GRAPH])
-        .await
-        .unwrap_err();
+    let err = failing.acquire_token_for_client([GRAPH]).await.unwrap_err();
     assert!(matches!(err, Error::Credential { .. }), "{err:?}");
     assert!(err.to_string().contains("token service is unreachable"));
 
