@@ -49,6 +49,7 @@ mod cache;
 mod claims;
 pub mod config;
 mod credential;
+pub mod downstream;
 mod env;
 mod error;
 mod grant;

@@ -19,6 +19,7 @@ mod web_app;
 mod blocking;
 mod cache_backends;
 mod client_credentials;
+mod downstream;
 mod examples_run;
 mod managed_identity;
 mod observability;
