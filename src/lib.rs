@@ -61,6 +61,19 @@
 //! directory, so the binary runs wherever it is copied.
 //!
 //! See [`macro@msal_app`] for the attribute's arguments and how the file is found.
+//!
+//! ## Cargo features
+//!
+//! | feature              | default | what it adds |
+//! |----------------------|---------|--------------|
+//! | `tower`              | no      | [`downstream::BearerLayer`]: a tower layer that attaches the bearer token of a scope set to requests for a downstream API and answers a claims challenge once |
+//! | `reqwest-middleware` | no      | [`downstream::BearerMiddleware`]: the same for a `reqwest_middleware::ClientWithMiddleware` |
+//! | `azure`              | no      | `azure_core::credentials::TokenCredential` (azure_core 1.x) for [`ConfidentialClientApplication`] and [`ManagedIdentityClient`], so Azure SDK clients authenticate with msal (see `msal_runtime::azure`) |
+//!
+//! Always there: [`blocking`] (every grant without an async runtime, in the manner of
+//! `reqwest::blocking`) and the `msal.acquire_token` tracing span of every acquisition
+//! (fields and events in `docs/observability.md`; no secrets, no personal data unless
+//! [`enable_pii_log`](ConfidentialClientApplicationBuilder::enable_pii_log)).
 #![forbid(unsafe_code)]
 
 /// Turns a unit struct into a typed client for one app of `msal.toml`, checked at compile time.
@@ -78,6 +91,10 @@
 pub use msal_macros::msal_app;
 // The engine's public API, listed (not globbed) so that this facade is curated: one type
 // per concept, `reqwest` and the engine's modules linked rather than inlined.
+/// `azure_core`'s `TokenCredential` for applications and managed identity clients.
+#[cfg(feature = "azure")]
+#[doc(no_inline)]
+pub use msal_runtime::azure;
 #[doc(no_inline)]
 pub use msal_runtime::{blocking, config, reqwest, web_sign_in};
 pub use msal_runtime::{

@@ -44,6 +44,8 @@
 
 mod app;
 mod authority;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod blocking;
 mod cache;
 mod claims;

@@ -16,6 +16,7 @@ mod capture;
 #[allow(dead_code)]
 mod web_app;
 
+mod azure;
 mod blocking;
 mod cache_backends;
 mod client_credentials;

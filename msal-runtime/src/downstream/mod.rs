@@ -196,6 +196,7 @@ impl DownstreamApi {
     }
 
     /// The `Authorization` header value for one request.
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
     pub(crate) async fn authorization(
         &self,
         user: Option<&UserAssertion>,
