@@ -79,6 +79,10 @@
 //! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`). |
 //! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`: aws-lc-rs, the platform verifier). Use it with `default-features = false`; `native-tls` wins when both are on, as in reqwest. |
 //! | `redis` | no | The Redis token-cache back-end: `TokenCache::redis`, `cache = { redis = ... }` in msal.toml (without it, such an app fails to load with an error naming the feature). |
+//! | `axum` | no | [`web_api::axum`]: the `AccessTokenLayer` and the `Caller` extractor for web APIs. |
+//! | `tower` | no | [`downstream::BearerLayer`]: a tower layer that attaches the bearer token of a scope set to requests for a downstream API and answers a claims challenge once. |
+//! | `reqwest-middleware` | no | [`downstream::BearerMiddleware`]: the same for a `reqwest_middleware::ClientWithMiddleware`. |
+//! | `azure` | no | `azure_core::credentials::TokenCredential` (azure_core 1.x) for [`ConfidentialClientApplication`] and [`ManagedIdentityClient`], so Azure SDK clients authenticate with msal (see `msal_runtime::azure`). |
 //!
 //! One TLS feature is required (a build with neither is a compile error naming them).
 //! Certificate assertions are signed with OpenSSL whichever feature carries HTTPS, so the
@@ -89,6 +93,11 @@
 //! msal = { version = "0.1", features = ["redis"] }                                 # OpenSSL TLS + Redis
 //! # msal = { version = "0.1", default-features = false, features = ["rustls"] }    # rustls TLS
 //! ```
+//!
+//! Always there: [`blocking`] (every grant without an async runtime, in the manner of
+//! `reqwest::blocking`) and the `msal.acquire_token` tracing span of every acquisition
+//! (fields and events in `docs/observability.md`; no secrets, no personal data unless
+//! [`enable_pii_log`](ConfidentialClientApplicationBuilder::enable_pii_log)).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -110,20 +119,25 @@
 pub use msal_macros::msal_app;
 // The engine's public API, listed (not globbed) so that this facade is curated: one type
 // per concept, `reqwest` and the engine's modules linked rather than inlined.
+/// `azure_core`'s `TokenCredential` for applications and managed identity clients.
+#[cfg(feature = "azure")]
 #[doc(no_inline)]
-pub use msal_runtime::{config, reqwest, web_sign_in};
+pub use msal_runtime::azure;
+#[doc(no_inline)]
+pub use msal_runtime::{blocking, config, reqwest, web_sign_in};
 pub use msal_runtime::{
     AccessToken, AccessTokenEntry, Account, AccountEntry, AppMetadataEntry, Assertion,
-    AssertionContext, AuthCodeFlow, AuthCodeFlowOptions, AuthResponse, AuthenticationResult,
-    Authority, AuthorityError, AuthorityKind, AzureCredentialKind, AzureEnvironment, BoxError,
-    Certificate, ClientCredential, ClientSecret, ConfidentialClientApplication,
-    ConfidentialClientApplicationBuilder, EnvLookup, Error, FlowCookie, FlowError, FlowLimits,
-    ForClientOptions, HttpErrorKind, IdTokenEntry, IntoAuthority, IntoScopes, ManagedIdentity,
-    ManagedIdentityClient, ManagedIdentityClientBuilder, ManagedIdentityError,
-    ManagedIdentityErrorKind, ManagedIdentitySource, ManagedIdentityTokenOptions, PendingFlow,
-    PendingFlows, RefreshToken, RefreshTokenEntry, Region, Result, RetryPolicy, Scopes,
-    ServerError, SignOutScope, SilentOptions, TokenCache, TokenSource, Verify,
-    FORBID_DEFAULT_IMDS_VAR, SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
+    AssertionContext, AssertionFuture, AuthCodeFlow, AuthCodeFlowOptions, AuthResponse,
+    AuthenticationResult, Authority, AuthorityError, AuthorityKind, AzureCredentialKind,
+    AzureEnvironment, BoxError, Certificate, ClientCredential, ClientSecret,
+    ConfidentialClientApplication, ConfidentialClientApplicationBuilder, EnvLookup, Error,
+    FlowCookie, FlowError, FlowLimits, ForClientOptions, HttpErrorKind, IdTokenEntry,
+    IntoAuthority, IntoScopes, ManagedIdentity, ManagedIdentityClient,
+    ManagedIdentityClientBuilder, ManagedIdentityError, ManagedIdentityErrorKind,
+    ManagedIdentitySource, ManagedIdentityTokenOptions, PendingFlow, PendingFlows, RefreshToken,
+    RefreshTokenEntry, Region, Result, RetryPolicy, Scopes, ServerError, SignOutScope,
+    SilentOptions, TokenCache, TokenSource, Verify, FORBID_DEFAULT_IMDS_VAR,
+    SYSTEM_ASSIGNED_CACHE_ID, WELL_KNOWN_HOSTS,
 };
 // MSAL Python parity (issue 12).
 pub use msal_runtime::{
@@ -269,6 +283,62 @@ pub mod scope {
     impl ScopeKind for UserScopes {
         const NAME: &'static str = "UserScopes";
         const IS_DEFAULT: bool = false;
+    }
+}
+
+pub mod downstream {
+    //! Calling downstream APIs with the bearer token of a typed scope set: the tower
+    //! layer [`BearerLayer`] (feature `tower`) and the reqwest-middleware middleware
+    //! [`BearerMiddleware`] (feature `reqwest-middleware`), both of which answer a claims
+    //! challenge by acquiring a new token and retrying once. Everything of
+    //! [`msal_runtime::downstream`] plus constructors from a
+    //! [`#[msal_app]`](macro@crate::msal_app) client and one of its scope sets.
+    //!
+    //! ```
+    //! use msal::downstream::{app_only, DownstreamApi};
+    //!
+    //! #[msal::msal_app(config = "examples/msal.toml")]
+    //! pub struct OrdersDaemon;
+    //!
+    //! # fn run() -> msal::Result<()> {
+    //! # let daemon = OrdersDaemon::from_application(
+    //! #     msal::ConfidentialClientApplication::builder(OrdersDaemon::CLIENT_ID)
+    //! #         .client_credential(msal::ClientCredential::secret("s3cret"))
+    //! #         .build()?)?;
+    //! // An app-only token for the `graph` set (a `.default` set; a user set is refused at
+    //! // compile time).
+    //! let graph: DownstreamApi = app_only(&daemon, OrdersDaemon::scopes().graph)?;
+    //! assert_eq!(graph.scopes(), ["https://graph.microsoft.com/.default"]);
+    //! # Ok(()) }
+    //! ```
+
+    pub use msal_runtime::downstream::*;
+
+    use crate::scope::{AppScopes, ScopeKind, ScopeSet};
+    use msal_runtime::{ConfidentialClientApplication, Result};
+
+    /// A client generated by [`#[msal_app]`](macro@crate::msal_app) for an app with a
+    /// credential; the attribute implements it.
+    pub trait TypedApp {
+        /// The application inside.
+        fn application(&self) -> &ConfidentialClientApplication;
+        /// The scopes of the set at `index`, as loaded at run time.
+        #[doc(hidden)]
+        fn __scopes_at(&self, index: usize) -> &[String];
+    }
+
+    /// App-only tokens (client credentials) for one `.default` scope set of `app`.
+    pub fn app_only<A: TypedApp>(app: &A, set: ScopeSet<A, AppScopes>) -> Result<DownstreamApi> {
+        DownstreamApi::app_only(app.application().clone(), app.__scopes_at(set.__index()))
+    }
+
+    /// Tokens on behalf of each request's caller (a [`UserAssertion`] extension) for one
+    /// scope set of `app`.
+    pub fn on_behalf_of<A: TypedApp, K: ScopeKind>(
+        app: &A,
+        set: ScopeSet<A, K>,
+    ) -> Result<DownstreamApi> {
+        DownstreamApi::on_behalf_of(app.application().clone(), app.__scopes_at(set.__index()))
     }
 }
 

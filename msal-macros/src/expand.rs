@@ -1043,6 +1043,16 @@ pub(crate) fn codegen(strukt: &ItemStruct, model: &Model, krate: &syn::Path) -> 
         }
 
         #[automatically_derived]
+        impl #krate::downstream::TypedApp for #ident {
+            fn application(&self) -> &#krate::ConfidentialClientApplication {
+                self.__msal.app()
+            }
+            fn __scopes_at(&self, index: usize) -> &[::std::string::String] {
+                self.__msal.scopes(index)
+            }
+        }
+
+        #[automatically_derived]
         #[allow(dead_code)]
         impl #ident {
             #app_name_doc

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::grant::ForClientOptions;
 use crate::grant::{AuthCodeFlow, AuthCodeFlowOptions, SilentOptions};
 use crate::http::{ClientOptions, HttpClient, Verify};
+use crate::observability::{acquisition, spans_wanted, Grant, Subject};
 use crate::result::Account;
 use crate::result::AuthenticationResult;
 use crate::scope::IntoScopes;
@@ -80,6 +81,17 @@ impl ConfidentialClientApplication {
         &self.inner
     }
 
+    /// Who an acquisition is for, for its tracing span.
+    fn subject<'a>(&'a self, scopes: &'a [String]) -> Subject<'a> {
+        Subject {
+            client_id: &self.inner.client_id,
+            tenant: self.inner.authority.tenant(),
+            scopes,
+            resource: "",
+            pii: self.inner.opts.enable_pii_log,
+        }
+    }
+
     /// An app-only token (client credentials grant). Served from the cache while it has
     /// more than five minutes left; refreshed ahead of expiry when the server set `refresh_in`.
     ///
@@ -106,7 +118,9 @@ impl ConfidentialClientApplication {
             .claims_challenge
             .as_deref()
             .is_some_and(|c| !c.trim().is_empty());
-        if !bypass {
+        // With a subscriber that wants acquisition spans, the hit takes the path that
+        // records one.
+        if !bypass && !spans_wanted() {
             if let Some(hit) = scopes
                 .scope_list()
                 .and_then(|s| inner.client_token_from_memory(s))
@@ -115,9 +129,13 @@ impl ConfidentialClientApplication {
             }
         }
         let scopes = scopes.into_scopes()?;
-        inner
-            .within_deadline(inner.acquire_token_for_client(&scopes, options))
-            .await
+        let call = inner.within_deadline(inner.acquire_token_for_client(&scopes, options));
+        acquisition(
+            Grant::ClientCredentials,
+            self.subject(scopes.as_slice()),
+            call,
+        )
+        .await
     }
 
     /// Removes this application's app-only tokens from the cache, in every tenant.
@@ -161,9 +179,8 @@ impl ConfidentialClientApplication {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         let inner = &self.inner;
-        inner
-            .within_deadline(inner.acquire_token_by_auth_code_flow(flow, response))
-            .await
+        let call = inner.within_deadline(inner.acquire_token_by_auth_code_flow(flow, response));
+        acquisition(Grant::AuthorizationCode, self.subject(&flow.scope), call).await
     }
 
     /// A token for a downstream API on behalf of the user whose token (`user_assertion`)
@@ -179,13 +196,12 @@ impl ConfidentialClientApplication {
         let user_assertion = user_assertion.user_assertion();
         let scopes = scopes.into_scopes()?;
         let inner = &self.inner;
-        inner
-            .within_deadline(inner.acquire_token_on_behalf_of(
-                user_assertion,
-                scopes.as_slice(),
-                None,
-            ))
-            .await
+        let call = inner.within_deadline(inner.acquire_token_on_behalf_of(
+            user_assertion,
+            scopes.as_slice(),
+            None,
+        ));
+        acquisition(Grant::OnBehalfOf, self.subject(scopes.as_slice()), call).await
     }
 
     /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) answering a claims
@@ -200,13 +216,12 @@ impl ConfidentialClientApplication {
         let scopes = scopes.into_scopes()?;
         let claims = Some(claims_challenge.to_string());
         let inner = &self.inner;
-        inner
-            .within_deadline(inner.acquire_token_on_behalf_of(
-                user_assertion,
-                scopes.as_slice(),
-                claims,
-            ))
-            .await
+        let call = inner.within_deadline(inner.acquire_token_on_behalf_of(
+            user_assertion,
+            scopes.as_slice(),
+            claims,
+        ));
+        acquisition(Grant::OnBehalfOf, self.subject(scopes.as_slice()), call).await
     }
 
     /// The accounts in the cache for this authority, one per user; filtered by username
@@ -251,9 +266,9 @@ impl ConfidentialClientApplication {
     ) -> Result<Option<AuthenticationResult>> {
         let scopes = scopes.into_scopes()?;
         let inner = &self.inner;
-        inner
-            .within_deadline(inner.acquire_token_silent(scopes.as_slice(), account, options))
-            .await
+        let call =
+            inner.within_deadline(inner.acquire_token_silent(scopes.as_slice(), account, options));
+        acquisition(Grant::Silent, self.subject(scopes.as_slice()), call).await
     }
 
     /// Redeems a refresh token obtained elsewhere (migration from another library) and
@@ -265,9 +280,10 @@ impl ConfidentialClientApplication {
     ) -> Result<AuthenticationResult> {
         let scopes = scopes.into_scopes()?;
         let inner = &self.inner;
-        inner
-            .within_deadline(inner.acquire_token_by_refresh_token(refresh_token, scopes.as_slice()))
-            .await
+        let call = inner.within_deadline(
+            inner.acquire_token_by_refresh_token(refresh_token, scopes.as_slice()),
+        );
+        acquisition(Grant::RefreshToken, self.subject(scopes.as_slice()), call).await
     }
 
     /// The authority's end-session (sign-out) URL, with the page to return to afterwards;
@@ -492,6 +508,24 @@ impl ConfidentialClientApplicationBuilder {
     /// ```
     pub fn env(mut self, env: crate::env::EnvLookup) -> Self {
         self.opts.env = env;
+        self
+    }
+
+    /// Whether the tracing of acquisitions may record personal data: the signed-in
+    /// account's username in the `account` field of the `msal.acquire_token` span (see
+    /// `docs/observability.md`). Default `false`, as MSAL Python's `enable_pii_log`.
+    /// Tokens, secrets and assertions are never recorded, whatever this says.
+    ///
+    /// ```
+    /// use msal_runtime::{ClientCredential, ConfidentialClientApplication};
+    /// let app = ConfidentialClientApplication::builder("my-client-id")
+    ///     .client_credential(ClientCredential::secret("s3cret"))
+    ///     .enable_pii_log(true)
+    ///     .build();
+    /// assert!(app.is_ok());
+    /// ```
+    pub fn enable_pii_log(mut self, enabled: bool) -> Self {
+        self.opts.enable_pii_log = enabled;
         self
     }
 

@@ -28,6 +28,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Tracing
+//!
+//! Every acquisition runs in one `msal.acquire_token` span (`INFO`) with the fields
+//! `client_id`, `grant`, `tenant`, `scopes`, `outcome` (`cache_hit`, `identity_provider`,
+//! `refreshed`, `no_token`, `failed`), `correlation_id`, `duration_ms`, `error` (a code,
+//! on failure) and, only with
+//! [`enable_pii_log(true)`](ConfidentialClientApplicationBuilder::enable_pii_log),
+//! `account`. Discovery, retries, client-side throttling and cache back-end failures are
+//! events with a `kind` field (`discovery`, `retry`, `throttled`, `regional_fallback`,
+//! `cache_error`). Tokens, secrets and assertions are never recorded. With no subscriber
+//! the span allocates nothing. The full field reference is `docs/observability.md`.
+//!
 //! ## Features
 //!
 //! | Feature | Default | What it adds |
@@ -35,6 +47,10 @@
 //! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`) |
 //! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`); with `default-features = false` |
 //! | `redis` | no | the Redis token-cache back-end (`TokenCache::redis`, `cache = { redis = ... }` in msal.toml) |
+//! | `axum` | no | `web_api::Rejection` as an axum response |
+//! | `tower` | no | `downstream::BearerLayer` |
+//! | `reqwest-middleware` | no | `downstream::BearerMiddleware` |
+//! | `azure` | no | `azure::` `TokenCredential` (azure_core 1.x) for applications and managed identity clients |
 //!
 //! One TLS feature is required; `native-tls` wins when both are on. Certificate
 //! assertions are signed with OpenSSL whichever carries HTTPS.
@@ -49,10 +65,14 @@ compile_error!(
 
 mod app;
 mod authority;
+#[cfg(feature = "azure")]
+pub mod azure;
+pub mod blocking;
 mod cache;
 mod claims;
 pub mod config;
 mod credential;
+pub mod downstream;
 mod env;
 mod error;
 mod grant;
@@ -60,6 +80,7 @@ mod http;
 mod id_token;
 mod managed_identity;
 mod migration;
+mod observability;
 mod result;
 mod scope;
 mod secret;
@@ -77,7 +98,8 @@ pub use cache::{
     AccessTokenEntry, AccountEntry, AppMetadataEntry, IdTokenEntry, RefreshTokenEntry, TokenCache,
 };
 pub use credential::{
-    AssertionContext, AzureCredentialKind, AzureEnvironment, Certificate, ClientCredential,
+    AssertionContext, AssertionFuture, AzureCredentialKind, AzureEnvironment, Certificate,
+    ClientCredential,
 };
 pub use error::{BoxError, Error, HttpErrorKind, Result, ServerError};
 pub use grant::{

@@ -40,6 +40,8 @@ pub(crate) struct AppOptions {
     pub obo_silent_handoff: bool,
     /// Persisted HTTP state (discovery, throttling), MSAL Python's `http_cache`.
     pub http_cache: Option<crate::http::HttpCache>,
+    /// Whether tracing may record personal data (`enable_pii_log`).
+    pub enable_pii_log: bool,
 }
 
 /// The shared state behind an application handle.
@@ -207,7 +209,24 @@ impl AppState {
                 if let Some(m) = self.http.shared_metadata(&key) {
                     return Ok(m);
                 }
-                let m = Arc::new(discovery.resolve(&self.authority).await?);
+                let started = Instant::now();
+                let found = discovery.resolve(&self.authority).await;
+                match &found {
+                    Ok(meta) => tracing::debug!(
+                        kind = "discovery",
+                        authority = self.authority.as_str(),
+                        token_endpoint = meta.token_endpoint.as_str(),
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "authority metadata discovered"
+                    ),
+                    Err(e) => tracing::warn!(
+                        kind = "discovery",
+                        authority = self.authority.as_str(),
+                        error = %e,
+                        "authority discovery failed"
+                    ),
+                }
+                let m = Arc::new(found?);
                 self.http.share_metadata(key, m.clone());
                 Ok(m)
             })

@@ -461,6 +461,25 @@ pub(crate) struct Issuer<'a> {
     global_base: String,
     lifetime: u64,
     refresh_in: Option<u64>,
+    /// The authentication context classes a `claims` request parameter asked for
+    /// (`access_token.acrs.value` / `.values`); issued access tokens carry them as `acrs`.
+    acrs: Vec<String>,
+}
+
+/// The `acrs` values a claims request (a claims challenge passed on) asks for.
+fn requested_acrs(claims: Option<&str>) -> Vec<String> {
+    let Some(v) = claims.and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+        return Vec::new();
+    };
+    let acrs = &v["access_token"]["acrs"];
+    match (&acrs["value"], &acrs["values"]) {
+        (Value::String(one), _) => vec![one.clone()],
+        (_, Value::Array(many)) => many
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl<'a> Issuer<'a> {
@@ -476,6 +495,7 @@ impl<'a> Issuer<'a> {
             global_base: shared.global_base(req),
             lifetime,
             refresh_in,
+            acrs: requested_acrs(req.form_value("claims")),
         }
     }
 
@@ -487,6 +507,9 @@ impl<'a> Issuer<'a> {
         c.insert("iat".into(), json!(now));
         c.insert("nbf".into(), json!(now));
         c.insert("exp".into(), json!(now + lifetime));
+        if !self.acrs.is_empty() {
+            c.insert("acrs".into(), json!(self.acrs));
+        }
         c
     }
 

@@ -469,7 +469,7 @@ async fn assertion_callback_is_called_for_each_request() {
 }
 
 /// An RS256 client assertion made independently of the library (what a sidecar would do).
-fn sign_rs256(key_pem: &[u8], sha1_hex: &str, client_id: &str, aud: &str) -> String {
+pub(crate) fn sign_rs256(key_pem: &[u8], sha1_hex: &str, client_id: &str, aud: &str) -> String {
     use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
     use base64::Engine;
     let sha1: Vec<u8> = (0..sha1_hex.len())

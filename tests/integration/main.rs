@@ -8,17 +8,24 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../support/capture.rs"]
+mod capture;
+
 /// The web_app example, compiled in once for the two modules that run it in-process.
 #[path = "../../examples/web_app.rs"]
 #[allow(dead_code)]
 mod web_app;
 
+mod azure;
+mod blocking;
 mod cache_backends;
 mod client_credentials;
+mod downstream;
 mod examples_run;
 mod fault_matrix;
 mod managed_identity;
 mod monorepo;
+mod observability;
 mod oidc_provider;
 mod parity;
 mod peer_caches;

@@ -269,7 +269,7 @@ impl TokenCache {
                     return Ok(());
                 }
                 if let Err(e) = r.load(&self.inner.data, shards).await {
-                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                    tracing::warn!(kind = "cache_error", error = %e, "token cache: using the in-memory copy");
                 }
                 Ok(())
             }
@@ -286,7 +286,7 @@ impl TokenCache {
         match r.flush_pending(&self.inner.data).await {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                tracing::warn!(kind = "cache_error", error = %e, "token cache: using the in-memory copy");
                 false
             }
         }
@@ -302,7 +302,7 @@ impl TokenCache {
                     return Ok(());
                 }
                 if let Err(e) = r.load_matching(&self.inner.data, prefix).await {
-                    tracing::warn!(error = %e, "token cache: using the in-memory copy");
+                    tracing::warn!(kind = "cache_error", error = %e, "token cache: using the in-memory copy");
                 }
                 Ok(())
             }
@@ -417,7 +417,7 @@ impl TokenCache {
                     (out, std::mem::take(&mut data.dirty))
                 };
                 if let Err(e) = r.flush(&self.inner.data, changes).await {
-                    tracing::warn!(error = %e, "token cache: the change is kept in memory only");
+                    tracing::warn!(kind = "cache_error", error = %e, "token cache: the change is kept in memory only");
                 }
                 Ok(out)
             }

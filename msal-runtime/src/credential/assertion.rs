@@ -13,6 +13,14 @@ use serde_json::{Map, Value};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// What an [async assertion callback](crate::ClientCredential::assertion_callback_async)
+/// returns, boxed.
+pub type AssertionFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String>> + Send + 'static>>;
+
+/// An async assertion callback, boxed.
+pub(crate) type AsyncAssertionFn = dyn Fn(super::AssertionContext) -> AssertionFuture + Send + Sync;
+
 /// Assertions live 10 minutes and are reused for 9, like MSAL.
 const LIFETIME_SECS: u64 = 600;
 const REUSE_FOR: Duration = Duration::from_secs(540);

@@ -28,6 +28,8 @@ pub struct AssertionContext {
 }
 
 type AssertionFn = dyn Fn(&AssertionContext) -> Result<String> + Send + Sync;
+pub use assertion::AssertionFuture;
+pub(crate) use assertion::AsyncAssertionFn;
 
 /// How the application proves its identity to the authority.
 ///
@@ -53,6 +55,9 @@ pub enum ClientCredential {
     Assertion(Assertion),
     /// A callback that returns a fresh assertion; called for every token request.
     AssertionCallback(Arc<AssertionFn>),
+    /// An async callback that returns a fresh assertion (e.g. fetched from another
+    /// service); awaited for every token request.
+    AsyncAssertionCallback(Arc<AsyncAssertionFn>),
 }
 
 impl ClientCredential {
@@ -85,6 +90,30 @@ impl ClientCredential {
         ClientCredential::AssertionCallback(Arc::new(callback))
     }
 
+    /// An async callback producing a client assertion for each token request: for an
+    /// assertion that takes I/O to get (a token service, a secret store), without blocking
+    /// a runtime thread. The context is passed by value so the future can own it.
+    ///
+    /// ```
+    /// use msal_runtime::ClientCredential;
+    ///
+    /// let credential = ClientCredential::assertion_callback_async(|ctx| async move {
+    ///     // e.g. ask a token service for a federated credential
+    ///     Ok(format!("assertion-for-{}", ctx.client_id))
+    /// });
+    /// assert_eq!(
+    ///     format!("{credential:?}"),
+    ///     "ClientCredential::AsyncAssertionCallback(..)"
+    /// );
+    /// ```
+    pub fn assertion_callback_async<F, Fut>(callback: F) -> Self
+    where
+        F: Fn(AssertionContext) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<String>> + Send + 'static,
+    {
+        ClientCredential::AsyncAssertionCallback(Arc::new(move |ctx| Box::pin(callback(ctx))))
+    }
+
     /// A short name for logs and errors.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -92,6 +121,7 @@ impl ClientCredential {
             ClientCredential::Certificate(_) => "certificate",
             ClientCredential::Assertion(_) => "assertion",
             ClientCredential::AssertionCallback(_) => "assertion callback",
+            ClientCredential::AsyncAssertionCallback(_) => "async assertion callback",
         }
     }
 }
@@ -106,6 +136,9 @@ impl fmt::Debug for ClientCredential {
             }
             ClientCredential::AssertionCallback(_) => {
                 f.write_str("ClientCredential::AssertionCallback(..)")
+            }
+            ClientCredential::AsyncAssertionCallback(_) => {
+                f.write_str("ClientCredential::AsyncAssertionCallback(..)")
             }
         }
     }

@@ -60,7 +60,7 @@ fn backoff(retry_after: Option<u64>) -> Option<Duration> {
 
 impl AppState {
     /// Client authentication fields, in MSAL's order around `client_info`.
-    fn client_auth(&self, aud: &str) -> Result<(Form, Form)> {
+    async fn client_auth(&self, aud: &str) -> Result<(Form, Form)> {
         let use_rs256 = self.authority.kind() == AuthorityKind::Adfs;
         let assertion = match &self.credential {
             ClientCredential::Secret(s) => {
@@ -91,6 +91,19 @@ impl AppState {
                 if a.trim().is_empty() {
                     return Err(Error::credential(
                         "the assertion callback returned an empty assertion",
+                    ));
+                }
+                a
+            }
+            ClientCredential::AsyncAssertionCallback(cb) => {
+                let ctx = AssertionContext {
+                    client_id: self.client_id.clone(),
+                    token_endpoint: aud.to_string(),
+                };
+                let a = cb(ctx).await?;
+                if a.trim().is_empty() {
+                    return Err(Error::credential(
+                        "the async assertion callback returned an empty assertion",
                     ));
                 }
                 a
@@ -134,7 +147,7 @@ impl AppState {
     /// endpoint, telemetry bookkeeping.
     pub(crate) async fn send_token_request(&self, req: TokenRequest) -> Result<Issued> {
         if let Some(err) = self.throttled(&req.throttle_key).await {
-            tracing::debug!(error = %err, "request throttled; replaying the last refusal");
+            tracing::info!(kind = "throttled", error = %err, "request throttled; replaying the last refusal");
             return Err(err);
         }
         let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -142,7 +155,7 @@ impl AppState {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (before, after) = self.client_auth(&req.global_endpoint)?;
+            let (before, after) = self.client_auth(&req.global_endpoint).await?;
             let mut form: Vec<(String, String)> = vec![
                 ("client_id".into(), self.client_id.clone()),
                 ("grant_type".into(), req.grant_type.into()),
@@ -156,7 +169,7 @@ impl AppState {
             // authority. A fresh assertion or another scope is another request.
             let bad_request_key = format!("400|{endpoint}|{}", body_digest(&form));
             if let Some(err) = self.throttled(&bad_request_key).await {
-                tracing::debug!(error = %err, "identical request refused moments ago; replaying the refusal");
+                tracing::info!(kind = "throttled", error = %err, "identical request refused moments ago; replaying the refusal");
                 return Err(err);
             }
             let headers = self.headers(&req, &correlation_id);
@@ -183,13 +196,13 @@ impl AppState {
                         _ => false,
                     };
                     if (transport || server_side) && endpoint != req.global_endpoint {
-                        tracing::warn!(error = %err, "regional endpoint failed; falling back to the global endpoint");
+                        tracing::warn!(kind = "regional_fallback", error = %err, "regional endpoint failed; falling back to the global endpoint");
                         endpoint = req.global_endpoint.clone();
                         continue;
                     }
                     if (transport || server_side) && attempt == 1 {
                         if let Some(wait) = backoff(retry_after) {
-                            tracing::debug!(error = %err, ?wait, "retrying the token request once");
+                            tracing::info!(kind = "retry", error = %err, wait_ms = wait.as_millis() as u64, attempt, "retrying the token request once");
                             tokio::time::sleep(wait).await;
                             continue;
                         }

@@ -505,6 +505,27 @@ impl ManagedIdentityClient {
         resource: &str,
         options: ManagedIdentityTokenOptions,
     ) -> Result<AuthenticationResult> {
+        let subject = crate::observability::Subject {
+            client_id: self.inner.identity.cache_client_id(),
+            tenant: "",
+            scopes: &[],
+            resource,
+            pii: false,
+        };
+        let call = self.acquire_observed(resource, options);
+        crate::observability::acquisition(
+            crate::observability::Grant::ManagedIdentity,
+            subject,
+            call,
+        )
+        .await
+    }
+
+    async fn acquire_observed(
+        &self,
+        resource: &str,
+        options: ManagedIdentityTokenOptions,
+    ) -> Result<AuthenticationResult> {
         let inner = &*self.inner;
         if resource.trim().is_empty() {
             return Err(Error::InvalidInput(
@@ -709,6 +730,11 @@ impl Cx<'_> {
         let key = throttle.then(|| throttle::key(req, step));
         if let Some(k) = &key {
             if let Some(old) = self.inner.throttle.replay(k) {
+                tracing::info!(
+                    kind = "throttled",
+                    source = source.name(),
+                    "managed identity: an identical request failed recently; replaying its answer"
+                );
                 return Err(ManagedIdentityError::new(
                     ManagedIdentityErrorKind::Throttled,
                     Some(source),
@@ -746,10 +772,12 @@ impl Cx<'_> {
             };
             if let Some(delay) = self.retry_delay(rule, &resp, attempt, first.elapsed()) {
                 if Instant::now() + delay < self.deadline {
-                    tracing::debug!(
+                    tracing::info!(
+                        kind = "retry",
                         status = resp.status,
                         attempt,
-                        "managed identity: retrying after {delay:?}"
+                        wait_ms = delay.as_millis() as u64,
+                        "managed identity: retrying the request"
                     );
                     tokio::time::sleep(delay).await;
                     attempt += 1;
