@@ -16,4 +16,4 @@ if [ ! -x "$python" ]; then
 fi
 "$python" -c 'import msal, msal_extensions; print("MSAL Python", msal.__version__)' >&2
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-exec cargo bench --bench compare -- --python "$python" "$@"
+exec cargo bench --features redis --bench compare -- --python "$python" "$@"
