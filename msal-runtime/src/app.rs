@@ -114,10 +114,15 @@ impl ConfidentialClientApplication {
         let inner = &self.inner;
         // A fresh cached token is served before anything is built or any deadline starts:
         // the deadline is for calls that leave the process.
+        // A claims challenge skips the cache; extra parameters (`fmi_path`, forwarded
+        // claims, extra body parameters) have entries of their own (the extended key).
         let bypass = options
             .claims_challenge
             .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
+            .is_some_and(|c| !c.trim().is_empty())
+            || options.fmi_path.is_some()
+            || options.forwarded_client_claims.is_some()
+            || !options.extra_body_parameters.is_empty();
         // With a subscriber that wants acquisition spans, the hit takes the path that
         // records one.
         if !bypass && !spans_wanted() {

@@ -206,7 +206,11 @@ impl AppState {
                         .as_deref()
                         .unwrap_or("")
                 );
-                if let Some(m) = self.http.shared_metadata(&key) {
+                // An app with its own HTTP state (`http_cache`) keeps to it: what it
+                // discovers is persisted there, and it neither takes nor offers the
+                // process's share.
+                let share = self.opts.http_cache.is_none();
+                if let Some(m) = share.then(|| self.http.shared_metadata(&key)).flatten() {
                     return Ok(m);
                 }
                 let started = Instant::now();
@@ -227,7 +231,9 @@ impl AppState {
                     ),
                 }
                 let m = Arc::new(found?);
-                self.http.share_metadata(key, m.clone());
+                if share {
+                    self.http.share_metadata(key, m.clone());
+                }
                 Ok(m)
             })
             .await
