@@ -75,6 +75,14 @@ impl UserAssertion {
     }
 }
 
+/// The token a web API validated (`web_api::ValidatedCaller`), for calls made on its
+/// caller's behalf: `.with_extension(UserAssertion::from(&caller))`.
+impl From<&crate::web_api::ValidatedCaller> for UserAssertion {
+    fn from(caller: &crate::web_api::ValidatedCaller) -> Self {
+        UserAssertion::new(caller.assertion().secret())
+    }
+}
+
 impl fmt::Debug for UserAssertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("UserAssertion([redacted])")
