@@ -59,6 +59,9 @@ pub(crate) struct AppState {
     /// The cache partition of this app's own app-only tokens (host, client id, the
     /// discovered tenant), built once the tenant is known: a cache hit looks up with it.
     pub(crate) client_partition: std::sync::OnceLock<Partition>,
+    /// The cache shard of the app's own tokens, named with the partition (the fast path
+    /// asks a shared back-end whether its copy of that shard is current).
+    pub(crate) client_shards: std::sync::OnceLock<[String; 1]>,
     region: OnceCell<Option<String>>,
     /// The host's aliases (`authority::aliases`), resolved on first need.
     pub(crate) aliases: OnceCell<Vec<String>>,
@@ -119,6 +122,7 @@ impl AppState {
             opts,
             metadata: OnceCell::new(),
             client_partition: std::sync::OnceLock::new(),
+            client_shards: std::sync::OnceLock::new(),
             region: OnceCell::new(),
             aliases: OnceCell::new(),
             inflight: Arc::new(Mutex::new(HashMap::new())),

@@ -376,14 +376,32 @@ impl TokenCache {
         Ok(out)
     }
 
-    /// A look-up with nothing to load first: `Some` for an in-memory cache (under the read
-    /// lock, without awaiting anything), `None` for a back-end that must be consulted
-    /// (use [`lookup`](Self::lookup)).
-    pub(crate) fn lookup_in_memory<R>(&self, f: impl FnOnce(&CacheData) -> R) -> Option<R> {
-        match self.inner.backend {
-            Backend::Memory => Some(f(&self.read())),
-            _ => None,
+    /// A look-up with nothing to load first: `Some` (under the read lock, without awaiting
+    /// anything) when the copy in memory is current for `shards`: always for the memory
+    /// back-end, for a file looked at less than `file::FRESH_FOR` ago, for Redis shards
+    /// that tracking says are unchanged (and nothing waits to be written). `None` when the
+    /// back-end must be consulted (use [`lookup`](Self::lookup)).
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) fn lookup_in_memory<R>(
+        &self,
+        shards: &[String],
+        f: impl FnOnce(&CacheData) -> R,
+    ) -> Option<R> {
+        let current = match &self.inner.backend {
+            Backend::Memory => true,
+            Backend::File(fs) => fs.is_fresh(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => r.is_current(shards),
+        };
+        if !current {
+            return None;
         }
+        let data = self.read();
+        #[cfg(feature = "redis")]
+        if matches!(self.inner.backend, Backend::Redis(_)) && !data.dirty.is_empty() {
+            return None;
+        }
+        Some(f(&data))
     }
 
     /// Applies a change and persists it.

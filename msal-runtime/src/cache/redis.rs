@@ -118,6 +118,12 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Whether the copy in memory of these shards is current (tracking reported no change
+    /// since they were read): a look-up may skip Redis.
+    pub(crate) fn is_current(&self, shards: &[String]) -> bool {
+        self.tracker.fresh(&self.validity, shards)
+    }
+
     /// Reads these shards from Redis even when the copy in memory counts as current.
     pub(crate) async fn load_uncached(
         &self,

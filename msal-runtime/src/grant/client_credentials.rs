@@ -110,6 +110,13 @@ impl ForClientOptions {
 impl AppState {
     /// This app's partition of app-only tokens, once discovery has named the tenant.
     fn client_partition(&self, meta: &AuthorityMetadata) -> &Partition {
+        self.client_shards.get_or_init(|| {
+            [shard::app(
+                self.authority.host(),
+                &self.client_id,
+                &meta.realm,
+            )]
+        });
         self.client_partition.get_or_init(|| {
             Partition::new(
                 None,
@@ -130,11 +137,12 @@ impl AppState {
         scopes: ScopeList<'_>,
     ) -> Option<AuthenticationResult> {
         let partition = self.client_partition.get()?;
+        let shards = self.client_shards.get()?;
         if !scopes.valid() {
             return None;
         }
         let now = CacheData::now();
-        let hit = self.cache.lookup_in_memory(|c| {
+        let hit = self.cache.lookup_in_memory(shards, |c| {
             match judge(c.find_hit(partition, scopes, None, now), now) {
                 CacheVerdict::Fresh(e) => Some(from_hit(e)),
                 _ => None,
