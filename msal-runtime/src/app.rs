@@ -134,12 +134,17 @@ impl ConfidentialClientApplication {
             }
         }
         let scopes = scopes.into_scopes()?;
-        let call = inner.within_deadline(inner.acquire_token_for_client(&scopes, options));
-        acquisition(
-            Grant::ClientCredentials,
-            self.subject(scopes.as_slice()),
-            call,
-        )
+        // Boxed: the request path's future is ~20 KB, and inline it would be moved on
+        // every call, hits included; a hit's future stays small.
+        Box::pin(async {
+            let call = inner.within_deadline(inner.acquire_token_for_client(&scopes, options));
+            acquisition(
+                Grant::ClientCredentials,
+                self.subject(scopes.as_slice()),
+                call,
+            )
+            .await
+        })
         .await
     }
 

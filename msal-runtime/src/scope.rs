@@ -46,6 +46,15 @@ impl Scopes {
         Ok(Scopes(Arc::new(Inner { scopes, target })))
     }
 
+    /// An equal set with storage of its own (a per-thread copy of a hot cache entry's
+    /// scopes, so threads do not share its reference count).
+    pub(crate) fn local_copy(&self) -> Self {
+        Scopes(Arc::new(Inner {
+            scopes: self.0.scopes.clone(),
+            target: self.0.target.clone(),
+        }))
+    }
+
     /// The scopes of a cache entry's `target` (space-separated), as the token carries
     /// them; empty when the target is.
     pub(crate) fn from_target(target: &str) -> Self {

@@ -3,21 +3,29 @@
 //! A value is kept once, behind a reference count: a clone (an access token served from the
 //! cache, handed to several tasks) shares the same storage, and the storage is zeroized when
 //! the last clone is dropped.
+//!
+//! The count is two-level: a value holds a handle, and handles share the storage. Clones
+//! of one handle bump the handle's count; a thread that serves the same cached token over
+//! and over takes a handle of its own (`local_handle`), so threads on different cores do
+//! not contend for one counter while the token's bytes stay one copy.
 
 use std::fmt;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+/// The one copy of a secret value, zeroized when the last handle to it goes.
+type Stored = Arc<Zeroizing<String>>;
+
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
-        pub struct $name(Arc<Zeroizing<String>>);
+        pub struct $name(Arc<Stored>);
 
         impl $name {
             /// Wraps a secret value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(Arc::new(Zeroizing::new(value.into())))
+                Self(Arc::new(Arc::new(Zeroizing::new(value.into()))))
             }
 
             /// The secret itself. Call this only where the value leaves the process
@@ -47,7 +55,9 @@ macro_rules! secret_type {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                Arc::ptr_eq(&self.0, &other.0) || self.secret() == other.secret()
+                Arc::ptr_eq(&self.0, &other.0)
+                    || Arc::ptr_eq(&*self.0, &*other.0)
+                    || self.secret() == other.secret()
             }
         }
 
@@ -110,6 +120,20 @@ secret_type!(
     /// ```
     AccessToken
 );
+impl AccessToken {
+    /// Another handle to the same token: the bytes are shared, the reference count is
+    /// the new handle's own (for a per-thread copy of a hot cache entry).
+    pub(crate) fn local_handle(&self) -> Self {
+        Self(Arc::new(Arc::clone(&self.0)))
+    }
+
+    /// Whether both are handles to the same stored bytes.
+    #[cfg(test)]
+    pub(crate) fn same_storage(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&*self.0, &*other.0)
+    }
+}
+
 secret_type!(
     /// A refresh token. Redacted in `Debug`, zeroized on drop.
     RefreshToken

@@ -62,6 +62,9 @@ pub(crate) struct AppState {
     /// The cache shard of the app's own tokens, named with the partition (the fast path
     /// asks a shared back-end whether its copy of that shard is current).
     pub(crate) client_shards: std::sync::OnceLock<[String; 1]>,
+    /// This app's name in per-thread hit copies (`cache::memo`): unique in the process,
+    /// never reused.
+    pub(crate) memo_id: u64,
     region: OnceCell<Option<String>>,
     /// The host's aliases (`authority::aliases`), resolved on first need.
     pub(crate) aliases: OnceCell<Vec<String>>,
@@ -123,6 +126,7 @@ impl AppState {
             metadata: OnceCell::new(),
             client_partition: std::sync::OnceLock::new(),
             client_shards: std::sync::OnceLock::new(),
+            memo_id: crate::cache::memo::new_owner(),
             region: OnceCell::new(),
             aliases: OnceCell::new(),
             inflight: Arc::new(Mutex::new(HashMap::new())),

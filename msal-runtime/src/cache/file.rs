@@ -23,13 +23,14 @@
 //! their writes through a shared generation counter, so those are seen at once.
 
 use super::store::CacheData;
+use super::DataCell;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long the copy in memory is trusted without looking at the file: a write by another
@@ -195,12 +196,12 @@ impl FileStore {
 
     /// Re-reads the file if it changed since we last saw it. Takes no lock unless the
     /// file turns out to be corrupt.
-    pub(crate) fn reload_if_changed(&self, data: &RwLock<CacheData>) -> Result<()> {
+    pub(crate) fn reload_if_changed(&self, data: &DataCell) -> Result<()> {
         self.reload(data, false)
     }
 
     /// `locked`: the caller holds the advisory lock (then the file is always read).
-    fn reload(&self, data: &RwLock<CacheData>, locked: bool) -> Result<()> {
+    fn reload(&self, data: &DataCell, locked: bool) -> Result<()> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         // Taken before the stat: a write after this point is looked for again next time.
         let generation = self.generation.load(Ordering::Acquire);
@@ -219,12 +220,7 @@ impl FileStore {
 
     /// One look at the file; false when it did not parse without the lock held (then the
     /// caller looks again under the lock).
-    fn reload_seen(
-        &self,
-        seen: &mut Option<Seen>,
-        data: &RwLock<CacheData>,
-        locked: bool,
-    ) -> Result<bool> {
+    fn reload_seen(&self, seen: &mut Option<Seen>, data: &DataCell, locked: bool) -> Result<bool> {
         let looked_at = SystemTime::now();
         let Some(stamp) = self.stamp()? else {
             // No file (yet, or someone deleted it): keep what we hold.
@@ -269,7 +265,7 @@ impl FileStore {
             });
         match parsed {
             Ok(mut parsed) => {
-                let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+                let mut d = data.write();
                 parsed.track_changes = d.track_changes;
                 *d = parsed;
                 *seen = Some(Seen {
@@ -320,13 +316,13 @@ impl FileStore {
     /// Lock, catch up with other writers, apply the change, write atomically, unlock.
     pub(crate) fn modify<R>(
         &self,
-        data: &RwLock<CacheData>,
+        data: &DataCell,
         f: impl FnOnce(&mut CacheData) -> R,
     ) -> Result<R> {
         let _lock = self.lock()?;
         self.reload(data, true)?;
         let (out, text) = {
-            let mut guard = data.write().unwrap_or_else(|p| p.into_inner());
+            let mut guard = data.write();
             let out = f(&mut guard);
             (out, guard.serialize())
         };

@@ -6,6 +6,7 @@
 
 pub(crate) mod file;
 pub(crate) mod key;
+pub(crate) mod memo;
 mod model;
 #[cfg(feature = "redis")]
 mod redis;
@@ -19,7 +20,7 @@ pub use model::{
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use store::CacheData;
 
@@ -39,9 +40,45 @@ pub struct TokenCache {
     inner: Arc<Inner>,
 }
 
+/// The entries, behind a read-write lock, with a generation that every write access
+/// moves on: what was read under the read lock at generation `g` is still what the cache
+/// holds while the generation is `g` (per-thread copies of hot entries rely on this).
+#[derive(Default)]
+pub(crate) struct DataCell {
+    lock: RwLock<CacheData>,
+    generation: AtomicU64,
+}
+
+impl DataCell {
+    fn new(data: CacheData) -> Self {
+        DataCell {
+            lock: RwLock::new(data),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Shared access. A panic under the lock cannot leave an entry half-written (entries
+    /// are replaced whole), so a poisoned lock is still used.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, CacheData> {
+        self.lock.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Exclusive access; the generation moves on while the lock is held.
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, CacheData> {
+        let guard = self.lock.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        guard
+    }
+
+    /// The current generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    data: RwLock<CacheData>,
+    data: DataCell,
     changed: AtomicBool,
     backend: Backend,
 }
@@ -128,7 +165,7 @@ impl TokenCache {
         let store = file::FileStore::new(path.into())?;
         let cache = TokenCache {
             inner: Arc::new(Inner {
-                data: RwLock::new(CacheData::default()),
+                data: DataCell::default(),
                 changed: AtomicBool::new(false),
                 backend: Backend::File(store),
             }),
@@ -160,7 +197,7 @@ impl TokenCache {
     pub fn read_only(path: impl AsRef<std::path::Path>) -> Result<Option<Self>> {
         Ok(file::read_snapshot(path.as_ref())?.map(|data| TokenCache {
             inner: Arc::new(Inner {
-                data: RwLock::new(data),
+                data: DataCell::new(data),
                 changed: AtomicBool::new(false),
                 backend: Backend::Memory,
             }),
@@ -184,7 +221,7 @@ impl TokenCache {
         data.track_changes = true;
         Ok(TokenCache {
             inner: Arc::new(Inner {
-                data: RwLock::new(data),
+                data: DataCell::new(data),
                 changed: AtomicBool::new(false),
                 backend: Backend::Redis(Box::new(store)),
             }),
@@ -239,11 +276,11 @@ impl TokenCache {
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, CacheData> {
-        self.inner.data.read().unwrap_or_else(|p| p.into_inner())
+        self.inner.data.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, CacheData> {
-        self.inner.data.write().unwrap_or_else(|p| p.into_inner())
+        self.inner.data.write()
     }
 
     /// Brings the given shards up to date from a shared back-end (another process's file
@@ -381,19 +418,12 @@ impl TokenCache {
     /// back-end, for a file looked at less than `file::FRESH_FOR` ago, for Redis shards
     /// that tracking says are unchanged (and nothing waits to be written). `None` when the
     /// back-end must be consulted (use [`lookup`](Self::lookup)).
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) fn lookup_in_memory<R>(
         &self,
         shards: &[String],
-        f: impl FnOnce(&CacheData) -> R,
+        f: impl FnOnce(&CacheData, u64) -> R,
     ) -> Option<R> {
-        let current = match &self.inner.backend {
-            Backend::Memory => true,
-            Backend::File(fs) => fs.is_fresh(),
-            #[cfg(feature = "redis")]
-            Backend::Redis(r) => r.is_current(shards),
-        };
-        if !current {
+        if !self.in_memory_is_current(shards) {
             return None;
         }
         let data = self.read();
@@ -401,7 +431,30 @@ impl TokenCache {
         if matches!(self.inner.backend, Backend::Redis(_)) && !data.dirty.is_empty() {
             return None;
         }
-        Some(f(&data))
+        // Read under the lock: what `f` sees is this generation's.
+        let generation = self.inner.data.generation();
+        Some(f(&data, generation))
+    }
+
+    /// The generation of the in-memory copy, when that copy may answer for `shards` now
+    /// (see [`lookup_in_memory`](Self::lookup_in_memory)); per-thread copies of hits made
+    /// at this generation are still what the cache holds.
+    pub(crate) fn generation_in_memory(&self, shards: &[String]) -> Option<u64> {
+        self.in_memory_is_current(shards)
+            .then(|| self.inner.data.generation())
+    }
+
+    /// Whether the in-memory copy may answer for `shards` without asking the back-end:
+    /// always in memory; a file looked at within the last moments; Redis shards that are
+    /// tracked and unchanged.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    fn in_memory_is_current(&self, shards: &[String]) -> bool {
+        match &self.inner.backend {
+            Backend::Memory => true,
+            Backend::File(fs) => fs.is_fresh(),
+            #[cfg(feature = "redis")]
+            Backend::Redis(r) => r.is_current(shards),
+        }
     }
 
     /// Applies a change and persists it.

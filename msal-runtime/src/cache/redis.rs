@@ -13,10 +13,11 @@
 mod tracking;
 
 use super::store::{shard, CacheData, Change, ACCOUNT};
+use super::DataCell;
 use crate::error::{Error, Result};
 use redis::aio::ConnectionManager;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use tracking::{Tracker, Validity};
@@ -108,7 +109,7 @@ impl RedisStore {
     }
 
     /// Brings these shards from Redis into memory.
-    pub(crate) async fn load(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
+    pub(crate) async fn load(&self, data: &DataCell, shards: &[String]) -> Result<()> {
         if self.tracker.fresh(&self.validity, shards) {
             return Ok(());
         }
@@ -125,18 +126,14 @@ impl RedisStore {
     }
 
     /// Reads these shards from Redis even when the copy in memory counts as current.
-    pub(crate) async fn load_uncached(
-        &self,
-        data: &RwLock<CacheData>,
-        shards: &[String],
-    ) -> Result<()> {
+    pub(crate) async fn load_uncached(&self, data: &DataCell, shards: &[String]) -> Result<()> {
         let ticket = self.tracker.before_read(&self.validity);
         self.read_shards(data, shards).await?;
         self.tracker.after_read(&self.validity, ticket, shards);
         Ok(())
     }
 
-    async fn read_shards(&self, data: &RwLock<CacheData>, shards: &[String]) -> Result<()> {
+    async fn read_shards(&self, data: &DataCell, shards: &[String]) -> Result<()> {
         let mut conn = self.conn().await?;
         let mut pipe = redis::pipe();
         for s in shards {
@@ -147,7 +144,7 @@ impl RedisStore {
             .await
             .map_err(|e| Error::cache(format!("Redis read failed: {}", e.category())))?;
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+        let mut d = data.write();
         for (shard, fields) in shards.iter().zip(fetched) {
             let mut now_known = HashSet::new();
             for (f, json) in fields {
@@ -174,11 +171,7 @@ impl RedisStore {
     }
 
     /// Loads every shard whose name starts with `prefix` (used to remove app tokens in all tenants).
-    pub(crate) async fn load_matching(
-        &self,
-        data: &RwLock<CacheData>,
-        shard_prefix: &str,
-    ) -> Result<()> {
+    pub(crate) async fn load_matching(&self, data: &DataCell, shard_prefix: &str) -> Result<()> {
         let mut conn = self.conn().await?;
         // The key prefix is data too: `svc[1]:` must match itself, not `svc1:`.
         let pattern = format!(
@@ -216,7 +209,7 @@ impl RedisStore {
 
     /// Writes the changed entries through to Redis. When the write fails the changes are
     /// queued again (in `data.dirty`), to be written with the next flush.
-    pub(crate) async fn flush(&self, data: &RwLock<CacheData>, changes: Vec<Change>) -> Result<()> {
+    pub(crate) async fn flush(&self, data: &DataCell, changes: Vec<Change>) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -226,7 +219,7 @@ impl RedisStore {
         // What `known` learns once the write succeeded: (shard, entry, present).
         let mut learned: Vec<(String, (String, String), bool)> = Vec::new();
         {
-            let d = data.read().unwrap_or_else(|p| p.into_inner());
+            let d = data.read();
             for c in &changes {
                 let mut shards = vec![c.shard.clone()];
                 if c.section == ACCOUNT {
@@ -310,9 +303,9 @@ impl RedisStore {
     }
 
     /// Writes changes that an earlier flush could not write, if any.
-    pub(crate) async fn flush_pending(&self, data: &RwLock<CacheData>) -> Result<()> {
+    pub(crate) async fn flush_pending(&self, data: &DataCell) -> Result<()> {
         let pending = {
-            let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+            let mut d = data.write();
             std::mem::take(&mut d.dirty)
         };
         self.flush(data, pending).await
@@ -381,8 +374,8 @@ fn escape_glob(s: &str) -> String {
 
 /// Changes a failed write could not make: written next time. Until then `known` does not
 /// list them, so a load does not mistake them for entries another instance removed.
-fn requeue(data: &RwLock<CacheData>, changes: Vec<Change>) {
-    let mut d = data.write().unwrap_or_else(|p| p.into_inner());
+fn requeue(data: &DataCell, changes: Vec<Change>) {
+    let mut d = data.write();
     let queued: HashSet<(&'static str, String)> =
         d.dirty.iter().map(|c| (c.section, c.key.clone())).collect();
     for c in changes {

@@ -221,7 +221,17 @@ fn rt_shard(e: &RefreshTokenEntry) -> String {
 }
 
 impl CacheData {
+    /// The time in epoch seconds. On Linux from the coarse clock (the kernel's last tick,
+    /// a few milliseconds behind at most), which costs a tenth of a precise read: every
+    /// cache hit asks, and only seconds matter.
     pub(crate) fn now() -> u64 {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+            if let Ok(secs) = u64::try_from(t.tv_sec) {
+                return secs;
+            }
+        }
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()

@@ -7,7 +7,8 @@ use super::pipeline::TokenRequest;
 use crate::authority::AuthorityMetadata;
 use std::sync::Arc;
 
-use crate::cache::store::{shard, CacheData, Partition};
+use crate::cache::memo;
+use crate::cache::store::{shard, CacheData, CachedToken, Partition};
 use crate::cache::FleetLease;
 use crate::error::Result;
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -138,15 +139,25 @@ impl AppState {
     ) -> Option<AuthenticationResult> {
         let partition = self.client_partition.get()?;
         let shards = self.client_shards.get()?;
+        let now = CacheData::now();
+        let fresh = |e: &CachedToken| match judge(Some(e), now) {
+            CacheVerdict::Fresh(e) => Some(from_hit(e)),
+            _ => None,
+        };
+        // This thread's copy of the hit, while nothing was written since it was made.
+        let generation = self.cache.generation_in_memory(shards)?;
+        if let Some(hit) = memo::serve(self.memo_id, generation, &scopes, fresh) {
+            self.telemetry.record_cache_hit();
+            return Some(hit);
+        }
         if !scopes.valid() {
             return None;
         }
-        let now = CacheData::now();
-        let hit = self.cache.lookup_in_memory(shards, |c| {
-            match judge(c.find_hit(partition, scopes, None, now), now) {
-                CacheVerdict::Fresh(e) => Some(from_hit(e)),
-                _ => None,
-            }
+        let hit = self.cache.lookup_in_memory(shards, |c, generation| {
+            let e = c.find_hit(partition, scopes, None, now)?;
+            let hit = fresh(e)?;
+            memo::keep(self.memo_id, generation, &scopes, e);
+            Some(hit)
         })??;
         self.telemetry.record_cache_hit();
         Some(hit)

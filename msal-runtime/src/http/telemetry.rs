@@ -1,6 +1,6 @@
 //! `x-client-current-telemetry` and `x-client-last-telemetry`, in MSAL's schema 4.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// API ids MSAL reports in telemetry.
@@ -32,8 +32,26 @@ struct Last {
 #[derive(Debug, Default)]
 pub(crate) struct Telemetry {
     last: Mutex<Last>,
-    /// Counted without the lock: every cache hit adds one.
-    cache_hits: AtomicU64,
+    /// Counted without the lock: every cache hit adds one to its thread's stripe, so
+    /// threads on different cores do not fight over one counter; the header sums them.
+    cache_hits: [Stripe; STRIPES],
+}
+
+/// How many hit counters an application keeps (threads pick one each, round robin).
+const STRIPES: usize = 8;
+
+/// One counter on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+/// This thread's stripe.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    MINE.try_with(|m| *m).unwrap_or(0)
 }
 
 /// The failure section of the last-request header is capped like MSAL's (350 chars).
@@ -45,7 +63,15 @@ impl Telemetry {
     }
 
     pub(crate) fn record_cache_hit(&self) {
-        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        self.cache_hits[stripe()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Cache hits since the last successful request.
+    fn hits(&self) -> u64 {
+        self.cache_hits
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The `x-client-last-telemetry` value for the next request.
@@ -57,12 +83,7 @@ impl Telemetry {
             .map(|(a, c, _)| format!("{a},{c}"))
             .collect();
         let errors: Vec<&str> = last.failures.iter().map(|(_, _, e)| e.as_str()).collect();
-        format!(
-            "4|{}|{}|{}|",
-            self.cache_hits.load(Ordering::Relaxed),
-            apis.join(","),
-            errors.join(",")
-        )
+        format!("4|{}|{}|{}|", self.hits(), apis.join(","), errors.join(","))
     }
 
     pub(crate) fn record_failure(&self, api: ApiId, correlation_id: &str, error: &str) {
@@ -81,7 +102,9 @@ impl Telemetry {
     /// A successful response means the server has seen what we reported.
     pub(crate) fn clear(&self) {
         *self.lock() = Last::default();
-        self.cache_hits.store(0, Ordering::Relaxed);
+        for s in &self.cache_hits {
+            s.0.store(0, Ordering::Relaxed);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Last> {
