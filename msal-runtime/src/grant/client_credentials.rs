@@ -16,6 +16,14 @@ use crate::result::AuthenticationResult;
 use crate::scope::{ScopeList, Scopes};
 use crate::state::AppState;
 
+/// The outcome of [`AppState::fleet_turn`].
+enum FleetTurn {
+    /// Another process fetched the token.
+    Served(Box<AuthenticationResult>),
+    /// This process fetches, holding the lease (release it after).
+    Fetch(FleetLease, RefreshReason),
+}
+
 /// How long a process waits for another process's fetch (fleet lease) before fetching
 /// itself: longer than a lease lives, so a dead holder's lease has expired by then and one
 /// waiter has taken it over.
@@ -109,16 +117,17 @@ impl ForClientOptions {
 }
 
 impl AppState {
-    /// This app's partition of app-only tokens, once discovery has named the tenant.
-    fn client_partition(&self, meta: &AuthorityMetadata) -> &Partition {
-        self.client_shards.get_or_init(|| {
+    /// Where this app's app-only tokens live in the cache (its partition, and the shard a
+    /// shared back-end keeps them in), built once discovery has named the tenant.
+    fn client_place(&self, meta: &AuthorityMetadata) -> (&Partition, &[String; 1]) {
+        let shards = self.client_shards.get_or_init(|| {
             [shard::app(
                 self.authority.host(),
                 &self.client_id,
                 &meta.realm,
             )]
         });
-        self.client_partition.get_or_init(|| {
+        let partition = self.client_partition.get_or_init(|| {
             Partition::new(
                 None,
                 None,
@@ -126,7 +135,8 @@ impl AppState {
                 &self.client_id,
                 &meta.realm,
             )
-        })
+        });
+        (partition, shards)
     }
 
     /// A fresh cached app-only token, served at once: no await, no allocation, no
@@ -178,12 +188,9 @@ impl AppState {
             opts.forwarded_client_claims.as_deref(),
         )?;
         let meta = self.metadata().await?;
-        let environment = self.authority.host().to_string();
-        let query_realm = meta.realm.clone();
         let claims_challenge = opts.claims_challenge.filter(|c| !c.trim().is_empty());
-        let shards = [shard::app(&environment, &self.client_id, &query_realm)];
         let ext_key = ext.ext_cache_key.as_deref();
-        let partition = self.client_partition(&meta);
+        let (partition, shards) = self.client_place(&meta);
 
         let lookup = |cache: &CacheData| {
             let now = CacheData::now();
@@ -197,7 +204,7 @@ impl AppState {
 
         let flight_key = format!(
             "cc|{}|{}|{}",
-            query_realm,
+            meta.realm,
             scopes.target(),
             ext_key.unwrap_or_default()
         );
@@ -205,7 +212,7 @@ impl AppState {
             // A claims challenge bypasses the cache; it still queues behind a fetch in flight.
             self.single_flight(&flight_key).await
         } else {
-            match self.cache.lookup(&shards, &lookup).await? {
+            match self.cache.lookup(shards, &lookup).await? {
                 CacheVerdict::Fresh(r) => return Ok(self.counted_hit(r)),
                 CacheVerdict::Aging(r) => {
                     self.refresh_for_client_in_background(scopes, &ext, &flight_key);
@@ -215,54 +222,34 @@ impl AppState {
             }
             let guard = self.single_flight(&flight_key).await;
             // The caller ahead may have fetched it.
-            match self.cache.lookup(&shards, &lookup).await? {
+            match self.cache.lookup(shards, &lookup).await? {
                 CacheVerdict::Fresh(r) => return Ok(self.counted_hit(r)),
                 CacheVerdict::Aging(r) => {
                     drop(guard);
                     self.refresh_for_client_in_background(scopes, &ext, &flight_key);
                     return Ok(self.counted_hit(r));
                 }
-                CacheVerdict::Miss(mut reason) => {
-                    // A fleet sharing Redis: one process fetches, the others wait for its
-                    // entry (a dead holder's lease expires and one waiter takes over).
+                CacheVerdict::Miss(reason) => {
                     let lease_name = format!(
                         "{}|{}|{}",
                         shards[0],
                         scopes.target(),
                         ext_key.unwrap_or_default()
                     );
-                    let give_up = std::time::Instant::now() + FLEET_WAIT;
-                    loop {
-                        match self.cache.fleet_lease(&lease_name).await {
-                            FleetLease::Theirs if std::time::Instant::now() < give_up => {
-                                tokio::time::sleep(FLEET_POLL).await;
-                                match self.cache.lookup(&shards, &lookup).await? {
-                                    CacheVerdict::Fresh(e) | CacheVerdict::Aging(e) => {
-                                        return Ok(self.counted_hit(e));
-                                    }
-                                    CacheVerdict::Miss(r) => reason = r,
-                                }
-                            }
-                            lease => {
-                                // The previous holder may have written it just before
-                                // letting go of the lease this process now holds.
-                                if matches!(lease, FleetLease::Mine(Some(_))) {
-                                    if let Ok(CacheVerdict::Fresh(e) | CacheVerdict::Aging(e)) =
-                                        self.cache.lookup_uncached(&shards, &lookup).await
-                                    {
-                                        self.cache.release_lease(lease).await;
-                                        return Ok(self.counted_hit(e));
-                                    }
-                                }
-                                let fetched = self
-                                    .fetch_for_client(scopes, &meta, reason, claims_challenge, &ext)
-                                    .await;
-                                self.cache.release_lease(lease).await;
-                                drop(guard);
-                                return fetched;
-                            }
+                    return match self
+                        .fleet_turn(shards, &lease_name, &lookup, reason)
+                        .await?
+                    {
+                        FleetTurn::Served(e) => Ok(self.counted_hit(*e)),
+                        FleetTurn::Fetch(lease, reason) => {
+                            let fetched = self
+                                .fetch_for_client(scopes, &meta, reason, claims_challenge, &ext)
+                                .await;
+                            self.cache.release_lease(lease).await;
+                            drop(guard);
+                            fetched
                         }
-                    }
+                    };
                 }
             }
         };
@@ -274,6 +261,46 @@ impl AppState {
             &ext,
         )
         .await
+    }
+
+    /// On a miss, when a fleet of processes shares the cache (Redis): one process fetches,
+    /// the others wait for its entry. Waits while another process holds the lease named
+    /// `lease_name` (polling the cache), and is served if the entry appears; takes the
+    /// lease once it is free or expired (a dead holder's expires) or after `FLEET_WAIT`,
+    /// and then fetches, unless the previous holder wrote the entry just before letting go.
+    /// Without a shared back-end the lease is always this process's.
+    async fn fleet_turn(
+        &self,
+        shards: &[String],
+        lease_name: &str,
+        lookup: &(impl Fn(&CacheData) -> CacheVerdict<AuthenticationResult> + Sync),
+        mut reason: RefreshReason,
+    ) -> Result<FleetTurn> {
+        let give_up = std::time::Instant::now() + FLEET_WAIT;
+        loop {
+            let lease = self.cache.fleet_lease(lease_name).await;
+            if matches!(lease, FleetLease::Theirs) && std::time::Instant::now() < give_up {
+                tokio::time::sleep(FLEET_POLL).await;
+                match self.cache.lookup(shards, lookup).await? {
+                    CacheVerdict::Fresh(e) | CacheVerdict::Aging(e) => {
+                        return Ok(FleetTurn::Served(Box::new(e)))
+                    }
+                    CacheVerdict::Miss(r) => reason = r,
+                }
+                continue;
+            }
+            // The previous holder may have written it just before letting go of the
+            // lease this process now holds.
+            if matches!(lease, FleetLease::Mine(Some(_))) {
+                if let Ok(CacheVerdict::Fresh(e) | CacheVerdict::Aging(e)) =
+                    self.cache.lookup_uncached(shards, lookup).await
+                {
+                    self.cache.release_lease(lease).await;
+                    return Ok(FleetTurn::Served(Box::new(e)));
+                }
+            }
+            return Ok(FleetTurn::Fetch(lease, reason));
+        }
     }
 
     /// Starts the proactive refresh of an aging token (see
@@ -288,12 +315,10 @@ impl AppState {
         let ext = ext.clone();
         self.refresh_in_background(flight_key, move |state| async move {
             let meta = state.metadata().await?;
-            let environment = state.authority.host().to_string();
-            let shards = [shard::app(&environment, &state.client_id, &meta.realm)];
-            let partition = state.client_partition(&meta);
+            let (partition, shards) = state.client_place(&meta);
             let now_aging = state
                 .cache
-                .lookup(&shards, |cache: &CacheData| {
+                .lookup(shards, |cache: &CacheData| {
                     let now = CacheData::now();
                     let found = cache.find_hit_ext(
                         partition,
