@@ -62,7 +62,6 @@ impl Slot {
     }
 }
 
-#[derive(Default)]
 struct Memo {
     slots: Vec<Slot>,
     /// The slot to replace next once all are used.
@@ -70,7 +69,12 @@ struct Memo {
 }
 
 thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+    static MEMO: RefCell<Memo> = const {
+        RefCell::new(Memo {
+            slots: Vec::new(),
+            next: 0,
+        })
+    };
 }
 
 /// Serves from this thread's copy for (`owner`, `scopes`) made at `generation`, when there

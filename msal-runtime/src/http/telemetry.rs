@@ -1,5 +1,6 @@
 //! `x-client-current-telemetry` and `x-client-last-telemetry`, in MSAL's schema 4.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -49,9 +50,15 @@ struct Stripe(AtomicU64);
 fn stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    MINE.try_with(|m| *m).unwrap_or(0)
+    MINE.try_with(|m| {
+        if m.get() == usize::MAX {
+            m.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        }
+        m.get()
+    })
+    .unwrap_or(0)
 }
 
 /// The failure section of the last-request header is capped like MSAL's (350 chars).
