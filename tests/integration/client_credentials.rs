@@ -217,6 +217,64 @@ async fn remove_tokens_for_client_empties_the_cache() {
     assert_eq!(auth.token_requests().len(), 2);
 }
 
+/// Threads keep copies of their recent hits; a copy must never outlive a change to the
+/// cache, whichever thread made the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_on_every_thread_follow_each_change_to_the_cache() {
+    let auth = authority().await;
+    let app = secret_app(&auth);
+    let first = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+
+    // A thread of its own that serves hits on request, so its copies persist between them.
+    let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let (answer, answers) = std::sync::mpsc::channel();
+    let worker = {
+        let (app, rt) = (app.clone(), tokio::runtime::Handle::current());
+        std::thread::spawn(move || {
+            for () in asked {
+                let r = rt.block_on(app.acquire_token_for_client(&[GRAPH])).unwrap();
+                answer
+                    .send((r.access_token.secret().to_string(), r.token_source))
+                    .unwrap();
+            }
+        })
+    };
+    let hit = || {
+        ask.send(()).unwrap();
+        answers.recv().unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            hit(),
+            (first.access_token.secret().to_string(), TokenSource::Cache)
+        );
+    }
+
+    // Another thread replaces the cache's contents: the next hit serves the new token.
+    let replaced = app
+        .token_cache()
+        .serialize()
+        .replace(first.access_token.secret(), "replaced-token");
+    app.token_cache().deserialize(&replaced).unwrap();
+    assert_eq!(hit(), ("replaced-token".to_string(), TokenSource::Cache));
+    let here = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(here.access_token.secret(), "replaced-token");
+
+    // Removed: the next call goes to the authority, and the calls after it are hits of
+    // that new token.
+    assert_eq!(app.remove_tokens_for_client().await.unwrap(), 1);
+    let (fetched, source) = hit();
+    assert_eq!(source, TokenSource::IdentityProvider);
+    assert_ne!(fetched, "replaced-token");
+    assert_eq!(hit(), (fetched.clone(), TokenSource::Cache));
+    let here = app.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert_eq!(here.access_token.secret(), fetched);
+    assert_eq!(auth.token_requests().len(), 2);
+
+    drop(ask);
+    worker.join().unwrap();
+}
+
 #[tokio::test]
 async fn wrong_secret_is_a_server_error_with_entra_fields() {
     let auth = authority().await;
