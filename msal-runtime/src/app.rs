@@ -130,7 +130,8 @@ impl ConfidentialClientApplication {
                 .scope_list()
                 .and_then(|s| inner.client_token_from_memory(s))
             {
-                return Ok(hit);
+                // Built here, in place: the result is 400 bytes, the hit a quarter of that.
+                return Ok(hit.into_result());
             }
         }
         let scopes = scopes.into_scopes()?;

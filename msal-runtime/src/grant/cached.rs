@@ -115,20 +115,28 @@ pub(crate) fn from_cache(e: &AccessTokenEntry) -> AuthenticationResult {
 
 /// A cache hit, sharing the entry's storage: reference counts only, no allocation.
 pub(crate) fn from_hit(e: &CachedToken) -> AuthenticationResult {
-    AuthenticationResult {
-        access_token: e.token.clone(),
-        token_type: e.token_type.clone(),
-        expires_on: e.expires_on,
-        ext_expires_on: e.extended_expires_on,
-        refresh_on: e.refresh_on,
-        scopes: e.scopes.clone(),
-        id_token_claims: None,
-        id_token: None,
-        account: None,
-        token_source: TokenSource::Cache,
-        correlation_id: None,
-        tenant_id: Some(e.realm.clone()),
-        raw_response: None,
+    e.clone().into_result()
+}
+
+impl CachedToken {
+    /// The result of a cache hit, made of this hit's own handles (no reference count
+    /// bumped).
+    pub(crate) fn into_result(self) -> AuthenticationResult {
+        AuthenticationResult {
+            access_token: self.token,
+            token_type: self.token_type,
+            expires_on: self.expires_on,
+            ext_expires_on: self.extended_expires_on,
+            refresh_on: self.refresh_on,
+            scopes: self.scopes,
+            id_token_claims: None,
+            id_token: None,
+            account: None,
+            token_source: TokenSource::Cache,
+            correlation_id: None,
+            tenant_id: Some(self.realm),
+            raw_response: None,
+        }
     }
 }
 

@@ -139,19 +139,16 @@ impl AppState {
         (partition, shards)
     }
 
-    /// A fresh cached app-only token, served at once: no await, no allocation, no
-    /// exclusive lock, one clock read. `None` when the full path must run (discovery not
+    /// A fresh cached app-only token (what the result is made of), served at once: no
+    /// await, no allocation, no lock, one clock read. `None` when the full path must run (discovery not
     /// done yet, a shared back-end to consult, scopes to reject, a token missing, aging
     /// or expired).
-    pub(crate) fn client_token_from_memory(
-        &self,
-        scopes: ScopeList<'_>,
-    ) -> Option<AuthenticationResult> {
+    pub(crate) fn client_token_from_memory(&self, scopes: ScopeList<'_>) -> Option<CachedToken> {
         let partition = self.client_partition.get()?;
         let shards = self.client_shards.get()?;
         let now = CacheData::now();
         let fresh = |e: &CachedToken| match judge(Some(e), now) {
-            CacheVerdict::Fresh(e) => Some(from_hit(e)),
+            CacheVerdict::Fresh(e) => Some(e.clone()),
             _ => None,
         };
         // This thread's copy of the hit, while nothing was written since it was made.
