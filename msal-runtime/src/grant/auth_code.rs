@@ -15,6 +15,21 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
+/// Builder setters for `Option<String>` fields: `field(self, v: impl Into<String>) -> Self`.
+macro_rules! option_string_setters {
+    ($ty:ident { $($(#[$doc:meta])* $field:ident,)* }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, v: impl Into<String>) -> Self {
+                    self.$field = Some(v.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
 /// Options of [`initiate_auth_code_flow`](crate::ConfidentialClientApplication::initiate_auth_code_flow).
 ///
 /// ```
@@ -53,42 +68,27 @@ impl AuthCodeFlowOptions {
             ..Default::default()
         }
     }
-    /// Sets `state`.
-    pub fn state(mut self, v: impl Into<String>) -> Self {
-        self.state = Some(v.into());
-        self
-    }
-    /// Sets `prompt`.
-    pub fn prompt(mut self, v: impl Into<String>) -> Self {
-        self.prompt = Some(v.into());
-        self
-    }
-    /// Sets `login_hint`.
-    pub fn login_hint(mut self, v: impl Into<String>) -> Self {
-        self.login_hint = Some(v.into());
-        self
-    }
-    /// Sets `domain_hint`.
-    pub fn domain_hint(mut self, v: impl Into<String>) -> Self {
-        self.domain_hint = Some(v.into());
-        self
-    }
     /// Sets `max_age`.
     pub fn max_age(mut self, secs: u64) -> Self {
         self.max_age = Some(secs);
         self
     }
-    /// Sets `response_mode`.
-    pub fn response_mode(mut self, v: impl Into<String>) -> Self {
-        self.response_mode = Some(v.into());
-        self
-    }
-    /// Sets a claims challenge.
-    pub fn claims_challenge(mut self, v: impl Into<String>) -> Self {
-        self.claims_challenge = Some(v.into());
-        self
-    }
 }
+
+option_string_setters!(AuthCodeFlowOptions {
+    /// Sets `state`.
+    state,
+    /// Sets `prompt`.
+    prompt,
+    /// Sets `login_hint`.
+    login_hint,
+    /// Sets `domain_hint`.
+    domain_hint,
+    /// Sets `response_mode`.
+    response_mode,
+    /// Sets a claims challenge.
+    claims_challenge,
+});
 
 /// Options of MSAL Python's older
 /// [`get_authorization_request_url`](crate::ConfidentialClientApplication::get_authorization_request_url):
@@ -135,41 +135,6 @@ impl AuthorizationRequestOptions {
             ..Default::default()
         }
     }
-    /// Sets `state`.
-    pub fn state(mut self, v: impl Into<String>) -> Self {
-        self.state = Some(v.into());
-        self
-    }
-    /// Sets the raw `nonce`.
-    pub fn nonce(mut self, v: impl Into<String>) -> Self {
-        self.nonce = Some(v.into());
-        self
-    }
-    /// Sets `login_hint`.
-    pub fn login_hint(mut self, v: impl Into<String>) -> Self {
-        self.login_hint = Some(v.into());
-        self
-    }
-    /// Sets `prompt`.
-    pub fn prompt(mut self, v: impl Into<String>) -> Self {
-        self.prompt = Some(v.into());
-        self
-    }
-    /// Sets `domain_hint`.
-    pub fn domain_hint(mut self, v: impl Into<String>) -> Self {
-        self.domain_hint = Some(v.into());
-        self
-    }
-    /// Sets `response_mode`.
-    pub fn response_mode(mut self, v: impl Into<String>) -> Self {
-        self.response_mode = Some(v.into());
-        self
-    }
-    /// Sets a claims challenge.
-    pub fn claims_challenge(mut self, v: impl Into<String>) -> Self {
-        self.claims_challenge = Some(v.into());
-        self
-    }
     /// Uses PKCE: the URL carries the S256 challenge of `code_verifier`; pass the same
     /// verifier to [`AuthorizationCodeOptions::code_verifier`] when redeeming the code.
     pub fn pkce(mut self, code_verifier: &str) -> Self {
@@ -177,6 +142,23 @@ impl AuthorizationRequestOptions {
         self
     }
 }
+
+option_string_setters!(AuthorizationRequestOptions {
+    /// Sets `state`.
+    state,
+    /// Sets the raw `nonce`.
+    nonce,
+    /// Sets `login_hint`.
+    login_hint,
+    /// Sets `prompt`.
+    prompt,
+    /// Sets `domain_hint`.
+    domain_hint,
+    /// Sets `response_mode`.
+    response_mode,
+    /// Sets a claims challenge.
+    claims_challenge,
+});
 
 /// Options of MSAL Python's older
 /// [`acquire_token_by_authorization_code`](crate::ConfidentialClientApplication::acquire_token_by_authorization_code).
