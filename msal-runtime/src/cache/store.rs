@@ -6,7 +6,6 @@ use super::model::*;
 use crate::result::token_type_of;
 use crate::scope::{ScopeList, Scopes};
 use crate::secret::AccessToken;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -96,13 +95,13 @@ struct AtSlot {
 }
 
 impl AtSlot {
-    fn of(key: Arc<str>, e: &AccessTokenEntry) -> Self {
+    fn of(key: Arc<str>, e: &AccessTokenEntry, scopes: Scopes) -> Self {
         AtSlot {
             key,
             hit: CachedToken {
                 token: e.secret.clone(),
                 token_type: token_type_of(e.token_type.as_deref()),
-                scopes: Scopes::from_target(&e.target),
+                scopes,
                 realm: e.realm.as_str().into(),
                 cached_at: e.cached_at,
                 expires_on: e.expires_on,
@@ -419,14 +418,20 @@ impl CacheData {
     }
 
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
-        let k: Arc<str> = k.into();
+        let scopes = Scopes::from_target(&entry.target);
+        self.index_access_token(k.into(), entry, scopes);
+    }
+
+    /// Stores an access token under key `k` and indexes it; `scopes` are its target's.
+    fn index_access_token(&mut self, k: Arc<str>, entry: AccessTokenEntry, scopes: Scopes) {
         // A replaced entry leaves the indexes first.
         self.unindex_access_token(&k);
-        let slot = AtSlot::of(k.clone(), &entry);
+        let slot = AtSlot::of(k.clone(), &entry, scopes);
         self.at_expiry.insert((entry.expires_on, k.clone()));
         self.at_index
             .entry(Partition::of(&entry))
-            .or_default()
+            // Most partitions (an app in one tenant) hold one token.
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(slot);
         self.access_tokens.insert(k, entry);
     }
@@ -684,252 +689,9 @@ impl CacheData {
             .map_err(|e| format!("the cache is not valid JSON ({e})"))?;
         Ok(data)
     }
-
-    /// Stores one entry of a known section: typed when it fits the schema (its original
-    /// kept when reading normalized something), in `rejected` verbatim otherwise.
-    fn read_entry(
-        &mut self,
-        section: &'static str,
-        k: String,
-        v: Value,
-        rejected: &mut Map<String, Value>,
-    ) {
-        fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
-            T::deserialize(v).ok()
-        }
-        // Whether the entry would be written back exactly as read, when it parses.
-        let fits = canonical::fits(section, &v);
-        let parsed = match section {
-            AT => parse::<AccessTokenEntry>(&v)
-                .map(|e| self.insert_at_with_key(k.clone(), e))
-                .is_some(),
-            RT => parse::<RefreshTokenEntry>(&v)
-                .map(|e| self.refresh_tokens.insert(k.clone(), e))
-                .is_some(),
-            IDT => parse::<IdTokenEntry>(&v)
-                .map(|e| self.id_tokens.insert(k.clone(), e))
-                .is_some(),
-            ACCOUNT => parse::<AccountEntry>(&v)
-                .map(|e| self.accounts.insert(k.clone(), e))
-                .is_some(),
-            _ => parse::<AppMetadataEntry>(&v)
-                .map(|e| self.app_metadata.insert(k.clone(), e))
-                .is_some(),
-        };
-        match (parsed, fits) {
-            (true, false) => drop(self.raw.insert((section, k), v)),
-            (true, true) => {}
-            (false, _) => drop(rejected.insert(k, v)),
-        }
-    }
 }
 
-/// The streaming reader of a serialized cache.
-mod read {
-    use super::*;
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-    use std::fmt;
-
-    pub(super) struct Root<'a>(pub &'a mut CacheData);
-
-    impl<'de> Visitor<'de> for Root<'_> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(name) = map.next_key::<String>()? {
-                let kept = match section_name(&name) {
-                    Some(section) => map.next_value_seed(Section {
-                        data: &mut *self.0,
-                        section,
-                    })?,
-                    None => map.next_value::<Value>()?,
-                };
-                self.0.unparsed.insert(name, kept);
-            }
-            Ok(())
-        }
-    }
-
-    /// A known section: its entries are stored as they are read; what is left to keep
-    /// verbatim (the entries that do not fit, or the whole value when it is not an
-    /// object) is returned.
-    struct Section<'a> {
-        data: &'a mut CacheData,
-        section: &'static str,
-    }
-
-    impl<'de> DeserializeSeed<'de> for Section<'_> {
-        type Value = Value;
-
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Section<'_> {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut rejected = Map::new();
-            while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                self.data.read_entry(self.section, k, v, &mut rejected);
-            }
-            // Known sections are kept even when empty, so they come back out.
-            Ok(Value::Object(rejected))
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some(v) = seq.next_element::<Value>()? {
-                items.push(v);
-            }
-            Ok(Value::Array(items))
-        }
-
-        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-            Ok(Value::Bool(v))
-        }
-
-        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-            Ok(v.into())
-        }
-
-        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-            Ok(v.into())
-        }
-
-        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-        }
-
-        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-            Ok(Value::String(v.to_string()))
-        }
-
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-    }
-}
-
-/// Whether an entry that parses would be written back exactly as it was read (so its
-/// original needs no keeping): every field this library knows is in the form it writes.
-/// Unknown fields always come back as they were.
-mod canonical {
-    use super::*;
-
-    #[derive(Clone, Copy)]
-    enum F {
-        /// Always written, a string (`String`, or `#[serde(default)] String`).
-        Str,
-        /// Always written, a string or `null` (`Option<String>` without skipping).
-        StrOrNull,
-        /// Written when set (`Option<String>`, skipped when `None`).
-        OptStr,
-        /// Always written, epoch seconds as a decimal string.
-        Epoch,
-        /// Written when set, epoch seconds as a decimal string.
-        OptEpoch,
-    }
-    use F::*;
-
-    const AT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("client_id", Str),
-        ("target", Str),
-        ("realm", Str),
-        ("token_type", OptStr),
-        ("cached_at", Epoch),
-        ("expires_on", Epoch),
-        ("extended_expires_on", OptEpoch),
-        ("refresh_on", OptEpoch),
-        ("key_id", OptStr),
-        ("ext_cache_key", OptStr),
-        ("user_assertion_hash", OptStr),
-    ];
-    const RT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("client_id", Str),
-        ("target", OptStr),
-        ("last_modification_time", OptEpoch),
-        ("family_id", OptStr),
-        ("user_assertion_hash", OptStr),
-    ];
-    const IDT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("realm", Str),
-        ("client_id", Str),
-    ];
-    const ACCOUNT_FIELDS: &[(&str, F)] = &[
-        ("home_account_id", Str),
-        ("environment", Str),
-        ("realm", Str),
-        ("local_account_id", Str),
-        ("username", Str),
-        ("authority_type", Str),
-        ("account_source", OptStr),
-    ];
-    const APP_METADATA_FIELDS: &[(&str, F)] = &[
-        ("client_id", Str),
-        ("environment", Str),
-        ("family_id", OptStr),
-    ];
-
-    /// Epoch seconds as this library writes them: decimal digits of a `u64`, no sign,
-    /// no leading zero, nothing else.
-    fn epoch(v: &Value) -> bool {
-        match v {
-            Value::String(s) => {
-                !s.is_empty()
-                    && s.bytes().all(|b| b.is_ascii_digit())
-                    && (s.len() == 1 || !s.starts_with('0'))
-                    && s.parse::<u64>().is_ok()
-            }
-            _ => false,
-        }
-    }
-
-    pub(super) fn fits(section: &str, v: &Value) -> bool {
-        let Value::Object(m) = v else {
-            return false;
-        };
-        let fields = match section {
-            AT => AT_FIELDS,
-            RT => RT_FIELDS,
-            IDT => IDT_FIELDS,
-            ACCOUNT => ACCOUNT_FIELDS,
-            _ => APP_METADATA_FIELDS,
-        };
-        fields
-            .iter()
-            .all(|(name, kind)| match (kind, m.get(*name)) {
-                (Str, Some(Value::String(_))) => true,
-                (StrOrNull, Some(Value::String(_) | Value::Null)) => true,
-                (OptStr, None | Some(Value::String(_))) => true,
-                (Epoch, Some(t)) => epoch(t),
-                (OptEpoch, None) => true,
-                (OptEpoch, Some(t)) => epoch(t),
-                _ => false,
-            })
-    }
-}
+mod read;
 
 /// The serialized form, written without building a JSON tree first.
 mod out {
@@ -1162,31 +924,72 @@ mod tests {
         assert!(out.contains("\"x_vendor\""));
     }
 
-    /// `canonical::fits` agrees with the definition it stands for: the entry, parsed and
-    /// written back, is the same JSON.
+    /// The reader keeps an entry's original exactly when the entry, parsed and written
+    /// back, would not be the same JSON; it types an entry exactly as the entry type's
+    /// `Deserialize` does.
     #[test]
-    fn canonical_check_agrees_with_a_round_trip() {
+    fn the_original_is_kept_exactly_when_a_round_trip_would_change_it() {
+        use serde::Deserialize;
         use serde_json::json;
+        fn check<T>(section: &'static str, v: &Value, typed: impl Fn(&CacheData) -> Option<T>)
+        where
+            T: for<'de> Deserialize<'de> + serde::Serialize + PartialEq + std::fmt::Debug,
+        {
+            let text = json!({ section: { "k": v } }).to_string();
+            let d = CacheData::deserialize(&text).unwrap();
+            match T::deserialize(v) {
+                Ok(e) => {
+                    let same = serde_json::to_value(&e).unwrap() == *v;
+                    assert!(typed(&d).is_some(), "typed: {v}");
+                    assert_eq!(
+                        serde_json::to_value(typed(&d).unwrap()).unwrap(),
+                        serde_json::to_value(&e).unwrap(),
+                        "{v}"
+                    );
+                    assert_eq!(d.raw.contains_key(&(section, "k".into())), !same, "{v}");
+                    let back: Value = serde_json::from_str(&d.serialize()).unwrap();
+                    assert_eq!(back[section]["k"], *v, "written back as read: {v}");
+                }
+                Err(_) => {
+                    assert!(typed(&d).is_none(), "rejected: {v}");
+                    assert_eq!(d.unparsed[section]["k"], *v, "kept verbatim: {v}");
+                }
+            }
+        }
         let at = json!({"credential_type": "AccessToken", "secret": "s", "home_account_id": null,
             "environment": "e", "client_id": "c", "target": "a b", "realm": "r", "token_type": "Bearer",
             "cached_at": "1", "expires_on": "99", "extended_expires_on": "99", "x_vendor": [1, {"a": null}]});
         let mut cases = vec![at.clone()];
         let variants: Vec<(&str, Option<Value>)> = vec![
             ("expires_on", Some(json!(99))),
+            ("expires_on", Some(json!(99.5))),
+            ("expires_on", Some(json!(-99))),
             ("expires_on", Some(json!("099"))),
             ("expires_on", Some(json!("99.0"))),
             ("expires_on", Some(json!(" 99"))),
             ("expires_on", Some(json!("0"))),
+            ("expires_on", Some(json!("soon"))),
+            ("expires_on", Some(Value::Null)),
+            ("expires_on", None),
             ("extended_expires_on", Some(json!("-62135596800"))),
+            ("extended_expires_on", Some(json!(-5))),
+            ("extended_expires_on", Some(json!(-5.5))),
             ("extended_expires_on", Some(json!(""))),
             ("extended_expires_on", Some(Value::Null)),
+            ("extended_expires_on", Some(json!(true))),
             ("extended_expires_on", None),
             ("target", Some(json!(["b", "a"]))),
+            ("target", Some(json!(["b", 1]))),
+            ("target", Some(Value::Null)),
             ("realm", None),
+            ("realm", Some(Value::Null)),
             ("token_type", Some(Value::Null)),
+            ("token_type", Some(json!(7))),
             ("token_type", None),
             ("home_account_id", None),
             ("home_account_id", Some(json!("u.t"))),
+            ("secret", Some(json!("with \"escapes\" \u{e9}"))),
+            ("secret", None),
             ("key_id", Some(json!("k"))),
             ("cached_at", Some(json!("99999999999999999999"))),
         ];
@@ -1198,12 +1001,9 @@ mod tests {
             }
             cases.push(v);
         }
-        for v in cases {
-            let Ok(e) = AccessTokenEntry::deserialize(&v) else {
-                continue;
-            };
-            let same = serde_json::to_value(&e).unwrap() == v;
-            assert_eq!(canonical::fits(AT, &v), same, "{v}");
+        cases.push(json!("not an object"));
+        for v in &cases {
+            check::<AccessTokenEntry>(AT, v, |d| d.access_tokens.get("k").cloned());
         }
         let account = json!({"home_account_id": "u.t", "environment": "e", "realm": "t",
             "local_account_id": "o", "username": "n", "authority_type": "MSSTS"});
@@ -1213,10 +1013,20 @@ mod tests {
             .unwrap()
             .shift_remove("username");
         for v in [account, no_username] {
-            let e = AccountEntry::deserialize(&v).unwrap();
-            let same = serde_json::to_value(&e).unwrap() == v;
-            assert_eq!(canonical::fits(ACCOUNT, &v), same, "{v}");
+            check::<AccountEntry>(ACCOUNT, &v, |d| d.accounts.get("k").cloned());
         }
+        let rt = json!({"credential_type": "RefreshToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c", "target": ["b", "a"], "last_modification_time": 5});
+        let rt_plain = json!({"credential_type": "RefreshToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c", "family_id": "1", "x": {}});
+        for v in [rt, rt_plain] {
+            check::<RefreshTokenEntry>(RT, &v, |d| d.refresh_tokens.get("k").cloned());
+        }
+        let idt = json!({"credential_type": "IdToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c"});
+        check::<IdTokenEntry>(IDT, &idt, |d| d.id_tokens.get("k").cloned());
+        let meta = json!({"client_id": "c", "environment": "e", "family_id": null});
+        check::<AppMetadataEntry>(APP_METADATA, &meta, |d| d.app_metadata.get("k").cloned());
     }
 
     #[test]
