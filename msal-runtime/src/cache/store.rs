@@ -9,7 +9,7 @@ use crate::secret::AccessToken;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub(crate) const AT: &str = "AccessToken";
@@ -45,18 +45,32 @@ impl Partition {
         client_id: &str,
         realm: &str,
     ) -> Self {
+        /// Appends `s` lower-cased (copied as it is when it has no upper-case letter).
+        fn push_lower(out: &mut String, s: &str) {
+            if s.is_ascii() {
+                out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                out.push_str(&s.to_lowercase());
+            }
+        }
+        let owner = user_assertion_hash.map_or(home_account_id.unwrap_or_default().len(), |h| {
+            "obo:".len() + h.len()
+        });
+        let mut p =
+            String::with_capacity(owner + environment.len() + client_id.len() + realm.len() + 3);
         // On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
-        let owner: Cow<'_, str> = match user_assertion_hash {
-            Some(h) => format!("obo:{h}").into(),
-            None => home_account_id.unwrap_or_default().to_lowercase().into(),
-        };
-        let parts = [
-            owner,
-            environment.to_lowercase().into(),
-            client_id.to_lowercase().into(),
-            realm.to_lowercase().into(),
-        ];
-        Partition(parts.join("\u{1f}").into_boxed_str())
+        match user_assertion_hash {
+            Some(h) => {
+                p.push_str("obo:");
+                p.push_str(h);
+            }
+            None => push_lower(&mut p, home_account_id.unwrap_or_default()),
+        }
+        for part in [environment, client_id, realm] {
+            p.push('\u{1f}');
+            push_lower(&mut p, part);
+        }
+        Partition(p.into_boxed_str())
     }
 
     fn of(e: &AccessTokenEntry) -> Self {
@@ -147,7 +161,7 @@ mod erased {
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheData {
-    pub(crate) access_tokens: FastMap<Arc<str>, AccessTokenEntry>,
+    pub(crate) access_tokens: AtMap,
     pub(crate) refresh_tokens: HashMap<String, RefreshTokenEntry>,
     pub(crate) id_tokens: HashMap<String, IdTokenEntry>,
     pub(crate) accounts: HashMap<String, AccountEntry>,
@@ -161,11 +175,55 @@ pub(crate) struct CacheData {
     at_index: FastMap<Partition, Vec<AtSlot>>,
     /// Access tokens by expiry, so the expired ones are removed on writes without a scan
     /// (and never by a read).
-    at_expiry: BTreeSet<(u64, Arc<str>)>,
+    /// Keyed by expiry and the address of the key's text (the key of `access_tokens`,
+    /// shared), so inserting compares two numbers rather than two keys.
+    at_expiry: BTreeMap<(u64, usize), Arc<str>>,
     /// Entries written or removed since the last flush, when a shared back-end must
     /// write them through (off otherwise).
     pub(crate) track_changes: bool,
     pub(crate) dirty: Vec<Change>,
+}
+
+/// Where access token `k` (the text of the map's own key) expiring at `expires_on` sits in
+/// the expiry index.
+fn expiry_id(expires_on: u64, k: &str) -> (u64, usize) {
+    (expires_on, k.as_ptr() as usize)
+}
+
+/// The access tokens by key. Entries are boxed: growing the table moves 24-byte slots
+/// rather than 400-byte entries, and its spare slots (an eighth to a half of the table)
+/// cost 24 bytes each.
+#[derive(Debug, Default)]
+pub(crate) struct AtMap(FastMap<Arc<str>, Box<AccessTokenEntry>>);
+
+impl AtMap {
+    pub(crate) fn get(&self, k: &str) -> Option<&AccessTokenEntry> {
+        self.0.get(k).map(|e| &**e)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &AccessTokenEntry> {
+        self.0.values().map(|e| &**e)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &AccessTokenEntry)> {
+        self.0.iter().map(|(k, e)| (k, &**e))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for AtMap {
+    type Output = AccessTokenEntry;
+
+    fn index(&self, k: &str) -> &AccessTokenEntry {
+        &self.0[k]
+    }
 }
 
 /// One written or removed entry, and the shard it lives in.
@@ -248,8 +306,8 @@ impl CacheData {
     /// write calls it ([`TokenCache::modify`](super::TokenCache)), so the cost is one look
     /// at the earliest expiry unless something is due; reads never do.
     pub(crate) fn purge_expired(&mut self, now: u64) {
-        while let Some((expires_on, k)) = self.at_expiry.first() {
-            if *expires_on >= now {
+        while let Some((&(expires_on, _), k)) = self.at_expiry.first_key_value() {
+            if expires_on >= now {
                 break;
             }
             let k = k.clone();
@@ -424,25 +482,38 @@ impl CacheData {
 
     /// Stores an access token under key `k` and indexes it; `scopes` are its target's.
     fn index_access_token(&mut self, k: Arc<str>, entry: AccessTokenEntry, scopes: Scopes) {
-        // A replaced entry leaves the indexes first.
-        self.unindex_access_token(&k);
+        use std::collections::hash_map::Entry;
         let slot = AtSlot::of(k.clone(), &entry, scopes);
-        self.at_expiry.insert((entry.expires_on, k.clone()));
+        let p = Partition::of(&entry);
+        let expires_on = entry.expires_on;
+        // The map's key (the first one stored under this text) is the one the expiry
+        // index is keyed by.
+        let k = match self.access_tokens.0.entry(k) {
+            Entry::Occupied(mut o) => {
+                let old = std::mem::replace(o.get_mut(), Box::new(entry));
+                let k = o.key().clone();
+                // The replaced entry leaves the indexes first.
+                self.unindex(&k, &old);
+                k
+            }
+            Entry::Vacant(v) => {
+                let k = v.key().clone();
+                v.insert(Box::new(entry));
+                k
+            }
+        };
+        self.at_expiry.insert(expiry_id(expires_on, &k), k);
         self.at_index
-            .entry(Partition::of(&entry))
+            .entry(p)
             // Most partitions (an app in one tenant) hold one token.
             .or_insert_with(|| Vec::with_capacity(1))
             .push(slot);
-        self.access_tokens.insert(k, entry);
     }
 
-    /// Takes an entry out of the look-up and expiry indexes (the map keeps it).
-    fn unindex_access_token(&mut self, k: &str) {
-        let Some(entry) = self.access_tokens.get(k) else {
-            return;
-        };
+    /// Takes the entry `entry` stored under `k` out of the look-up and expiry indexes.
+    fn unindex(&mut self, k: &str, entry: &AccessTokenEntry) {
         let p = Partition::of(entry);
-        self.at_expiry.remove(&(entry.expires_on, Arc::from(k)));
+        self.at_expiry.remove(&expiry_id(entry.expires_on, k));
         if let Some(slots) = self.at_index.get_mut(&p) {
             slots.retain(|s| &*s.key != k);
             if slots.is_empty() {
@@ -458,8 +529,9 @@ impl CacheData {
     }
 
     fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
-        self.unindex_access_token(k);
-        let entry = self.access_tokens.remove(k)?;
+        let (key, entry) = self.access_tokens.0.remove_entry(k)?;
+        self.unindex(&key, &entry);
+        let entry = *entry;
         self.raw.remove(&(AT, k.to_string()));
         Some(entry)
     }
@@ -700,28 +772,57 @@ mod out {
 
     pub(super) struct Root<'a>(pub &'a CacheData);
 
-    struct Section<'a, K, T, H> {
+    /// A section's entries, as the serializer sees them.
+    trait Entries {
+        type Entry: Serialize;
+        /// Every entry, by key.
+        fn entries(&self) -> Vec<(&str, &Self::Entry)>;
+        fn has(&self, k: &str) -> bool;
+        fn is_empty(&self) -> bool;
+    }
+
+    impl<T: Serialize, H: std::hash::BuildHasher> Entries for HashMap<String, T, H> {
+        type Entry = T;
+        fn entries(&self) -> Vec<(&str, &T)> {
+            self.iter().map(|(k, v)| (k.as_str(), v)).collect()
+        }
+        fn has(&self, k: &str) -> bool {
+            self.contains_key(k)
+        }
+        fn is_empty(&self) -> bool {
+            HashMap::is_empty(self)
+        }
+    }
+
+    impl Entries for AtMap {
+        type Entry = AccessTokenEntry;
+        fn entries(&self) -> Vec<(&str, &AccessTokenEntry)> {
+            self.iter().map(|(k, v)| (&**k, v)).collect()
+        }
+        fn has(&self, k: &str) -> bool {
+            self.get(k).is_some()
+        }
+        fn is_empty(&self) -> bool {
+            AtMap::is_empty(self)
+        }
+    }
+
+    struct Section<'a, M> {
         name: &'static str,
-        map: &'a HashMap<K, T, H>,
+        map: &'a M,
         data: &'a CacheData,
     }
 
-    impl<K, T, H> Section<'_, K, T, H> {
+    impl<M: Entries> Section<'_, M> {
         /// Whether the section is written at all: it has entries, or was read (even empty).
         fn present(&self) -> bool {
             !self.map.is_empty() || self.data.unparsed.contains_key(self.name)
         }
     }
 
-    impl<K, T, H> Serialize for Section<'_, K, T, H>
-    where
-        K: std::borrow::Borrow<str> + Eq + std::hash::Hash,
-        T: Serialize,
-        H: std::hash::BuildHasher,
-    {
+    impl<M: Entries> Serialize for Section<'_, M> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut entries: Vec<(&str, &T)> =
-                self.map.iter().map(|(k, v)| (k.borrow(), v)).collect();
+            let mut entries = self.map.entries();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let raw = &self.data.raw;
             let mut m = s.serialize_map(None)?;
@@ -738,7 +839,7 @@ mod out {
             }
             if let Some(Value::Object(kept)) = self.data.unparsed.get(self.name) {
                 for (k, v) in kept {
-                    if !self.map.contains_key(k.as_str()) {
+                    if !self.map.has(k) {
                         m.serialize_entry(k, v)?;
                     }
                 }
