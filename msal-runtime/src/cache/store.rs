@@ -218,6 +218,34 @@ impl AtMap {
     }
 }
 
+/// Frees the entries of `map` in the order of the addresses `addr` gives (for a loaded
+/// cache, the order the load allocated them): the allocator then walks its memory forward
+/// instead of jumping about it, which makes freeing a big cache several times faster
+/// (glibc's malloc coalesces freed blocks with their neighbours).
+fn drop_in_address_order<K, V, S>(map: &mut HashMap<K, V, S>, addr: impl Fn(&V) -> usize) {
+    if map.len() < 1024 {
+        return;
+    }
+    let mut entries: Vec<(K, V)> = map.drain().collect();
+    entries.sort_unstable_by_key(|(_, v)| addr(v));
+    drop(entries);
+}
+
+impl Drop for AtMap {
+    fn drop(&mut self) {
+        drop_in_address_order(&mut self.0, |e| &**e as *const AccessTokenEntry as usize);
+    }
+}
+
+impl Drop for CacheData {
+    fn drop(&mut self) {
+        // The access tokens first (their map), then their slots (which hold the last
+        // reference to each token); the keys go with the expiry index, in its order.
+        drop(std::mem::take(&mut self.access_tokens));
+        drop_in_address_order(&mut self.at_index, |slots| slots.as_ptr() as usize);
+    }
+}
+
 impl std::ops::Index<&str> for AtMap {
     type Output = AccessTokenEntry;
 
@@ -953,10 +981,8 @@ mod tests {
 
     #[test]
     fn expired_entries_are_purged_by_writes_in_every_partition_not_by_reads() {
-        let mut d = CacheData {
-            track_changes: true,
-            ..Default::default()
-        };
+        let mut d = CacheData::default();
+        d.track_changes = true;
         d.insert_access_token(app_token("t1", "s", 5));
         d.insert_access_token(app_token("t2", "s", 7));
         d.insert_access_token(app_token("t3", "s", 50));
