@@ -7,38 +7,86 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Serde helpers for MSAL's "epoch seconds as a string" fields.
-mod epoch {
+/// Serde helpers for MSAL's "epoch seconds as a string" fields, and the rules they
+/// apply (shared with the store's streaming reader, so both read a time alike).
+pub(crate) mod epoch {
     use serde::{de, Deserialize, Deserializer, Serializer};
+    use std::fmt;
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
+    /// A time as written: a string, or a number (non-negative, negative or fractional).
     enum Raw {
         S(String),
         U(u64),
-        I(#[allow(dead_code)] i64),
+        I,
         F(f64),
+    }
+
+    impl<'de> Deserialize<'de> for Raw {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl de::Visitor<'_> for V {
+                type Value = Raw;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("epoch seconds (a string or a number)")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+                    Ok(Raw::S(v.to_string()))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+                    Ok(Raw::S(v))
+                }
+                fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+                    Ok(Raw::U(v))
+                }
+                fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+                    Ok(u64::try_from(v).map_or(Raw::I, Raw::U))
+                }
+                fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+                    Ok(Raw::F(v))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// Epoch seconds from their text: decimal digits, or a finite non-negative decimal
+    /// fraction (truncated), white space around ignored.
+    pub(crate) fn of_str(s: &str) -> Option<u64> {
+        let s = s.trim();
+        s.parse::<u64>()
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(of_f64))
+    }
+
+    /// Epoch seconds from a JSON number that is not a non-negative integer.
+    pub(crate) fn of_f64(f: f64) -> Option<u64> {
+        (f.is_finite() && f >= 0.0).then_some(f as u64)
+    }
+
+    /// Whether an optional time's text means "not known": blank, or a negative number
+    /// (MSAL.NET writes .NET's minimum date, `-62135596800`, for an unknown extended
+    /// expiry).
+    pub(crate) fn unknown_str(s: &str) -> bool {
+        let s = s.trim();
+        s.is_empty() || (s.starts_with('-') && s.parse::<f64>().is_ok())
+    }
+
+    /// Whether a time's text is exactly as this library writes it: the decimal digits of
+    /// a `u64`, no sign, no leading zero, nothing else.
+    pub(crate) fn canonical(s: &str) -> bool {
+        !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s.len() == 1 || !s.starts_with('0'))
+            && s.parse::<u64>().is_ok()
     }
 
     fn to_u64<E: de::Error>(raw: Raw) -> Result<u64, E> {
         match raw {
             Raw::U(n) => Ok(n),
-            Raw::I(_) => Err(E::custom("a negative time")),
-            Raw::F(f) if f.is_finite() && f >= 0.0 => Ok(f as u64),
-            Raw::F(_) => Err(E::custom("a negative or non-finite time")),
+            Raw::I => Err(E::custom("a negative time")),
+            Raw::F(f) => of_f64(f).ok_or_else(|| E::custom("a negative or non-finite time")),
             Raw::S(s) => {
-                let s = s.trim();
-                s.parse::<u64>()
-                    .or_else(|_| {
-                        s.parse::<f64>().map_err(|_| ()).and_then(|f| {
-                            if f.is_finite() && f >= 0.0 {
-                                Ok(f as u64)
-                            } else {
-                                Err(())
-                            }
-                        })
-                    })
-                    .map_err(|_| E::custom(format!("`{s}` is not epoch seconds")))
+                of_str(&s).ok_or_else(|| E::custom(format!("`{}` is not epoch seconds", s.trim())))
             }
         }
     }
@@ -64,16 +112,11 @@ mod epoch {
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<u64>, D::Error> {
-            // An optional time that is blank or before 1970 means "not known": MSAL.NET
-            // writes .NET's minimum date (`-62135596800`) for an unknown extended expiry.
-            // The original text is kept by the store for the round trip.
+            // An optional time that is blank or before 1970 means "not known". The
+            // original text is kept by the store for the round trip.
             match Option::<Raw>::deserialize(d)? {
-                None => Ok(None),
-                Some(Raw::S(s)) if s.trim().is_empty() => Ok(None),
-                Some(Raw::S(s)) if s.trim().starts_with('-') && s.trim().parse::<f64>().is_ok() => {
-                    Ok(None)
-                }
-                Some(Raw::I(_)) => Ok(None),
+                None | Some(Raw::I) => Ok(None),
+                Some(Raw::S(s)) if unknown_str(&s) => Ok(None),
                 Some(Raw::F(f)) if f < 0.0 => Ok(None),
                 Some(raw) => to_u64(raw).map(Some),
             }
@@ -84,24 +127,39 @@ mod epoch {
 /// Serde helpers for `target`: MSAL writes a space-separated string; MSAL Python before
 /// 1.0 wrote a JSON list of scopes, read here as the same scopes space-joined.
 mod target {
-    use serde::{Deserialize, Deserializer};
+    use serde::{de, Deserialize, Deserializer};
+    use std::fmt;
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        S(String),
-        L(Vec<String>),
-    }
+    struct Raw(String);
 
-    fn join(raw: Raw) -> String {
-        match raw {
-            Raw::S(s) => s,
-            Raw::L(list) => crate::cache::key::target(&list),
+    impl<'de> Deserialize<'de> for Raw {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> de::Visitor<'de> for V {
+                type Value = Raw;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("scopes (a string or a list of strings)")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+                    Ok(Raw(v.to_string()))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+                    Ok(Raw(v))
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+                    let mut list = Vec::new();
+                    while let Some(s) = seq.next_element::<String>()? {
+                        list.push(s);
+                    }
+                    Ok(Raw(crate::cache::key::target(&list)))
+                }
+            }
+            d.deserialize_any(V)
         }
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Raw::deserialize(d).map(join)
+        Raw::deserialize(d).map(|r| r.0)
     }
 
     pub(super) mod opt {
@@ -110,7 +168,7 @@ mod target {
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<String>, D::Error> {
-            Ok(Option::<Raw>::deserialize(d)?.map(join))
+            Ok(Option::<Raw>::deserialize(d)?.map(|r| r.0))
         }
     }
 }

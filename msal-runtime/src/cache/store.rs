@@ -6,11 +6,10 @@ use super::model::*;
 use crate::result::token_type_of;
 use crate::scope::{ScopeList, Scopes};
 use crate::secret::AccessToken;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub(crate) const AT: &str = "AccessToken";
@@ -46,18 +45,32 @@ impl Partition {
         client_id: &str,
         realm: &str,
     ) -> Self {
+        /// Appends `s` lower-cased (copied as it is when it has no upper-case letter).
+        fn push_lower(out: &mut String, s: &str) {
+            if s.is_ascii() {
+                out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                out.push_str(&s.to_lowercase());
+            }
+        }
+        let owner = user_assertion_hash.map_or(home_account_id.unwrap_or_default().len(), |h| {
+            "obo:".len() + h.len()
+        });
+        let mut p =
+            String::with_capacity(owner + environment.len() + client_id.len() + realm.len() + 3);
         // On-behalf-of tokens are found by the hash of the incoming assertion, not by account.
-        let owner: Cow<'_, str> = match user_assertion_hash {
-            Some(h) => format!("obo:{h}").into(),
-            None => home_account_id.unwrap_or_default().to_lowercase().into(),
-        };
-        let parts = [
-            owner,
-            environment.to_lowercase().into(),
-            client_id.to_lowercase().into(),
-            realm.to_lowercase().into(),
-        ];
-        Partition(parts.join("\u{1f}").into_boxed_str())
+        match user_assertion_hash {
+            Some(h) => {
+                p.push_str("obo:");
+                p.push_str(h);
+            }
+            None => push_lower(&mut p, home_account_id.unwrap_or_default()),
+        }
+        for part in [environment, client_id, realm] {
+            p.push('\u{1f}');
+            push_lower(&mut p, part);
+        }
+        Partition(p.into_boxed_str())
     }
 
     fn of(e: &AccessTokenEntry) -> Self {
@@ -96,13 +109,13 @@ struct AtSlot {
 }
 
 impl AtSlot {
-    fn of(key: Arc<str>, e: &AccessTokenEntry) -> Self {
+    fn of(key: Arc<str>, e: &AccessTokenEntry, scopes: Scopes) -> Self {
         AtSlot {
             key,
             hit: CachedToken {
                 token: e.secret.clone(),
                 token_type: token_type_of(e.token_type.as_deref()),
-                scopes: Scopes::from_target(&e.target),
+                scopes,
                 realm: e.realm.as_str().into(),
                 cached_at: e.cached_at,
                 expires_on: e.expires_on,
@@ -148,7 +161,7 @@ mod erased {
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheData {
-    pub(crate) access_tokens: FastMap<Arc<str>, AccessTokenEntry>,
+    pub(crate) access_tokens: AtMap,
     pub(crate) refresh_tokens: HashMap<String, RefreshTokenEntry>,
     pub(crate) id_tokens: HashMap<String, IdTokenEntry>,
     pub(crate) accounts: HashMap<String, AccountEntry>,
@@ -162,11 +175,83 @@ pub(crate) struct CacheData {
     at_index: FastMap<Partition, Vec<AtSlot>>,
     /// Access tokens by expiry, so the expired ones are removed on writes without a scan
     /// (and never by a read).
-    at_expiry: BTreeSet<(u64, Arc<str>)>,
+    /// Keyed by expiry and the address of the key's text (the key of `access_tokens`,
+    /// shared), so inserting compares two numbers rather than two keys.
+    at_expiry: BTreeMap<(u64, usize), Arc<str>>,
     /// Entries written or removed since the last flush, when a shared back-end must
     /// write them through (off otherwise).
     pub(crate) track_changes: bool,
     pub(crate) dirty: Vec<Change>,
+}
+
+/// Where access token `k` (the text of the map's own key) expiring at `expires_on` sits in
+/// the expiry index.
+fn expiry_id(expires_on: u64, k: &str) -> (u64, usize) {
+    (expires_on, k.as_ptr() as usize)
+}
+
+/// The access tokens by key. Entries are boxed: growing the table moves 24-byte slots
+/// rather than 400-byte entries, and its spare slots (an eighth to a half of the table)
+/// cost 24 bytes each.
+#[derive(Debug, Default)]
+pub(crate) struct AtMap(FastMap<Arc<str>, Box<AccessTokenEntry>>);
+
+impl AtMap {
+    pub(crate) fn get(&self, k: &str) -> Option<&AccessTokenEntry> {
+        self.0.get(k).map(|e| &**e)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &AccessTokenEntry> {
+        self.0.values().map(|e| &**e)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &AccessTokenEntry)> {
+        self.0.iter().map(|(k, e)| (k, &**e))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Frees the entries of `map` in the order of the addresses `addr` gives (for a loaded
+/// cache, the order the load allocated them): the allocator then walks its memory forward
+/// instead of jumping about it, which makes freeing a big cache several times faster
+/// (glibc's malloc coalesces freed blocks with their neighbours).
+fn drop_in_address_order<K, V, S>(map: &mut HashMap<K, V, S>, addr: impl Fn(&V) -> usize) {
+    if map.len() < 1024 {
+        return;
+    }
+    let mut entries: Vec<(K, V)> = map.drain().collect();
+    entries.sort_unstable_by_key(|(_, v)| addr(v));
+    drop(entries);
+}
+
+impl Drop for AtMap {
+    fn drop(&mut self) {
+        drop_in_address_order(&mut self.0, |e| &**e as *const AccessTokenEntry as usize);
+    }
+}
+
+impl Drop for CacheData {
+    fn drop(&mut self) {
+        // The access tokens first (their map), then their slots (which hold the last
+        // reference to each token); the keys go with the expiry index, in its order.
+        drop(std::mem::take(&mut self.access_tokens));
+        drop_in_address_order(&mut self.at_index, |slots| slots.as_ptr() as usize);
+    }
+}
+
+impl std::ops::Index<&str> for AtMap {
+    type Output = AccessTokenEntry;
+
+    fn index(&self, k: &str) -> &AccessTokenEntry {
+        &self.0[k]
+    }
 }
 
 /// One written or removed entry, and the shard it lives in.
@@ -259,8 +344,8 @@ impl CacheData {
     /// write calls it ([`TokenCache::modify`](super::TokenCache)), so the cost is one look
     /// at the earliest expiry unless something is due; reads never do.
     pub(crate) fn purge_expired(&mut self, now: u64) {
-        while let Some((expires_on, k)) = self.at_expiry.first() {
-            if *expires_on >= now {
+        while let Some((&(expires_on, _), k)) = self.at_expiry.first_key_value() {
+            if expires_on >= now {
                 break;
             }
             let k = k.clone();
@@ -429,25 +514,44 @@ impl CacheData {
     }
 
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
-        let k: Arc<str> = k.into();
-        // A replaced entry leaves the indexes first.
-        self.unindex_access_token(&k);
-        let slot = AtSlot::of(k.clone(), &entry);
-        self.at_expiry.insert((entry.expires_on, k.clone()));
-        self.at_index
-            .entry(Partition::of(&entry))
-            .or_default()
-            .push(slot);
-        self.access_tokens.insert(k, entry);
+        let scopes = Scopes::from_target(&entry.target);
+        self.index_access_token(k.into(), entry, scopes);
     }
 
-    /// Takes an entry out of the look-up and expiry indexes (the map keeps it).
-    fn unindex_access_token(&mut self, k: &str) {
-        let Some(entry) = self.access_tokens.get(k) else {
-            return;
+    /// Stores an access token under key `k` and indexes it; `scopes` are its target's.
+    fn index_access_token(&mut self, k: Arc<str>, entry: AccessTokenEntry, scopes: Scopes) {
+        use std::collections::hash_map::Entry;
+        let slot = AtSlot::of(k.clone(), &entry, scopes);
+        let p = Partition::of(&entry);
+        let expires_on = entry.expires_on;
+        // The map's key (the first one stored under this text) is the one the expiry
+        // index is keyed by.
+        let k = match self.access_tokens.0.entry(k) {
+            Entry::Occupied(mut o) => {
+                let old = std::mem::replace(o.get_mut(), Box::new(entry));
+                let k = o.key().clone();
+                // The replaced entry leaves the indexes first.
+                self.unindex(&k, &old);
+                k
+            }
+            Entry::Vacant(v) => {
+                let k = v.key().clone();
+                v.insert(Box::new(entry));
+                k
+            }
         };
+        self.at_expiry.insert(expiry_id(expires_on, &k), k);
+        self.at_index
+            .entry(p)
+            // Most partitions (an app in one tenant) hold one token.
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(slot);
+    }
+
+    /// Takes the entry `entry` stored under `k` out of the look-up and expiry indexes.
+    fn unindex(&mut self, k: &str, entry: &AccessTokenEntry) {
         let p = Partition::of(entry);
-        self.at_expiry.remove(&(entry.expires_on, Arc::from(k)));
+        self.at_expiry.remove(&expiry_id(entry.expires_on, k));
         if let Some(slots) = self.at_index.get_mut(&p) {
             slots.retain(|s| &*s.key != k);
             if slots.is_empty() {
@@ -463,8 +567,9 @@ impl CacheData {
     }
 
     fn forget_access_token(&mut self, k: &str) -> Option<AccessTokenEntry> {
-        self.unindex_access_token(k);
-        let entry = self.access_tokens.remove(k)?;
+        let (key, entry) = self.access_tokens.0.remove_entry(k)?;
+        self.unindex(&key, &entry);
+        let entry = *entry;
         self.raw.remove(&(AT, k.to_string()));
         Some(entry)
     }
@@ -694,252 +799,9 @@ impl CacheData {
             .map_err(|e| format!("the cache is not valid JSON ({e})"))?;
         Ok(data)
     }
-
-    /// Stores one entry of a known section: typed when it fits the schema (its original
-    /// kept when reading normalized something), in `rejected` verbatim otherwise.
-    fn read_entry(
-        &mut self,
-        section: &'static str,
-        k: String,
-        v: Value,
-        rejected: &mut Map<String, Value>,
-    ) {
-        fn parse<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
-            T::deserialize(v).ok()
-        }
-        // Whether the entry would be written back exactly as read, when it parses.
-        let fits = canonical::fits(section, &v);
-        let parsed = match section {
-            AT => parse::<AccessTokenEntry>(&v)
-                .map(|e| self.insert_at_with_key(k.clone(), e))
-                .is_some(),
-            RT => parse::<RefreshTokenEntry>(&v)
-                .map(|e| self.refresh_tokens.insert(k.clone(), e))
-                .is_some(),
-            IDT => parse::<IdTokenEntry>(&v)
-                .map(|e| self.id_tokens.insert(k.clone(), e))
-                .is_some(),
-            ACCOUNT => parse::<AccountEntry>(&v)
-                .map(|e| self.accounts.insert(k.clone(), e))
-                .is_some(),
-            _ => parse::<AppMetadataEntry>(&v)
-                .map(|e| self.app_metadata.insert(k.clone(), e))
-                .is_some(),
-        };
-        match (parsed, fits) {
-            (true, false) => drop(self.raw.insert((section, k), v)),
-            (true, true) => {}
-            (false, _) => drop(rejected.insert(k, v)),
-        }
-    }
 }
 
-/// The streaming reader of a serialized cache.
-mod read {
-    use super::*;
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-    use std::fmt;
-
-    pub(super) struct Root<'a>(pub &'a mut CacheData);
-
-    impl<'de> Visitor<'de> for Root<'_> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(name) = map.next_key::<String>()? {
-                let kept = match section_name(&name) {
-                    Some(section) => map.next_value_seed(Section {
-                        data: &mut *self.0,
-                        section,
-                    })?,
-                    None => map.next_value::<Value>()?,
-                };
-                self.0.unparsed.insert(name, kept);
-            }
-            Ok(())
-        }
-    }
-
-    /// A known section: its entries are stored as they are read; what is left to keep
-    /// verbatim (the entries that do not fit, or the whole value when it is not an
-    /// object) is returned.
-    struct Section<'a> {
-        data: &'a mut CacheData,
-        section: &'static str,
-    }
-
-    impl<'de> DeserializeSeed<'de> for Section<'_> {
-        type Value = Value;
-
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Section<'_> {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut rejected = Map::new();
-            while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                self.data.read_entry(self.section, k, v, &mut rejected);
-            }
-            // Known sections are kept even when empty, so they come back out.
-            Ok(Value::Object(rejected))
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some(v) = seq.next_element::<Value>()? {
-                items.push(v);
-            }
-            Ok(Value::Array(items))
-        }
-
-        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-            Ok(Value::Bool(v))
-        }
-
-        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-            Ok(v.into())
-        }
-
-        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-            Ok(v.into())
-        }
-
-        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-        }
-
-        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-            Ok(Value::String(v.to_string()))
-        }
-
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-    }
-}
-
-/// Whether an entry that parses would be written back exactly as it was read (so its
-/// original needs no keeping): every field this library knows is in the form it writes.
-/// Unknown fields always come back as they were.
-mod canonical {
-    use super::*;
-
-    #[derive(Clone, Copy)]
-    enum F {
-        /// Always written, a string (`String`, or `#[serde(default)] String`).
-        Str,
-        /// Always written, a string or `null` (`Option<String>` without skipping).
-        StrOrNull,
-        /// Written when set (`Option<String>`, skipped when `None`).
-        OptStr,
-        /// Always written, epoch seconds as a decimal string.
-        Epoch,
-        /// Written when set, epoch seconds as a decimal string.
-        OptEpoch,
-    }
-    use F::*;
-
-    const AT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("client_id", Str),
-        ("target", Str),
-        ("realm", Str),
-        ("token_type", OptStr),
-        ("cached_at", Epoch),
-        ("expires_on", Epoch),
-        ("extended_expires_on", OptEpoch),
-        ("refresh_on", OptEpoch),
-        ("key_id", OptStr),
-        ("ext_cache_key", OptStr),
-        ("user_assertion_hash", OptStr),
-    ];
-    const RT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("client_id", Str),
-        ("target", OptStr),
-        ("last_modification_time", OptEpoch),
-        ("family_id", OptStr),
-        ("user_assertion_hash", OptStr),
-    ];
-    const IDT_FIELDS: &[(&str, F)] = &[
-        ("credential_type", Str),
-        ("secret", Str),
-        ("home_account_id", StrOrNull),
-        ("environment", Str),
-        ("realm", Str),
-        ("client_id", Str),
-    ];
-    const ACCOUNT_FIELDS: &[(&str, F)] = &[
-        ("home_account_id", Str),
-        ("environment", Str),
-        ("realm", Str),
-        ("local_account_id", Str),
-        ("username", Str),
-        ("authority_type", Str),
-        ("account_source", OptStr),
-    ];
-    const APP_METADATA_FIELDS: &[(&str, F)] = &[
-        ("client_id", Str),
-        ("environment", Str),
-        ("family_id", OptStr),
-    ];
-
-    /// Epoch seconds as this library writes them: decimal digits of a `u64`, no sign,
-    /// no leading zero, nothing else.
-    fn epoch(v: &Value) -> bool {
-        match v {
-            Value::String(s) => {
-                !s.is_empty()
-                    && s.bytes().all(|b| b.is_ascii_digit())
-                    && (s.len() == 1 || !s.starts_with('0'))
-                    && s.parse::<u64>().is_ok()
-            }
-            _ => false,
-        }
-    }
-
-    pub(super) fn fits(section: &str, v: &Value) -> bool {
-        let Value::Object(m) = v else {
-            return false;
-        };
-        let fields = match section {
-            AT => AT_FIELDS,
-            RT => RT_FIELDS,
-            IDT => IDT_FIELDS,
-            ACCOUNT => ACCOUNT_FIELDS,
-            _ => APP_METADATA_FIELDS,
-        };
-        fields
-            .iter()
-            .all(|(name, kind)| match (kind, m.get(*name)) {
-                (Str, Some(Value::String(_))) => true,
-                (StrOrNull, Some(Value::String(_) | Value::Null)) => true,
-                (OptStr, None | Some(Value::String(_))) => true,
-                (Epoch, Some(t)) => epoch(t),
-                (OptEpoch, None) => true,
-                (OptEpoch, Some(t)) => epoch(t),
-                _ => false,
-            })
-    }
-}
+mod read;
 
 /// The serialized form, written without building a JSON tree first.
 mod out {
@@ -948,28 +810,57 @@ mod out {
 
     pub(super) struct Root<'a>(pub &'a CacheData);
 
-    struct Section<'a, K, T, H> {
+    /// A section's entries, as the serializer sees them.
+    trait Entries {
+        type Entry: Serialize;
+        /// Every entry, by key.
+        fn entries(&self) -> Vec<(&str, &Self::Entry)>;
+        fn has(&self, k: &str) -> bool;
+        fn is_empty(&self) -> bool;
+    }
+
+    impl<T: Serialize, H: std::hash::BuildHasher> Entries for HashMap<String, T, H> {
+        type Entry = T;
+        fn entries(&self) -> Vec<(&str, &T)> {
+            self.iter().map(|(k, v)| (k.as_str(), v)).collect()
+        }
+        fn has(&self, k: &str) -> bool {
+            self.contains_key(k)
+        }
+        fn is_empty(&self) -> bool {
+            HashMap::is_empty(self)
+        }
+    }
+
+    impl Entries for AtMap {
+        type Entry = AccessTokenEntry;
+        fn entries(&self) -> Vec<(&str, &AccessTokenEntry)> {
+            self.iter().map(|(k, v)| (&**k, v)).collect()
+        }
+        fn has(&self, k: &str) -> bool {
+            self.get(k).is_some()
+        }
+        fn is_empty(&self) -> bool {
+            AtMap::is_empty(self)
+        }
+    }
+
+    struct Section<'a, M> {
         name: &'static str,
-        map: &'a HashMap<K, T, H>,
+        map: &'a M,
         data: &'a CacheData,
     }
 
-    impl<K, T, H> Section<'_, K, T, H> {
+    impl<M: Entries> Section<'_, M> {
         /// Whether the section is written at all: it has entries, or was read (even empty).
         fn present(&self) -> bool {
             !self.map.is_empty() || self.data.unparsed.contains_key(self.name)
         }
     }
 
-    impl<K, T, H> Serialize for Section<'_, K, T, H>
-    where
-        K: std::borrow::Borrow<str> + Eq + std::hash::Hash,
-        T: Serialize,
-        H: std::hash::BuildHasher,
-    {
+    impl<M: Entries> Serialize for Section<'_, M> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut entries: Vec<(&str, &T)> =
-                self.map.iter().map(|(k, v)| (k.borrow(), v)).collect();
+            let mut entries = self.map.entries();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let raw = &self.data.raw;
             let mut m = s.serialize_map(None)?;
@@ -986,7 +877,7 @@ mod out {
             }
             if let Some(Value::Object(kept)) = self.data.unparsed.get(self.name) {
                 for (k, v) in kept {
-                    if !self.map.contains_key(k.as_str()) {
+                    if !self.map.has(k) {
                         m.serialize_entry(k, v)?;
                     }
                 }
@@ -1100,10 +991,8 @@ mod tests {
 
     #[test]
     fn expired_entries_are_purged_by_writes_in_every_partition_not_by_reads() {
-        let mut d = CacheData {
-            track_changes: true,
-            ..Default::default()
-        };
+        let mut d = CacheData::default();
+        d.track_changes = true;
         d.insert_access_token(app_token("t1", "s", 5));
         d.insert_access_token(app_token("t2", "s", 7));
         d.insert_access_token(app_token("t3", "s", 50));
@@ -1172,31 +1061,72 @@ mod tests {
         assert!(out.contains("\"x_vendor\""));
     }
 
-    /// `canonical::fits` agrees with the definition it stands for: the entry, parsed and
-    /// written back, is the same JSON.
+    /// The reader keeps an entry's original exactly when the entry, parsed and written
+    /// back, would not be the same JSON; it types an entry exactly as the entry type's
+    /// `Deserialize` does.
     #[test]
-    fn canonical_check_agrees_with_a_round_trip() {
+    fn the_original_is_kept_exactly_when_a_round_trip_would_change_it() {
+        use serde::Deserialize;
         use serde_json::json;
+        fn check<T>(section: &'static str, v: &Value, typed: impl Fn(&CacheData) -> Option<T>)
+        where
+            T: for<'de> Deserialize<'de> + serde::Serialize + PartialEq + std::fmt::Debug,
+        {
+            let text = json!({ section: { "k": v } }).to_string();
+            let d = CacheData::deserialize(&text).unwrap();
+            match T::deserialize(v) {
+                Ok(e) => {
+                    let same = serde_json::to_value(&e).unwrap() == *v;
+                    assert!(typed(&d).is_some(), "typed: {v}");
+                    assert_eq!(
+                        serde_json::to_value(typed(&d).unwrap()).unwrap(),
+                        serde_json::to_value(&e).unwrap(),
+                        "{v}"
+                    );
+                    assert_eq!(d.raw.contains_key(&(section, "k".into())), !same, "{v}");
+                    let back: Value = serde_json::from_str(&d.serialize()).unwrap();
+                    assert_eq!(back[section]["k"], *v, "written back as read: {v}");
+                }
+                Err(_) => {
+                    assert!(typed(&d).is_none(), "rejected: {v}");
+                    assert_eq!(d.unparsed[section]["k"], *v, "kept verbatim: {v}");
+                }
+            }
+        }
         let at = json!({"credential_type": "AccessToken", "secret": "s", "home_account_id": null,
             "environment": "e", "client_id": "c", "target": "a b", "realm": "r", "token_type": "Bearer",
             "cached_at": "1", "expires_on": "99", "extended_expires_on": "99", "x_vendor": [1, {"a": null}]});
         let mut cases = vec![at.clone()];
         let variants: Vec<(&str, Option<Value>)> = vec![
             ("expires_on", Some(json!(99))),
+            ("expires_on", Some(json!(99.5))),
+            ("expires_on", Some(json!(-99))),
             ("expires_on", Some(json!("099"))),
             ("expires_on", Some(json!("99.0"))),
             ("expires_on", Some(json!(" 99"))),
             ("expires_on", Some(json!("0"))),
+            ("expires_on", Some(json!("soon"))),
+            ("expires_on", Some(Value::Null)),
+            ("expires_on", None),
             ("extended_expires_on", Some(json!("-62135596800"))),
+            ("extended_expires_on", Some(json!(-5))),
+            ("extended_expires_on", Some(json!(-5.5))),
             ("extended_expires_on", Some(json!(""))),
             ("extended_expires_on", Some(Value::Null)),
+            ("extended_expires_on", Some(json!(true))),
             ("extended_expires_on", None),
             ("target", Some(json!(["b", "a"]))),
+            ("target", Some(json!(["b", 1]))),
+            ("target", Some(Value::Null)),
             ("realm", None),
+            ("realm", Some(Value::Null)),
             ("token_type", Some(Value::Null)),
+            ("token_type", Some(json!(7))),
             ("token_type", None),
             ("home_account_id", None),
             ("home_account_id", Some(json!("u.t"))),
+            ("secret", Some(json!("with \"escapes\" \u{e9}"))),
+            ("secret", None),
             ("key_id", Some(json!("k"))),
             ("cached_at", Some(json!("99999999999999999999"))),
         ];
@@ -1208,12 +1138,9 @@ mod tests {
             }
             cases.push(v);
         }
-        for v in cases {
-            let Ok(e) = AccessTokenEntry::deserialize(&v) else {
-                continue;
-            };
-            let same = serde_json::to_value(&e).unwrap() == v;
-            assert_eq!(canonical::fits(AT, &v), same, "{v}");
+        cases.push(json!("not an object"));
+        for v in &cases {
+            check::<AccessTokenEntry>(AT, v, |d| d.access_tokens.get("k").cloned());
         }
         let account = json!({"home_account_id": "u.t", "environment": "e", "realm": "t",
             "local_account_id": "o", "username": "n", "authority_type": "MSSTS"});
@@ -1223,10 +1150,20 @@ mod tests {
             .unwrap()
             .shift_remove("username");
         for v in [account, no_username] {
-            let e = AccountEntry::deserialize(&v).unwrap();
-            let same = serde_json::to_value(&e).unwrap() == v;
-            assert_eq!(canonical::fits(ACCOUNT, &v), same, "{v}");
+            check::<AccountEntry>(ACCOUNT, &v, |d| d.accounts.get("k").cloned());
         }
+        let rt = json!({"credential_type": "RefreshToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c", "target": ["b", "a"], "last_modification_time": 5});
+        let rt_plain = json!({"credential_type": "RefreshToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c", "family_id": "1", "x": {}});
+        for v in [rt, rt_plain] {
+            check::<RefreshTokenEntry>(RT, &v, |d| d.refresh_tokens.get("k").cloned());
+        }
+        let idt = json!({"credential_type": "IdToken", "secret": "s", "home_account_id": "u.t",
+            "environment": "e", "client_id": "c"});
+        check::<IdTokenEntry>(IDT, &idt, |d| d.id_tokens.get("k").cloned());
+        let meta = json!({"client_id": "c", "environment": "e", "family_id": null});
+        check::<AppMetadataEntry>(APP_METADATA, &meta, |d| d.app_metadata.get("k").cloned());
     }
 
     #[test]
