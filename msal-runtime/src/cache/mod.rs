@@ -239,8 +239,10 @@ impl TokenCache {
         let mut data = CacheData::deserialize(json).map_err(Error::cache)?;
         let mut current = self.write();
         data.track_changes = current.track_changes;
-        *current = data;
+        let old = std::mem::replace(&mut *current, data);
         drop(current);
+        // Freed after the lock is let go: hits need not wait for a large cache's release.
+        drop(old);
         self.inner.changed.store(false, Ordering::Relaxed);
         Ok(())
     }
