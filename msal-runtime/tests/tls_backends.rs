@@ -69,7 +69,10 @@ async fn the_system_store_refuses_the_test_ca_with_the_selected_backend() {
     // Which library refused the certificate.
     #[cfg(feature = "native-tls")]
     assert!(text.contains("certificate verify failed"), "{text}");
-    #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+    #[cfg(all(
+        any(feature = "rustls", feature = "rustls-ring"),
+        not(feature = "native-tls")
+    ))]
     assert!(text.contains("UnknownIssuer"), "{text}");
     assert!(auth.token_requests().is_empty(), "no request got through");
 }
