@@ -10,6 +10,12 @@
 //! Rows that need a fresh process (the first app of a process, its resident memory) start
 //! this binary again (`--child ...`); the fleet row starts eight of them against one
 //! `redis-server` (needs `redis-server` on PATH; the rows are skipped without it).
+//!
+//! The first app of a process depends on the TLS back-end the crate was built with. The
+//! table's first-app rows name this build's back-end; with `-- --other-tls-child PATH`
+//! (repeatable: `bench/compare.sh` builds this bench again for each other back-end and
+//! passes those binaries) the first app is also timed through each other back-end, one
+//! more row each. `-- --first-app-only` runs only the first-app rows (both sides).
 
 use msal_runtime::{ClientCredential, ConfidentialClientApplication, TokenCache, Verify};
 use msal_testkit::{AppRegistration, TestAuthority};
@@ -39,9 +45,26 @@ fn main() -> BoxResult<()> {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let python = opt("--python").map(PathBuf::from);
-    let json_out = opt("--json").map(PathBuf::from);
-    run(python, json_out)
+    let opts = Opts {
+        python: opt("--python").map(PathBuf::from),
+        json_out: opt("--json").map(PathBuf::from),
+        other_tls_children: args
+            .iter()
+            .zip(args.iter().skip(1))
+            .filter(|(a, _)| *a == "--other-tls-child")
+            .map(|(_, p)| PathBuf::from(p))
+            .collect(),
+        first_app_only: args.iter().any(|a| a == "--first-app-only"),
+    };
+    run(&opts)
+}
+
+struct Opts {
+    python: Option<PathBuf>,
+    json_out: Option<PathBuf>,
+    /// This bench built with other TLS back-ends (their `--child` modes are used).
+    other_tls_children: Vec<PathBuf>,
+    first_app_only: bool,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -55,7 +78,8 @@ struct Env {
     dir: tempfile::TempDir,
 }
 
-fn run(python: Option<PathBuf>, json_out: Option<PathBuf>) -> BoxResult<()> {
+fn run(opts: &Opts) -> BoxResult<()> {
+    let python = &opts.python;
     // The authority gets its own runtime (one worker thread), as a separate server would.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -79,23 +103,26 @@ fn run(python: Option<PathBuf>, json_out: Option<PathBuf>) -> BoxResult<()> {
         .enable_all()
         .build()?;
 
-    eprintln!("preparing caches of 10k and 100k tenants ...");
-    rt.block_on(write_big_caches(&env))?;
-
     let mut rust = Map::new();
-    eprintln!("this crate ...");
-    rust_rows(&env, &rt, &mut rust)?;
     let mut py = Map::new();
-    if let Some(python) = &python {
+    eprintln!("this crate: the first app of a process ...");
+    first_app_rows(&env, &opts.other_tls_children, &mut rust)?;
+    if !opts.first_app_only {
+        eprintln!("preparing caches of 10k and 100k tenants ...");
+        rt.block_on(write_big_caches(&env))?;
+        eprintln!("this crate ...");
+        rust_rows(&env, &rt, &mut rust)?;
+    }
+    if let Some(python) = python {
         eprintln!("MSAL Python ...");
-        python_rows(&env, python, &mut py)?;
+        python_rows(&env, python, opts.first_app_only, &mut py)?;
     }
     let table = render(&rust, &py, python.is_some());
     println!("{table}");
     if let Some(p) = rust.get("first_app_tls_profile") {
         println!("first app of a process, TLS set-up (medians, ms): {p}");
     }
-    if let Some(path) = json_out {
+    if let Some(path) = &opts.json_out {
         let doc = json!({ "rust": rust, "python": py, "machine": machine() });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
@@ -177,28 +204,56 @@ const HIT_REPS: usize = 5000;
 const FRESH_PROCESS_REPS: usize = 5;
 const APP_REPS: usize = 30;
 
-fn rust_rows(
-    env: &Env,
-    rt: &tokio::runtime::Runtime,
-    out: &mut Map<String, Value>,
-) -> BoxResult<()> {
-    // The first app of a fresh process.
-    let mut construct = Vec::new();
-    let mut first = Vec::new();
+/// The first app of a fresh process, through this build's TLS back-end and through each
+/// other build given (processes take turns, so every back-end sees the same load), then
+/// the TLS set-up probe (in a build that has reqwest's own rustls, when one is given).
+fn first_app_rows(env: &Env, others: &[PathBuf], out: &mut Map<String, Value>) -> BoxResult<()> {
+    let this = std::env::current_exe()?;
+    let args = ["first-app", &env.authority, &path_str(&env.ca)];
+    let bins: Vec<&Path> = std::iter::once(this.as_path())
+        .chain(others.iter().map(PathBuf::as_path))
+        .collect();
+    // Per binary: its back-end, construct times, construct + first token times.
+    let mut runs: Vec<(String, Vec<f64>, Vec<f64>)> =
+        vec![(String::new(), Vec::new(), Vec::new()); bins.len()];
     for _ in 0..FRESH_PROCESS_REPS {
-        let v = run_child(&["first-app", &env.authority, &path_str(&env.ca)])?;
-        construct.push(v["construct_ms"].as_f64().unwrap_or(f64::NAN));
-        first.push(v["first_token_ms"].as_f64().unwrap_or(f64::NAN));
+        for (bin, run) in bins.iter().zip(runs.iter_mut()) {
+            let v = run_child_of(bin, &args)?;
+            run.0 = v["tls"].as_str().unwrap_or("?").to_string();
+            run.1.push(v["construct_ms"].as_f64().unwrap_or(f64::NAN));
+            run.2.push(v["first_token_ms"].as_f64().unwrap_or(f64::NAN));
+        }
     }
-    out.insert("construct_first_ms".into(), median(construct).into());
-    out.insert("first_token_first_ms".into(), median(first).into());
+    // The probe times reqwest's own rustls only in a build with `rustls`: prefer one.
+    let probe_bin = bins
+        .iter()
+        .zip(&runs)
+        .find(|(_, run)| run.0 == "rustls")
+        .map_or(this.clone(), |(bin, _)| bin.to_path_buf());
+    let mut runs = runs.into_iter();
+    if let Some((tls, construct, first)) = runs.next() {
+        out.insert("tls".into(), tls.into());
+        out.insert("construct_first_ms".into(), median(construct).into());
+        out.insert("first_token_first_ms".into(), median(first).into());
+    }
+    let others: Vec<Value> = runs
+        .map(|(tls, construct, first)| {
+            json!({
+                "tls": tls,
+                "construct_ms": median(construct),
+                "first_token_ms": median(first),
+            })
+        })
+        .collect();
+    if !others.is_empty() {
+        out.insert("first_app_other_tls".into(), others.into());
+    }
     let mut probes: Vec<Value> = Vec::new();
     for _ in 0..FRESH_PROCESS_REPS {
-        probes.push(run_child(&[
-            "tls-probe",
-            &env.authority,
-            &path_str(&env.ca),
-        ])?);
+        probes.push(run_child_of(
+            &probe_bin,
+            &["tls-probe", &env.authority, &path_str(&env.ca)],
+        )?);
     }
     let mut profile = Map::new();
     for key in probes[0]
@@ -210,7 +265,14 @@ fn rust_rows(
         profile.insert(key, median(v).into());
     }
     out.insert("first_app_tls_profile".into(), Value::Object(profile));
+    Ok(())
+}
 
+fn rust_rows(
+    env: &Env,
+    rt: &tokio::runtime::Runtime,
+    out: &mut Map<String, Value>,
+) -> BoxResult<()> {
     rt.block_on(async {
         // One raw POST on a warm connection.
         let client = reqwest::Client::builder()
@@ -463,7 +525,13 @@ fn path_str(p: &Path) -> String {
 }
 
 fn run_child(args: &[&str]) -> BoxResult<Value> {
-    let o = Command::new(std::env::current_exe()?)
+    run_child_of(&std::env::current_exe()?, args)
+}
+
+/// Runs `bin --child args...` (this bench, or its build with the other TLS back-end) and
+/// parses the last line it prints.
+fn run_child_of(bin: &Path, args: &[&str]) -> BoxResult<Value> {
+    let o = Command::new(bin)
         .arg("--child")
         .args(args)
         .stderr(Stdio::inherit())
@@ -535,6 +603,7 @@ fn child(args: &[String]) -> BoxResult<()> {
             Ok::<_, Box<dyn std::error::Error>>(json!({
                 "construct_ms": ms(constructed),
                 "first_token_ms": ms(total),
+                "tls": TLS_BACKEND,
             }))
         })?,
         "rss" => rt.block_on(async {
@@ -568,41 +637,86 @@ fn child(args: &[String]) -> BoxResult<()> {
     Ok(())
 }
 
-/// Where the construction of the first app of a process goes: one OpenSSL context with
-/// the default verify paths (what `SslConnector::builder` does), then reqwest clients
-/// (native-tls: that context plus native-tls's own load of the same bundle) with the
-/// system roots and with only a custom bundle, then a second identical client.
+/// The TLS back-end this build of the crate uses (the root crate's features mirror
+/// msal-runtime's, and so does the order in which they win).
+const TLS_BACKEND: &str = if cfg!(feature = "native-tls") {
+    "native-tls"
+} else if cfg!(feature = "rustls-ring") {
+    "rustls-ring"
+} else {
+    "rustls"
+};
+
+/// Where the construction of the first app of a process goes, step by step in one fresh
+/// process. rustls first (when this build has it), so its one-time set-up is in its first
+/// figure; then OpenSSL's initialization alone, an OpenSSL context with the default verify
+/// paths (what `SslConnector::builder` does: one parse of the system bundle), a bare context,
+/// a bare context trusting only the bundle, then reqwest clients over native-tls (that
+/// context plus native-tls's own load of the same system bundle) with the system roots and
+/// with only the bundle, then a second identical client.
 fn tls_probe(ca: &Path) -> BoxResult<Value> {
-    let s = Instant::now();
-    let ctx = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
-    let openssl_default_paths = ms(s.elapsed());
-    drop(ctx);
-    let s = Instant::now();
-    let ctx = openssl::ssl::SslContext::builder(openssl::ssl::SslMethod::tls())?;
-    let openssl_bare = ms(s.elapsed());
-    drop(ctx);
-    let s = Instant::now();
-    let c = reqwest::Client::builder().build()?;
-    let reqwest_system = ms(s.elapsed());
-    drop(c);
     let pem = std::fs::read(ca)?;
-    let s = Instant::now();
-    let c = reqwest::Client::builder()
-        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
-        .build()?;
-    let reqwest_bundle = ms(s.elapsed());
-    drop(c);
-    let s = Instant::now();
-    let c = reqwest::Client::builder().build()?;
-    let reqwest_again = ms(s.elapsed());
-    drop(c);
-    Ok(json!({
-        "openssl_context_with_default_paths_ms": openssl_default_paths,
-        "openssl_bare_context_ms": openssl_bare,
-        "reqwest_client_system_roots_ms": reqwest_system,
-        "reqwest_client_bundle_only_ms": reqwest_bundle,
-        "reqwest_client_again_ms": reqwest_again,
-    }))
+    let mut out = Map::new();
+    let mut step = |name: &str, f: &mut dyn FnMut() -> BoxResult<()>| -> BoxResult<()> {
+        let s = Instant::now();
+        f()?;
+        out.insert(format!("{name}_ms"), ms(s.elapsed()).into());
+        Ok(())
+    };
+    #[cfg(feature = "rustls")]
+    {
+        step("rustls_client_bundle_only", &mut || {
+            let c = reqwest::Client::builder()
+                .tls_backend_rustls()
+                .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
+                .build()?;
+            drop(c);
+            Ok(())
+        })?;
+        step("rustls_client_system_roots", &mut || {
+            drop(reqwest::Client::builder().tls_backend_rustls().build()?);
+            Ok(())
+        })?;
+    }
+    step("openssl_init", &mut || {
+        openssl::init();
+        Ok(())
+    })?;
+    step("openssl_context_with_default_paths", &mut || {
+        drop(openssl::ssl::SslConnector::builder(
+            openssl::ssl::SslMethod::tls(),
+        )?);
+        Ok(())
+    })?;
+    step("openssl_bare_context", &mut || {
+        drop(openssl::ssl::SslContext::builder(
+            openssl::ssl::SslMethod::tls(),
+        )?);
+        Ok(())
+    })?;
+    step("openssl_bare_context_bundle_only", &mut || {
+        let mut b = openssl::ssl::SslContext::builder(openssl::ssl::SslMethod::tls())?;
+        b.set_ca_file(ca)?;
+        drop(b.build());
+        Ok(())
+    })?;
+    step("native_tls_client_system_roots", &mut || {
+        drop(reqwest::Client::builder().tls_backend_native().build()?);
+        Ok(())
+    })?;
+    step("native_tls_client_bundle_only", &mut || {
+        let c = reqwest::Client::builder()
+            .tls_backend_native()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
+            .build()?;
+        drop(c);
+        Ok(())
+    })?;
+    step("native_tls_client_again", &mut || {
+        drop(reqwest::Client::builder().tls_backend_native().build()?);
+        Ok(())
+    })?;
+    Ok(Value::Object(out))
 }
 
 /// This process's resident set, MiB (Linux; NaN elsewhere).
@@ -646,7 +760,12 @@ fn run_python(env: &Env, python: &Path, mode: &str) -> BoxResult<Value> {
     Ok(serde_json::from_str(text.lines().last().unwrap_or("{}"))?)
 }
 
-fn python_rows(env: &Env, python: &Path, out: &mut Map<String, Value>) -> BoxResult<()> {
+fn python_rows(
+    env: &Env,
+    python: &Path,
+    first_app_only: bool,
+    out: &mut Map<String, Value>,
+) -> BoxResult<()> {
     let mut construct = Vec::new();
     let mut first = Vec::new();
     for _ in 0..FRESH_PROCESS_REPS {
@@ -656,6 +775,9 @@ fn python_rows(env: &Env, python: &Path, out: &mut Map<String, Value>) -> BoxRes
     }
     out.insert("construct_first_ms".into(), median(construct).into());
     out.insert("first_token_first_ms".into(), median(first).into());
+    if first_app_only {
+        return Ok(());
+    }
     let v = run_python(env, python, "suite")?;
     for (k, v) in v.as_object().into_iter().flatten() {
         out.insert(k.clone(), v.clone());
@@ -689,6 +811,11 @@ const ROWS: &[Row] = &[
     },
     Row {
         key: "first_token_first_ms",
+        label: "first app of a process: construct + first token",
+        unit: "ms",
+    },
+    Row {
+        key: "first_token_first_other_tls_ms",
         label: "first app of a process: construct + first token",
         unit: "ms",
     },
@@ -773,14 +900,23 @@ fn num(m: &Map<String, Value>, k: &str) -> Option<f64> {
     m.get(k).and_then(Value::as_f64).filter(|v| v.is_finite())
 }
 
-/// The target of issue 10 for a row, and whether this crate meets it.
+/// A row's label; the first-app rows name the TLS back-end they went through.
+fn label(row: &Row, rust: &Map<String, Value>) -> String {
+    let tls = match row.key {
+        "construct_first_ms" | "first_token_first_ms" => rust.get("tls"),
+        _ => None,
+    };
+    match tls.and_then(Value::as_str) {
+        Some(t) => format!("{} ({t})", row.label),
+        None => row.label.to_string(),
+    }
+}
+
+/// The target of issue 10 for a row, and whether this crate meets it (the first-app
+/// rows, one per TLS back-end, are judged in `render`).
 fn target(key: &str, rust: &Map<String, Value>, py: &Map<String, Value>) -> (String, Option<bool>) {
     let r = |k: &str| num(rust, k);
     match key {
-        "first_token_first_ms" => match (r(key), num(py, key)) {
-            (Some(a), Some(b)) => ("≤ MSAL Python".into(), Some(a <= b)),
-            _ => ("≤ MSAL Python".into(), None),
-        },
         "hit_memory_us" => (
             "≥ 100× faster".into(),
             r(key).zip(num(py, key)).map(|(a, b)| a * 100.0 <= b),
@@ -835,28 +971,65 @@ fn render(rust: &Map<String, Value>, py: &Map<String, Value>, with_python: bool)
     let mut s = String::new();
     s.push_str("| scenario | MSAL Python | this crate | crate / Python | target | met |\n");
     s.push_str("|---|---:|---:|---:|---|---|\n");
+    // (label, this crate, MSAL Python, unit, key judged by)
+    type Line<'a> = (String, Option<f64>, Option<f64>, &'a str, &'a str);
+    let mut rows: Vec<Line<'_>> = Vec::new();
     for row in ROWS {
-        let (r, p) = (num(rust, row.key), num(py, row.key));
+        if row.key == "first_token_first_other_tls_ms" {
+            // One row per other TLS back-end, each against the same MSAL Python first app.
+            let py_first = num(py, "first_token_first_ms");
+            for o in rust
+                .get("first_app_other_tls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let tls = o["tls"].as_str().unwrap_or("?");
+                rows.push((
+                    format!("{} ({tls})", row.label),
+                    o["first_token_ms"].as_f64(),
+                    py_first,
+                    row.unit,
+                    "first_token_first_ms",
+                ));
+            }
+            continue;
+        }
+        rows.push((
+            label(row, rust),
+            num(rust, row.key),
+            num(py, row.key),
+            row.unit,
+            row.key,
+        ));
+    }
+    for (label, r, p, unit, key) in rows {
+        if r.is_none() && p.is_none() {
+            continue;
+        }
         let ratio = match (r, p) {
             (Some(r), Some(p)) if p > 0.0 => format!("{:.2}×", r / p),
             _ => "n/a".into(),
         };
-        let (goal, met) = target(row.key, rust, py);
+        let (goal, met) = match key {
+            "first_token_first_ms" => ("≤ MSAL Python".to_string(), r.zip(p).map(|(a, b)| a <= b)),
+            k => target(k, rust, py),
+        };
         let met = match met {
             Some(true) => "yes",
             Some(false) => "NO",
             None => "",
         };
         let p = if with_python {
-            fmt(p, row.unit)
+            fmt(p, unit)
         } else {
             "not run".into()
         };
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
-            row.label,
+            label,
             p,
-            fmt(r, row.unit),
+            fmt(r, unit),
             ratio,
             goal,
             met

@@ -33,7 +33,10 @@ cargo test --workspace --doc --all-features
 echo "== feature sets: the default, and rustls without native-tls"
 cargo check -p msal
 cargo check -p msal --no-default-features --features rustls
+cargo check -p msal --no-default-features --features rustls-ring
 echo "== rustls: HTTPS against msal-testkit"
 cargo test -p msal-runtime --no-default-features --features rustls --test tls_backends
+echo "== rustls on ring: HTTPS against msal-testkit"
+cargo test -p msal-runtime --no-default-features --features rustls-ring --test tls_backends
 echo "== quickstart (README's first command; the build above, all features)"
 cargo run -q --all-features --example quickstart

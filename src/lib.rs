@@ -78,6 +78,7 @@
 //! |---|---|---|
 //! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`). |
 //! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`: aws-lc-rs, the platform verifier). Use it with `default-features = false`; `native-tls` wins when both are on, as in reqwest. |
+//! | `rustls-ring` | no | HTTPS through rustls on the *ring* provider (no aws-lc-rs), the platform verifier; an application's process-default rustls provider, when installed, is used instead. The fastest first call of a process (docs/performance.md). Use it with `default-features = false`. It turns on rustls's `ring` provider: code elsewhere in the application that calls rustls's `ClientConfig::builder()` while aws-lc-rs is also on must install a process-default provider, and reqwest clients of the application's own that rely on msal's features for TLS need one too. |
 //! | `redis` | no | The Redis token-cache back-end: `TokenCache::redis`, `cache = { redis = ... }` in msal.toml (without it, such an app fails to load with an error naming the feature). |
 //! | `axum` | no | [`web_api::axum`]: the `AccessTokenLayer` and the `Caller` extractor for web APIs. |
 //! | `tower` | no | [`downstream::BearerLayer`]: a tower layer that attaches the bearer token of a scope set to requests for a downstream API and answers a claims challenge once. |

@@ -46,21 +46,22 @@
 //! |---|---|---|
 //! | `native-tls` | yes | HTTPS through the system's OpenSSL (reqwest's `native-tls`) |
 //! | `rustls` | no | HTTPS through rustls (reqwest's `rustls`); with `default-features = false` |
+//! | `rustls-ring` | no | HTTPS through rustls on the ring provider (no aws-lc-rs: a faster first connection per process); with `default-features = false` |
 //! | `redis` | no | the Redis token-cache back-end (`TokenCache::redis`, `cache = { redis = ... }` in msal.toml) |
 //! | `axum` | no | `web_api::Rejection` as an axum response |
 //! | `tower` | no | `downstream::BearerLayer` |
 //! | `reqwest-middleware` | no | `downstream::BearerMiddleware` |
 //! | `azure` | no | `azure::` `TokenCredential` (azure_core 1.x) for applications and managed identity clients |
 //!
-//! One TLS feature is required; `native-tls` wins when both are on. Certificate
+//! One TLS feature is required; `native-tls` wins when several are on, then `rustls-ring`. Certificate
 //! assertions are signed with OpenSSL whichever carries HTTPS.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+#[cfg(not(any(feature = "native-tls", feature = "rustls", feature = "rustls-ring")))]
 compile_error!(
-    "msal-runtime needs a TLS back-end: enable its `native-tls` feature (the default) or `rustls`"
+    "msal-runtime needs a TLS back-end: enable its `native-tls` feature (the default), `rustls` or `rustls-ring`"
 );
 
 mod app;

@@ -1,6 +1,7 @@
 //! HTTPS to the authority with the TLS back-end this crate was built with: `native-tls`
-//! (default) or `rustls`. `scripts/test.sh` runs this file twice, the second time with
-//! `--no-default-features --features rustls`, so both back-ends are checked against
+//! (default), `rustls` or `rustls-ring`. `scripts/test.sh` runs this file three times
+//! (with every feature, where native-tls wins; with `--no-default-features --features
+//! rustls`; with `--features rustls-ring`), so every back-end is checked against
 //! msal-testkit's HTTPS server (a per-authority CA): trusted through `Verify::CaBundle`,
 //! refused by the system store, accepted with verification disabled.
 //!
@@ -69,7 +70,10 @@ async fn the_system_store_refuses_the_test_ca_with_the_selected_backend() {
     // Which library refused the certificate.
     #[cfg(feature = "native-tls")]
     assert!(text.contains("certificate verify failed"), "{text}");
-    #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+    #[cfg(all(
+        any(feature = "rustls", feature = "rustls-ring"),
+        not(feature = "native-tls")
+    ))]
     assert!(text.contains("UnknownIssuer"), "{text}");
     assert!(auth.token_requests().is_empty(), "no request got through");
 }
@@ -82,4 +86,42 @@ async fn verification_can_be_disabled() {
         .await
         .unwrap();
     assert!(!t.access_token.secret().is_empty());
+}
+
+/// A bundle with no certificate in it, or with a certificate block that is not a
+/// certificate, is a typed configuration error with every back-end (never a panic, never
+/// a client that trusts nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_without_a_usable_certificate_is_a_config_error() {
+    let auth = authority().await;
+    let dir = std::env::temp_dir().join(format!("msal-tls-backends-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // "hello world", base64: valid PEM armour around bytes that are not DER.
+    let cases = [
+        (
+            "key-only.pem",
+            "-----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n",
+        ),
+        (
+            "not-der.pem",
+            "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+        ),
+    ];
+    for (name, pem) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        let err = ConfidentialClientApplication::builder(CLIENT_ID)
+            .authority(auth.authority(auth.tenant_id()))
+            .instance_discovery(false)
+            .verify(Verify::CaBundle(path))
+            .client_credential(ClientCredential::secret(SECRET))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidConfig { .. }),
+            "{name}: {err:?}"
+        );
+    }
+    assert!(auth.token_requests().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }

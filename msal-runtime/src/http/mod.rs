@@ -4,12 +4,15 @@
 //!
 //! Building a reqwest client with native-tls builds an OpenSSL context, which parses the
 //! system CA bundle twice (OpenSSL's default verify paths, then native-tls's own probe of
-//! the same file), even when only a custom bundle is trusted: tens of milliseconds. The
-//! built clients are therefore kept in a process-wide table keyed by what shapes the
-//! connector (trust roots, proxy, connect timeout); a further application with the same
-//! settings reuses the client, its TLS context and its pool of warm connections, and the
-//! authority metadata discovered through it (for an hour). The overall timeout is applied
-//! per request, so it does not split the table.
+//! the same file), even when only a custom bundle is trusted: tens of milliseconds. With
+//! reqwest's `rustls` the client is quick to build, but aws-lc-rs seeds its random
+//! generator from CPU jitter before the first handshake of a process (tens of
+//! milliseconds too); the `rustls-ring` feature builds the rustls configuration here, on
+//! ring, and pays neither. The built clients are kept in a process-wide table keyed by
+//! what shapes the connector (trust roots, proxy, connect timeout); a further application
+//! with the same settings reuses the client, its TLS context and its pool of warm
+//! connections, and the authority metadata discovered through it (for an hour). The
+//! overall timeout is applied per request, so it does not split the table.
 
 pub(crate) mod state;
 pub(crate) mod telemetry;
@@ -251,18 +254,11 @@ impl HttpClient {
 
 /// A new reqwest client for these settings (`verify` names the bundle in errors).
 fn new_client(key: &ClientKey, verify: &Verify) -> Result<reqwest::Client> {
-    let builder = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         // Never follow redirects from a token endpoint (a redirect would resend secrets).
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(key.connect_timeout)
         .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
-    // The back-end of this crate's TLS feature, named explicitly: another crate of the
-    // build may turn on reqwest's other one. `native-tls` wins when both are on, as in
-    // reqwest.
-    #[cfg(feature = "native-tls")]
-    let mut builder = builder.tls_backend_native();
-    #[cfg(all(feature = "rustls", not(feature = "native-tls")))]
-    let mut builder = builder.tls_backend_rustls();
     if let Some(proxy) = &key.proxy {
         let p = reqwest::Proxy::all(proxy)
             .map_err(|e| Error::config("proxies", format!("not a proxy URL ({e})")))?;
@@ -272,25 +268,191 @@ fn new_client(key: &ClientKey, verify: &Verify) -> Result<reqwest::Client> {
         Verify::CaBundle(path) => path.display().to_string(),
         _ => String::new(),
     };
-    match &key.roots {
-        RootsKey::System => {}
-        RootsKey::Disabled => builder = builder.danger_accept_invalid_certs(true),
+    with_tls(builder, &key.roots, &shown)?
+        .build()
+        .map_err(|e| Error::config("http_client", format!("cannot build the HTTP client: {e}")))
+}
+
+/// `builder` on this build's TLS back-end, trusting the system store (for the other
+/// clients of the crate, such as managed identity's).
+pub(crate) fn with_system_tls(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    with_tls(builder, &RootsKey::System, "")
+}
+
+// The back-end of this crate's TLS feature, named explicitly: another crate of the build
+// may turn on reqwest's other one. `native-tls` wins when several are on, as in reqwest;
+// then `rustls-ring` (this crate builds the rustls configuration), then `rustls`.
+
+#[cfg(feature = "native-tls")]
+fn with_tls(
+    builder: reqwest::ClientBuilder,
+    roots: &RootsKey,
+    shown: &str,
+) -> Result<reqwest::ClientBuilder> {
+    with_reqwest_roots(builder.tls_backend_native(), roots, shown)
+}
+
+#[cfg(all(feature = "rustls-ring", not(feature = "native-tls")))]
+fn with_tls(
+    builder: reqwest::ClientBuilder,
+    roots: &RootsKey,
+    shown: &str,
+) -> Result<reqwest::ClientBuilder> {
+    Ok(builder.tls_backend_preconfigured(ring_tls::client_config(roots, shown)?))
+}
+
+#[cfg(all(
+    feature = "rustls",
+    not(any(feature = "native-tls", feature = "rustls-ring"))
+))]
+fn with_tls(
+    builder: reqwest::ClientBuilder,
+    roots: &RootsKey,
+    shown: &str,
+) -> Result<reqwest::ClientBuilder> {
+    with_reqwest_roots(builder.tls_backend_rustls(), roots, shown)
+}
+
+/// The trust roots through reqwest's own TLS set-up (`native-tls`, `rustls`).
+#[cfg(any(
+    feature = "native-tls",
+    all(feature = "rustls", not(feature = "rustls-ring"))
+))]
+fn with_reqwest_roots(
+    builder: reqwest::ClientBuilder,
+    roots: &RootsKey,
+    shown: &str,
+) -> Result<reqwest::ClientBuilder> {
+    Ok(match roots {
+        RootsKey::System => builder,
+        RootsKey::Disabled => builder.danger_accept_invalid_certs(true),
         RootsKey::Bundle(pem) => {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                 Error::config("verify", format!("CA bundle {shown} is not PEM: {e}"))
             })?;
             if certs.is_empty() {
-                return Err(Error::config(
-                    "verify",
-                    format!("CA bundle {shown} holds no certificate"),
-                ));
+                return Err(no_certificate(shown));
             }
-            builder = builder.tls_certs_only(certs);
+            builder.tls_certs_only(certs)
+        }
+    })
+}
+
+fn no_certificate(shown: &str) -> Error {
+    Error::config("verify", format!("CA bundle {shown} holds no certificate"))
+}
+
+/// The rustls configuration of the `rustls-ring` feature. reqwest's own rustls set-up
+/// needs aws-lc-rs, whose random generator seeds itself from CPU jitter on first use in a
+/// process (tens of milliseconds before the first handshake); ring reads the OS's
+/// generator. An application that installed a process-default provider gets that one.
+#[cfg(all(feature = "rustls-ring", not(feature = "native-tls")))]
+mod ring_tls {
+    use super::{no_certificate, RootsKey};
+    use crate::error::{Error, Result};
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+    use std::sync::Arc;
+
+    fn tls_error(e: impl std::fmt::Display) -> Error {
+        Error::config("http_client", format!("cannot set up TLS: {e}"))
+    }
+
+    pub(super) fn client_config(roots: &RootsKey, shown: &str) -> Result<ClientConfig> {
+        let provider = CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?;
+        let builder = match roots {
+            RootsKey::System => {
+                let verifier =
+                    rustls_platform_verifier::Verifier::new(provider).map_err(tls_error)?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(verifier))
+            }
+            RootsKey::Disabled => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+            RootsKey::Bundle(pem) => {
+                let mut store = RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    let cert = cert.map_err(|e| {
+                        Error::config("verify", format!("CA bundle {shown} is not PEM: {e}"))
+                    })?;
+                    store.add(cert).map_err(|e| {
+                        Error::config(
+                            "verify",
+                            format!("CA bundle {shown} holds an unusable certificate: {e}"),
+                        )
+                    })?;
+                }
+                if store.is_empty() {
+                    return Err(no_certificate(shown));
+                }
+                builder.with_root_certificates(store)
+            }
+        };
+        let mut config = builder.with_no_client_auth();
+        // As reqwest offers with HTTP/2 on.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    /// `Verify::Disabled`: any certificate and host name is accepted; the handshake's
+    /// signatures are still checked against the presented certificate's key.
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
         }
     }
-    builder
-        .build()
-        .map_err(|e| Error::config("http_client", format!("cannot build the HTTP client: {e}")))
 }
 
 pub(crate) fn transport_error(url: &str, e: reqwest::Error) -> Error {

@@ -81,11 +81,12 @@ impl MiResponse {
 /// The reqwest client used for every source but Service Fabric: no proxy (the endpoints are
 /// link-local or loopback), no redirects (a redirect would resend the identity header).
 pub(crate) fn plain_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("msal-rust/", env!("CARGO_PKG_VERSION")));
+    crate::http::with_system_tls(builder)?
         .build()
         .map_err(|e| Error::config("http_client", format!("cannot build the HTTP client: {e}")))
 }
