@@ -337,7 +337,7 @@ fn rust_rows(
         let app = Arc::new(app_on(env, &TokenCache::new()));
         app.acquire_token_for_client(&[SCOPE]).await?;
         let (mut one, mut eight) = (Vec::new(), Vec::new());
-        for _ in 0..11 {
+        for _ in 0..21 {
             one.push(hits_by_tasks(&app, 1).await?);
             eight.push(hits_by_tasks(&app, 8).await?);
         }
