@@ -960,3 +960,65 @@ async fn silent_forwarded_client_claims_key_the_cache() {
     assert!(format!("{:?}", with_cc()).contains("forwarded_client_claims: true"));
     assert!(!format!("{:?}", with_cc()).contains("p1"));
 }
+
+/// Forwarded client claims on MSAL Python's older code redemption: the redemption carries
+/// them in `claims`, and its access token is cached under the extended key, found by a
+/// silent call with the same claims and by no plain one.
+#[tokio::test]
+async fn older_code_redemption_forwarded_client_claims_key_the_cache() {
+    let auth = world().await;
+    let app = secret_app(&auth);
+    let url = app
+        .get_authorization_request_url(
+            &["User.Read"],
+            AuthorizationRequestOptions::new(REDIRECT).pkce(VERIFIER),
+        )
+        .await
+        .unwrap();
+    let response = auth.sign_in(&url, ALICE).await.unwrap();
+    let code = param(&response, "code").unwrap().to_string();
+    let cc = r#"{"access_token": {"xms_az_nwperimid": {"values": ["p1"]}}}"#;
+    let options = AuthorizationCodeOptions::new(REDIRECT)
+        .code_verifier(VERIFIER)
+        .forwarded_client_claims(cc);
+    assert!(format!("{options:?}").contains("forwarded_client_claims: true"));
+    assert!(!format!("{options:?}").contains("p1"));
+    let redeemed = app
+        .acquire_token_by_authorization_code(&code, &["User.Read"], options)
+        .await
+        .unwrap();
+    let post = auth.token_requests().pop().unwrap();
+    assert_eq!(post.form_value("grant_type"), Some("authorization_code"));
+    assert_eq!(post.form_value("claims"), Some(cc));
+
+    // Stored under the extended key.
+    let json = app.token_cache().serialize();
+    assert!(json.contains("\"ext_cache_key\""), "{json}");
+    assert!(json.contains("-atext-"), "{json}");
+
+    // The same claims find it; a plain silent call does not (it refreshes instead).
+    let account = redeemed.account.clone().unwrap();
+    let posts = auth.token_requests().len();
+    let again = app
+        .acquire_token_silent_with_error(
+            &["User.Read"],
+            &account,
+            SilentOptions::default().forwarded_client_claims(cc),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), redeemed.access_token.secret());
+    assert_eq!(auth.token_requests().len(), posts);
+    let plain = app
+        .acquire_token_silent(&["User.Read"], &account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.token_source, TokenSource::IdentityProvider);
+    assert_ne!(plain.access_token.secret(), redeemed.access_token.secret());
+    let refresh = auth.token_requests().pop().unwrap();
+    assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.form_value("claims"), None);
+}

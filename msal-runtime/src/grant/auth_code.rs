@@ -1,5 +1,6 @@
 //! Authorization code flow with PKCE (S256), state and nonce, as MSAL Python runs it.
 
+use super::extended::{merge_client_claims, Extensions};
 use super::pipeline::TokenRequest;
 use super::user::{anchor_mailbox, decorate, home_account_id_from_client_info, SaveOptions};
 use crate::cache::key;
@@ -182,6 +183,10 @@ pub struct AuthorizationCodeOptions {
     pub code_verifier: Option<String>,
     /// A claims challenge from a resource.
     pub claims_challenge: Option<String>,
+    /// Client-originated claims (a JSON object; MSAL Python's `forwarded_client_claims`):
+    /// merged into `claims` on the wire, and the tokens cached under an extended key, so
+    /// only later calls carrying the same claims find them.
+    pub forwarded_client_claims: Option<String>,
 }
 
 impl AuthorizationCodeOptions {
@@ -202,6 +207,11 @@ impl AuthorizationCodeOptions {
         self.code_verifier = Some(v.into());
         self
     }
+    /// Sets forwarded client claims (see the field).
+    pub fn forwarded_client_claims(mut self, claims: impl Into<String>) -> Self {
+        self.forwarded_client_claims = Some(claims.into());
+        self
+    }
     /// Sets a claims challenge.
     pub fn claims_challenge(mut self, v: impl Into<String>) -> Self {
         self.claims_challenge = Some(v.into());
@@ -219,6 +229,10 @@ impl fmt::Debug for AuthorizationCodeOptions {
                 &self.code_verifier.as_ref().map(|_| "[redacted]"),
             )
             .field("claims_challenge", &self.claims_challenge)
+            .field(
+                "forwarded_client_claims",
+                &self.forwarded_client_claims.is_some(),
+            )
             .finish()
     }
 }
@@ -406,6 +420,8 @@ struct CodeRedemption<'a> {
     max_age: Option<u64>,
     id_token_required: bool,
     requested: &'a [String],
+    /// The extended cache key of the request's extras (forwarded client claims).
+    ext_cache_key: Option<String>,
 }
 
 impl AppState {
@@ -511,6 +527,7 @@ impl AppState {
             max_age: flow.max_age,
             id_token_required: true,
             requested: &requested,
+            ext_cache_key: None,
         };
         self.redeem_code(&meta, redemption).await
     }
@@ -532,10 +549,11 @@ impl AppState {
             ));
         }
         let (_, decorated) = decorate(scopes, &self.opts.exclude_scopes)?;
+        let ext = Extensions::gather(None, &[], o.forwarded_client_claims.as_deref())?;
         let meta = self.metadata().await?;
-        let claims = crate::claims::merge(
-            &self.opts.client_capabilities,
-            o.claims_challenge.as_deref(),
+        let claims = merge_client_claims(
+            crate::claims::merge(&self.opts.client_capabilities, o.claims_challenge.as_deref())?,
+            ext.client_claims.as_deref(),
         )?;
         let fields = code_fields(
             o.code_verifier.as_deref(),
@@ -552,6 +570,7 @@ impl AppState {
             max_age: None,
             id_token_required: false,
             requested: &decorated,
+            ext_cache_key: ext.ext_cache_key,
         };
         self.redeem_code(&meta, redemption).await
     }
@@ -663,7 +682,7 @@ impl AppState {
                 user_assertion_hash: None,
                 id_token_claims: claims,
                 known_home_account_id: None,
-                ext_cache_key: None,
+                ext_cache_key: r.ext_cache_key,
             },
         )
         .await
