@@ -552,7 +552,10 @@ impl AppState {
         let ext = Extensions::gather(None, &[], o.forwarded_client_claims.as_deref())?;
         let meta = self.metadata().await?;
         let claims = merge_client_claims(
-            crate::claims::merge(&self.opts.client_capabilities, o.claims_challenge.as_deref())?,
+            crate::claims::merge(
+                &self.opts.client_capabilities,
+                o.claims_challenge.as_deref(),
+            )?,
             ext.client_claims.as_deref(),
         )?;
         let fields = code_fields(
