@@ -259,6 +259,7 @@ impl AppState {
                     validate_authority: self.opts.validate_authority,
                     instance_discovery: self.opts.instance_discovery,
                     instance_discovery_endpoint: self.opts.instance_discovery_endpoint.as_deref(),
+                    http_cache: self.opts.http_cache.as_ref(),
                 }
                 .resolve(&self.authority)
                 .await
@@ -276,6 +277,7 @@ impl AppState {
                     env: &self.opts.env,
                     imds_endpoint: self.opts.imds_endpoint.as_deref(),
                     imds_timeout: self.opts.imds_timeout,
+                    http_cache: self.opts.http_cache.as_ref(),
                 };
                 resolver.resolve(&self.opts.region).await
             })

@@ -1022,3 +1022,58 @@ async fn older_code_redemption_forwarded_client_claims_key_the_cache() {
     assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
     assert_eq!(refresh.form_value("claims"), None);
 }
+
+/// The instance-metadata (alias) GET and the region IMDS names are kept in persisted HTTP
+/// state, as MSAL Python's `http_cache` keeps its GETs: a new instance given the same state
+/// asks neither again; an instance without it asks both.
+#[tokio::test]
+async fn aliases_and_the_imds_region_survive_a_new_instance() {
+    use msal_runtime::{HttpCache, Region};
+    let auth = authority().await;
+    auth.set_imds_region(Some("westus2"));
+    let shared = HttpCache::memory();
+    let instance = |http: Option<&HttpCache>| {
+        let b = builder(&auth, CLIENT_ID, auth.tenant_id())
+            .client_credential(ClientCredential::secret(SECRET))
+            .azure_region(Region::Discover)
+            .http_client(client_resolving(&auth, &["localhost", "westus2.localhost"]));
+        match http {
+            Some(h) => b.http_cache(h.clone()),
+            None => b,
+        }
+        .build()
+        .unwrap()
+    };
+    let count = |f: &dyn Fn(&msal_testkit::RecordedRequest) -> bool| {
+        auth.requests().iter().filter(|r| f(r)).count()
+    };
+    let imds = |r: &msal_testkit::RecordedRequest| r.path.starts_with("/metadata");
+    let alias_get = |r: &msal_testkit::RecordedRequest| {
+        r.path == "/common/discovery/instance" && r.query_value("api-version") == Some("1.1")
+    };
+
+    let first = instance(Some(&shared));
+    first.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    first.remove_tokens_for_client().await.unwrap();
+    assert_eq!((count(&imds), count(&alias_get)), (1, 1));
+
+    let second = instance(Some(&shared));
+    second.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    assert!(auth
+        .token_requests()
+        .last()
+        .unwrap()
+        .host
+        .starts_with("westus2.localhost"));
+    second.remove_tokens_for_client().await.unwrap();
+    assert_eq!(
+        (count(&imds), count(&alias_get)),
+        (1, 1),
+        "the region and the aliases came from the HTTP state"
+    );
+
+    let plain = instance(None);
+    plain.acquire_token_for_client(&[GRAPH]).await.unwrap();
+    plain.remove_tokens_for_client().await.unwrap();
+    assert_eq!((count(&imds), count(&alias_get)), (2, 2));
+}

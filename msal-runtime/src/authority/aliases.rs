@@ -17,7 +17,7 @@
 use super::discovery::DEFAULT_INSTANCE_DISCOVERY;
 use super::{Authority, AuthorityKind};
 use crate::error::strip_query;
-use crate::http::HttpClient;
+use crate::http::{HttpCache, HttpClient};
 use serde_json::Value;
 
 /// Entra's instance metadata for the Microsoft clouds: each group is one instance, the
@@ -55,6 +55,9 @@ pub(crate) struct AliasDiscovery<'a> {
     pub validate_authority: bool,
     pub instance_discovery: bool,
     pub instance_discovery_endpoint: Option<&'a str>,
+    /// Persisted HTTP state: an answer found there is used without a request (24 h, as
+    /// MSAL Python's `http_cache` keeps the instance-metadata GET); a fresh one is kept.
+    pub http_cache: Option<&'a HttpCache>,
 }
 
 impl AliasDiscovery<'_> {
@@ -72,7 +75,15 @@ impl AliasDiscovery<'_> {
             (None, None) if self.validate_authority => DEFAULT_INSTANCE_DISCOVERY,
             (None, None) => return alone(),
         };
-        match self.fetch(endpoint, &host).await {
+        let persisted = format!("aliases|{}|{host}", strip_query(endpoint));
+        if let Some(cache) = self.http_cache {
+            if let Some(aliases) = cache.get_json::<Vec<String>>(&persisted).await {
+                if aliases.first() == Some(&host) {
+                    return aliases;
+                }
+            }
+        }
+        let answered = match self.fetch(endpoint, &host).await {
             Ok(Some(group)) => first(&host, group),
             Ok(None) => known.map(|g| first(&host, g)).unwrap_or_else(alone),
             Err(detail) => {
@@ -81,9 +92,16 @@ impl AliasDiscovery<'_> {
                     %detail,
                     "instance metadata unavailable; using the host's known aliases"
                 );
-                known.map(|g| first(&host, g)).unwrap_or_else(alone)
+                // Not kept: the next instance asks again.
+                return known.map(|g| first(&host, g)).unwrap_or_else(alone);
             }
+        };
+        if let Some(cache) = self.http_cache {
+            cache
+                .put_json(&persisted, &answered, crate::http::state::DISCOVERY_TTL)
+                .await;
         }
+        answered
     }
 
     /// `GET {endpoint}?api-version=1.1&authorization_endpoint=https://{host}/common/oauth2/authorize`;

@@ -3,7 +3,7 @@
 
 use crate::env::EnvLookup;
 use crate::error::{Error, Result};
-use crate::http::HttpClient;
+use crate::http::{HttpCache, HttpClient};
 use std::time::Duration;
 
 /// Default address of the Azure instance metadata service. Only ever asked when the
@@ -96,6 +96,9 @@ pub(crate) struct RegionResolver<'a> {
     pub env: &'a EnvLookup,
     pub imds_endpoint: Option<&'a str>,
     pub imds_timeout: Duration,
+    /// Persisted HTTP state: a region IMDS named is kept there (24 h, as MSAL Python's
+    /// `http_cache` keeps the GET), so another instance does not ask again.
+    pub http_cache: Option<&'a HttpCache>,
 }
 
 impl RegionResolver<'_> {
@@ -123,9 +126,28 @@ impl RegionResolver<'_> {
             .or(env_endpoint.as_deref())
             .unwrap_or(DEFAULT_IMDS_ENDPOINT);
         let url = format!("{endpoint}?api-version=2021-02-01");
+        let persisted = format!("imds_region|{url}");
+        if let Some(cache) = self.http_cache {
+            if let Some(region) = cache.get_json::<String>(&persisted).await {
+                if is_valid_region(&region) {
+                    return Some(region);
+                }
+            }
+        }
+        let found = self.ask_imds_at(&url).await;
+        if let (Some(cache), Some(region)) = (self.http_cache, &found) {
+            cache
+                .put_json(&persisted, region, crate::http::state::DISCOVERY_TTL)
+                .await;
+        }
+        found
+    }
+
+    /// `GET {url}` on IMDS: the region it names, if any, within the timeout.
+    async fn ask_imds_at(&self, url: &str) -> Option<String> {
         let answer = tokio::time::timeout(
             self.imds_timeout,
-            self.http.get(&url, &[("metadata", "true")]),
+            self.http.get(url, &[("metadata", "true")]),
         )
         .await;
         match answer {

@@ -187,7 +187,8 @@ pub(crate) const DISCOVERY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl crate::app::ConfidentialClientApplicationBuilder {
     /// Where the application keeps its HTTP state, as MSAL Python's `http_cache`: the
-    /// authority's discovered endpoints (24 h) and client-side throttling decisions (a
+    /// authority's discovered endpoints, its host's aliases and the region IMDS named
+    /// (24 h each), and client-side throttling decisions (a
     /// 429 or 5xx with its `Retry-After`, a 400 replayed for 60 s). Shared by application
     /// instances and processes given the same back-end, so a restarted or scaled-out
     /// service neither rediscovers the authority nor retries a request the authority
