@@ -513,6 +513,25 @@ impl CacheData {
         }
     }
 
+    /// Removes every entry of a known section (typed, and kept as read).
+    pub(crate) fn clear_section(&mut self, section: &'static str) {
+        let keys: Vec<String> = match section {
+            AT => self
+                .access_tokens
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect(),
+            RT => self.refresh_tokens.keys().cloned().collect(),
+            IDT => self.id_tokens.keys().cloned().collect(),
+            ACCOUNT => self.accounts.keys().cloned().collect(),
+            _ => self.app_metadata.keys().cloned().collect(),
+        };
+        for k in keys {
+            self.unload_entry(section, &k);
+        }
+        self.unparsed.remove(section);
+    }
+
     fn insert_at_with_key(&mut self, k: String, entry: AccessTokenEntry) {
         let scopes = Scopes::from_target(&entry.target);
         self.index_access_token(k.into(), entry, scopes);
@@ -1032,6 +1051,65 @@ mod tests {
         assert!(d
             .find_hit(&p, ScopeList::Strs(&scopes), Some("h"), 0)
             .is_none());
+    }
+
+    /// Repeated names are read as every JSON reader MSAL uses reads them (serde_json's
+    /// `Value`, Python's `json`): the last wins, for sections and for entries, whatever
+    /// the earlier one was. (Found by the `cache_deserialize` fuzz target: a repeated
+    /// section used to be merged into the first.)
+    #[test]
+    fn a_repeated_name_is_read_as_json_readers_read_it_the_last_wins() {
+        let at = |secret: &str| {
+            format!(
+                r#"{{"credential_type": "AccessToken", "secret": "{secret}", "home_account_id": null,
+                "environment": "e", "client_id": "c", "target": "t", "realm": "r",
+                "cached_at": "1", "expires_on": "4102444800"}}"#
+            )
+        };
+        let cases = [
+            // A repeated section.
+            format!(
+                r#"{{"AccessToken": {{"k1": {}, "k2": {}}}, "AccessToken": {{"k3": {}}}}}"#,
+                at("a"),
+                at("b"),
+                at("c")
+            ),
+            // A repeated entry: typed, then one that does not fit; and the other way round.
+            format!(
+                r#"{{"AccessToken": {{"k1": {}, "k1": {{"credential_type": 1}}}}}}"#,
+                at("a")
+            ),
+            format!(
+                r#"{{"AccessToken": {{"k1": {{"credential_type": 1}}, "k1": {}}}}}"#,
+                at("a")
+            ),
+            // A repeated entry: typed, then not an object.
+            format!(r#"{{"AccessToken": {{"k1": {}, "k1": 7}}}}"#, at("a")),
+            // Typed twice.
+            format!(
+                r#"{{"AccessToken": {{"k1": {}, "k1": {}}}}}"#,
+                at("a"),
+                at("b")
+            ),
+        ];
+        for text in cases {
+            let d = CacheData::deserialize(&text).unwrap();
+            let want: Value = serde_json::from_str(&text).unwrap();
+            let got: Value = serde_json::from_str(&d.serialize()).unwrap();
+            assert_eq!(got, want, "{text}");
+            let typed = want["AccessToken"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|v| v["credential_type"] == "AccessToken")
+                .count();
+            assert_eq!(d.access_tokens.len(), typed, "{text}");
+            assert_eq!(
+                d.at_index.values().map(Vec::len).sum::<usize>(),
+                typed,
+                "no index entry outlives its token: {text}"
+            );
+        }
     }
 
     #[test]

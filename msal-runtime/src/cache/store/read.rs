@@ -64,13 +64,22 @@ impl<'de> Visitor<'de> for Root<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut scopes = ScopesOf::default();
+        let mut seen: Vec<&'static str> = Vec::new();
         while let Some(name) = map.next_key_seed(Text)? {
             let kept = match section_name(&name) {
-                Some(section) => map.next_value_seed(Section {
-                    data: &mut *self.0,
-                    section,
-                    scopes: &mut scopes,
-                })?,
+                Some(section) => {
+                    // A repeated name: the last one wins, as in every JSON reader MSAL
+                    // uses (serde_json's `Value`, Python's `json`).
+                    if seen.contains(&section) {
+                        self.0.clear_section(section);
+                    }
+                    seen.push(section);
+                    map.next_value_seed(Section {
+                        data: &mut *self.0,
+                        section,
+                        scopes: &mut scopes,
+                    })?
+                }
                 None => map.next_value::<Value>()?,
             };
             self.0.unparsed.insert(name.into_owned(), kept);
@@ -310,7 +319,11 @@ impl<'de> Visitor<'de> for Section<'_> {
         while let Some(k) = map.next_key_seed(Text)? {
             fields.clear();
             match map.next_value_seed(Entry(&mut fields))? {
-                Some(v) => drop(rejected.insert(k.into_owned(), v)),
+                Some(v) => {
+                    // A repeated key: the last entry wins, whatever the earlier one was.
+                    self.data.unload_entry(self.section, &k);
+                    rejected.insert(k.into_owned(), v);
+                }
                 None => self.store(k, &fields, &mut rejected),
             }
         }
@@ -378,6 +391,14 @@ impl Section<'_> {
             _ => typed::app_metadata(fields, c)
                 .map(|e| drop(d.app_metadata.insert(k.to_string(), e))),
         };
+        // A repeated key: the last entry wins, whatever the earlier one was.
+        if stored.is_some() {
+            if !rejected.is_empty() {
+                rejected.remove(&*k);
+            }
+        } else {
+            d.unload_entry(self.section, &k);
+        }
         match (stored.is_some(), as_written) {
             (true, false) => drop(
                 d.raw
